@@ -1,0 +1,31 @@
+# The two commands: `make demo` and `make test`. Both set up what they need.
+SHELL := /bin/bash
+VENV  := $(CURDIR)/.venv
+export PATH := $(VENV)/bin:$(PATH)
+export ANSIBLE_COLLECTIONS_PATH := $(CURDIR)/.build/collections
+export PYTHONPATH := $(CURDIR)/.build/collections
+export PYTHONDONTWRITEBYTECODE := 1
+
+.PHONY: setup demo test sanity units integration lint
+setup:
+	@scripts/setup.sh
+
+demo: setup
+	@python scripts/demo.py
+
+# Sanity first (fast failure on style), then all pytest suites in one run so the
+# last line is pytest's summary.
+test: setup sanity lint
+	@python -m pytest -p no:cacheprovider tests
+
+sanity: setup
+	@scripts/sanity.sh
+
+lint: setup
+	@scripts/lint.sh
+
+units: setup
+	@python -m pytest -p no:cacheprovider tests/unit
+
+integration: setup
+	@python -m pytest -p no:cacheprovider tests/integration

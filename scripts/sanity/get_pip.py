@@ -1,0 +1,17 @@
+# -*- coding: utf-8 -*-
+# Copyright: (c) 2026, adaptive.intravm contributors
+# GNU General Public License v3.0+ (see COPYING or https://www.gnu.org/licenses/gpl-3.0.txt)
+"""Stand-in for pip's get-pip.py, which ansible-test --venv downloads from a host
+our machines cannot reach. Same contract: bootstrap pip into this interpreter, then
+install the packages named on the command line. ensurepip ships with CPython."""
+
+from __future__ import absolute_import, division, print_function
+__metaclass__ = type
+
+import ensurepip
+import subprocess
+import sys
+
+if __name__ == '__main__':
+    ensurepip.bootstrap(upgrade=True)
+    sys.exit(subprocess.call([sys.executable, '-m', 'pip', 'install'] + sys.argv[1:]))
