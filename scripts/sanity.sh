@@ -15,7 +15,7 @@ git ls-files -z --cached --others --exclude-standard | rsync -a --from0 --files-
 pip_version=$(python -c 'from types import SimpleNamespace as N; from ansible_test._internal.python_requirements import get_venv_packages as g; print(g(N(version="3.11"))["pip"])')
 cache=~/.ansible/test/cache
 mkdir -p "$cache"
-[[ -f $cache/get_pip_${pip_version//./_}.py ]] || cp scripts/sanity/get_pip.py "$cache/get_pip_${pip_version//./_}.py"
+cp scripts/sanity/get_pip.py "$cache/get_pip_${pip_version//./_}.py"
 cd "$dest"
 git init -q && git add -A && git -c user.name=sanity -c user.email=sanity@localhost commit -qm sanity
 ansible-test sanity --venv --python 3.11 --color no "$@"

@@ -9,9 +9,15 @@ from __future__ import absolute_import, division, print_function
 __metaclass__ = type
 
 import ensurepip
+import os
 import subprocess
 import sys
 
 if __name__ == '__main__':
+    # ensurepip empties PIP_* and points PIP_CONFIG_FILE at /dev/null in
+    # os.environ; the install below must see the machine's pip configuration.
+    env = dict(os.environ)
     ensurepip.bootstrap(upgrade=True)
-    sys.exit(subprocess.call([sys.executable, '-m', 'pip', 'install'] + sys.argv[1:]))
+    # get-pip.py's own switches; plain pip does not know them.
+    args = [a for a in sys.argv[1:] if a not in ('--no-setuptools', '--no-wheel')]
+    sys.exit(subprocess.call([sys.executable, '-m', 'pip', 'install'] + args, env=env))
