@@ -41,7 +41,7 @@ def parse(text):
         if not part:
             raise CpusetError('empty element in cpuset %r' % text)
         if '-' in part:
-            lo, _, hi = part.partition('-')
+            lo, hi = part.split('-', 1)
             first, last = _cpu_id(lo, text), _cpu_id(hi, text)
             if first > last:
                 raise CpusetError('descending range %r in cpuset %r' % (part, text))

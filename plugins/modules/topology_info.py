@@ -20,7 +20,7 @@ description:
     M(adaptive.intravm.vcpu_pin) and M(adaptive.intravm.numa_memory) take.
   - Read-only; never changes anything.
 author:
-  - adaptive.intravm contributors
+  - adaptive.intravm contributors (@adaptive-intravm)
 requirements:
   - libvirt-python
 options:

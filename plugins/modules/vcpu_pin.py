@@ -1,0 +1,239 @@
+#!/usr/bin/python
+# -*- coding: utf-8 -*-
+# Copyright: (c) 2026, adaptive.intravm contributors
+# GNU General Public License v3.0+ (see COPYING or https://www.gnu.org/licenses/gpl-3.0.txt)
+
+from __future__ import absolute_import, division, print_function
+__metaclass__ = type
+
+DOCUMENTATION = r'''
+---
+module: vcpu_pin
+short_description: Pin a domain's vCPUs, emulator and iothreads to host CPUs
+version_added: 0.1.0
+description:
+  - Declares where a libvirt domain's vCPUs, emulator threads and iothreads may run.
+    Only the vCPUs and iothreads listed change; the rest keep their pins.
+  - Reads the domain's pins once, then makes only the calls that change something.
+    Validates the whole request before the first change; if libvirt fails part-way,
+    the pins already changed are restored and both errors are reported.
+author:
+  - adaptive.intravm contributors (@adaptive-intravm)
+requirements:
+  - libvirt-python
+options:
+  name:
+    description: Name of the domain.
+    type: str
+    required: true
+  uri:
+    description: libvirt connection URI.
+    type: str
+    default: qemu:///system
+  vcpus:
+    description:
+      - Map of vCPU index to cpuset string (for example C("2-3,6")).
+      - Only the listed vCPUs change.
+    type: dict
+  emulator:
+    description: cpuset for the domain's emulator threads.
+    type: str
+  iothreads:
+    description: Map of iothread id to cpuset string.
+    type: dict
+  live:
+    description:
+      - Change the running domain.
+      - Fails on a domain that is not running; set O(live=false) to change only the persistent configuration.
+    type: bool
+    default: true
+  config:
+    description:
+      - Change the persistent configuration, so the pins survive a restart.
+      - Fails on a transient domain.
+    type: bool
+    default: true
+  reserved_cpus:
+    description:
+      - Host CPUs that must never be used (for example those kept for the host).
+      - A request that names any of them fails before anything changes.
+    type: str
+    default: ''
+extends_documentation_fragment:
+  - adaptive.intravm.attributes.ACTION
+notes:
+  - Pins that are not set explicitly read as all host CPUs, as libvirt reports them.
+seealso:
+  - module: adaptive.intravm.topology_info
+  - module: adaptive.intravm.numa_memory
+  - module: adaptive.intravm.allocation_plan
+'''
+
+EXAMPLES = r'''
+- name: Give vCPU 0 and 1 their own cores, keep emulator threads on the housekeeping CPUs
+  adaptive.intravm.vcpu_pin:
+    name: web01
+    vcpus:
+      0: "2"
+      1: "3"
+    emulator: "0-1"
+    reserved_cpus: "0"
+
+- name: Change only the persistent configuration of a shut-off domain
+  adaptive.intravm.vcpu_pin:
+    name: batch07
+    vcpus: {0: "4-5"}
+    live: false
+
+- name: Apply a plan computed by allocation_plan
+  adaptive.intravm.vcpu_pin:
+    name: "{{ item.name }}"
+    vcpus: "{{ item.vcpus }}"
+    emulator: "{{ item.emulator | default(omit) }}"
+  loop: "{{ plan.plan.vcpu_pin }}"
+'''
+
+RETURN = r'''
+pins:
+  description: Placement after the run, from the live side when O(live=true), else the persistent config.
+  returned: success
+  type: dict
+  contains:
+    vcpus:
+      description: vCPU index to cpuset.
+      type: dict
+      sample: {"0": "2", "1": "3"}
+    emulator:
+      description: Emulator cpuset.
+      type: str
+      sample: "0-1"
+    iothreads:
+      description: iothread id to cpuset.
+      type: dict
+      sample: {"1": "0"}
+config_pins:
+  description: Persistent-config placement after the run, when both O(live) and O(config) are true.
+  returned: success and live and config
+  type: dict
+  sample: {"vcpus": {"0": "2"}, "emulator": "0-1", "iothreads": {}}
+changes:
+  description: Each change made (or, in check mode, that would be made).
+  returned: always
+  type: list
+  elements: dict
+  sample: [{"side": "live", "kind": "vcpu", "id": 0, "before": "0-3", "after": "2"}]
+'''
+
+from ansible.module_utils.basic import AnsibleModule, missing_required_lib
+
+from ansible_collections.adaptive.intravm.plugins.module_utils import cpuset, libvirt_conn
+from ansible_collections.adaptive.intravm.plugins.module_utils.pin_changes import (
+    PinRequestError, apply_to, parse_request, plan_changes,
+)
+from ansible_collections.adaptive.intravm.plugins.module_utils.placement import read_pins
+from ansible_collections.adaptive.intravm.plugins.module_utils.rollback import PartialApplyError, Step, apply_all
+from ansible_collections.adaptive.intravm.plugins.module_utils.topology import parse_capabilities
+
+
+def sides_for(module, dom):
+    """The sides to change, after checking they exist for this domain."""
+    params = module.params
+    if not params['live'] and not params['config']:
+        raise PinRequestError('live and config are both false: nothing to change')
+    sides = []
+    if params['live']:
+        if not dom.isActive():
+            raise PinRequestError('live: true but domain %r is %s; set live: false to change only its persistent config'
+                                  % (params['name'], libvirt_conn.state_name(dom)))
+        sides.append('live')
+    if params['config']:
+        if not dom.isPersistent():
+            raise PinRequestError('config: true but domain %r is transient (it has no persistent config); set config: false'
+                                  % params['name'])
+        sides.append('config')
+    return sides
+
+
+def pin_step(dom, change, host_cpus, value):
+    """A libvirt call that sets change's target on its side to value."""
+    flags = libvirt_conn.effective_flags(dom, change.side == 'live', change.side == 'config')
+    cpumap = cpuset.to_cpumap(cpuset.parse(value), host_cpus)
+    if change.kind == 'vcpu':
+        return lambda: dom.pinVcpuFlags(change.key, cpumap, flags)
+    if change.kind == 'iothread':
+        return lambda: dom.pinIOThread(change.key, cpumap, flags)
+    return lambda: dom.pinEmulator(cpumap, flags)
+
+
+def describe(change):
+    target = 'emulator' if change.kind == 'emulator' else '%s %s' % (change.kind, change.key)
+    return '%s %s %s -> %s' % (change.side, target, change.old, change.new)
+
+
+def run(module, conn):
+    params = module.params
+    dom = libvirt_conn.lookup_domain(conn, params['name'])
+    host_cpus, online_map = conn.getCPUMap()[:2]
+    topology = parse_capabilities(conn.getCapabilities(), online_map)
+    request = parse_request(params['vcpus'], params['emulator'], params['iothreads'],
+                            params['reserved_cpus'], topology['cpus_online'])
+    sides = sides_for(module, dom)
+    before = dict((side, read_pins(dom, side)) for side in sides)
+    changes = plan_changes(request, before)
+
+    expected = dict(before)
+    for change in changes:
+        expected[change.side] = apply_to(expected[change.side], change, change.new)
+    result = {
+        'changed': bool(changes),
+        'changes': [{'side': c.side, 'kind': c.kind, 'id': c.key, 'before': c.old, 'after': c.new} for c in changes],
+        'diff': {'before': before, 'after': expected},
+    }
+    if changes and not module.check_mode:
+        steps = [Step(describe(c), pin_step(dom, c, host_cpus, c.new), pin_step(dom, c, host_cpus, c.old))
+                 for c in changes]
+        apply_all(steps, describe_error=libvirt_conn.error_text)
+        after = dict((side, read_pins(dom, side)) for side in sides)
+        result['diff']['after'] = after
+    else:
+        after = expected
+    result['pins'] = after[sides[0]]
+    if len(sides) == 2:
+        result['config_pins'] = after['config']
+    return result
+
+
+def main():
+    module = AnsibleModule(
+        argument_spec=dict(
+            name=dict(type='str', required=True),
+            uri=dict(type='str', default=libvirt_conn.DEFAULT_URI),
+            vcpus=dict(type='dict'),
+            emulator=dict(type='str'),
+            iothreads=dict(type='dict'),
+            live=dict(type='bool', default=True),
+            config=dict(type='bool', default=True),
+            reserved_cpus=dict(type='str', default=''),
+        ),
+        supports_check_mode=True,
+    )
+    if not libvirt_conn.HAS_LIBVIRT:
+        module.fail_json(msg=missing_required_lib('libvirt-python'), exception=libvirt_conn.LIBVIRT_IMPORT_ERROR)
+    try:
+        conn = libvirt_conn.connect(module.params['uri'])
+    except libvirt_conn.IntravmLibvirtError as exc:
+        module.fail_json(msg=str(exc))
+    try:
+        result = run(module, conn)
+    except (PinRequestError, libvirt_conn.IntravmLibvirtError) as exc:
+        module.fail_json(msg='%s: %s' % (module.params['name'], exc), changed=False)
+    except PartialApplyError as exc:
+        module.fail_json(msg='%s: %s' % (module.params['name'], exc), changed=bool(exc.rollback_errors),
+                         rolled_back=exc.rolled_back)
+    finally:
+        conn.close()
+    module.exit_json(**result)
+
+
+if __name__ == '__main__':
+    main()
