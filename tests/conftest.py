@@ -59,7 +59,7 @@ def multi_node_conn():
 @pytest.fixture
 def make_test_domain(multi_node_conn):  # pylint: disable=redefined-outer-name
     """Factory for running domains on the 2-node test driver host."""
-    def factory(vcpus=2, iothreads=0):
+    def factory(vcpus=2, iothreads=0, cells=0):
         name = libvirt_harness.unique_name('t')
-        return libvirt_harness.create(multi_node_conn, libvirt_harness.test_driver_xml(name, vcpus, iothreads))
+        return libvirt_harness.create(multi_node_conn, libvirt_harness.test_driver_xml(name, vcpus, iothreads, cells))
     return factory

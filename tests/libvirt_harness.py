@@ -78,11 +78,15 @@ def domain_xml(name, vcpus=2, iothreads=0, memory_mib=64, cells=0, devices=''):
                     devices=devices)
 
 
-def test_driver_xml(name, vcpus=2, iothreads=0):
-    """A domain for the test:/// driver (no emulator, no devices)."""
+def test_driver_xml(name, vcpus=2, iothreads=0, cells=0):
+    """A domain for the test:/// driver (no emulator, no devices), optional guest NUMA cells."""
+    numa = ''
+    if cells:
+        numa = '<cpu><numa>%s</numa></cpu>' % ''.join(
+            "<cell id='%d' cpus='%d' memory='32' unit='MiB'/>" % (i, i) for i in range(cells))
     return """<domain type='test'><name>{name}</name><memory unit='MiB'>64</memory>
-  <vcpu placement='static'>{vcpus}</vcpu>{io}<os><type>hvm</type></os></domain>""".format(
-        name=name, vcpus=vcpus, io='<iothreads>%d</iothreads>' % iothreads if iothreads else '')
+  <vcpu placement='static'>{vcpus}</vcpu>{io}{numa}<os><type>hvm</type></os></domain>""".format(
+        name=name, vcpus=vcpus, numa=numa, io='<iothreads>%d</iothreads>' % iothreads if iothreads else '')
 
 
 def create(conn, xml, persistent=True, start=True):

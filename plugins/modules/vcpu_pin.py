@@ -154,9 +154,8 @@ def sides_for(module, dom):
     return sides
 
 
-def pin_step(dom, change, host_cpus, value):
-    """A libvirt call that sets change's target on its side to value."""
-    flags = libvirt_conn.effective_flags(dom, change.side == 'live', change.side == 'config')
+def pin_step(dom, change, flags, host_cpus, value):
+    """A libvirt call that sets change's target to value, with its side's flags."""
     cpumap = cpuset.to_cpumap(cpuset.parse(value), host_cpus)
     if change.kind == 'vcpu':
         return lambda: dom.pinVcpuFlags(change.key, cpumap, flags)
@@ -190,8 +189,9 @@ def run(module, conn):
         'diff': {'before': before, 'after': expected},
     }
     if changes and not module.check_mode:
-        steps = [Step(describe(c), pin_step(dom, c, host_cpus, c.new), pin_step(dom, c, host_cpus, c.old))
-                 for c in changes]
+        flags = dict((side, libvirt_conn.effective_flags(dom, side == 'live', side == 'config')) for side in sides)
+        steps = [Step(describe(c), pin_step(dom, c, flags[c.side], host_cpus, c.new),
+                      pin_step(dom, c, flags[c.side], host_cpus, c.old)) for c in changes]
         apply_all(steps, describe_error=libvirt_conn.error_text)
         after = dict((side, read_pins(dom, side)) for side in sides)
         result['diff']['after'] = after
