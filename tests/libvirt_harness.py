@@ -105,9 +105,10 @@ def remove(conn, name):
         dom = conn.lookupByName(name)
     except libvirt.libvirtError:
         return
+    persistent = dom.isPersistent()  # a transient domain is gone once destroyed
     if dom.isActive():
         dom.destroy()
-    if dom.isPersistent():
+    if persistent:
         dom.undefine()
 
 
