@@ -52,7 +52,7 @@ class Counting(object):
 def measure(fn, repeat):
     counter = [0]
     start = time.perf_counter()
-    for _ in range(repeat):
+    for dummy in range(repeat):  # noqa: B007
         fn(counter)
     elapsed = (time.perf_counter() - start) / repeat
     return elapsed * 1e3, counter[0] / float(repeat)
