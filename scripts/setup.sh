@@ -6,7 +6,7 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 
 APT_PACKAGES=(libvirt-daemon-system libvirt-clients qemu-system-x86 qemu-utils libvirt-dev
-              pkg-config gcc python3-venv python3-dev rsync)
+              pkg-config gcc python3-venv python3-dev rsync shellcheck openjdk-17-jre-headless)
 
 missing=()
 for pkg in "${APT_PACKAGES[@]}"; do

@@ -151,6 +151,16 @@ from ansible_collections.adaptive.intravm.plugins.module_utils.placement import 
 from ansible_collections.adaptive.intravm.plugins.module_utils.topology import parse_capabilities
 
 
+def describe_if_present(dom):
+    """describe(dom), or None when the domain vanished while we read it."""
+    try:
+        return describe(dom)
+    except libvirt_conn.libvirt.libvirtError as exc:
+        if exc.get_error_code() == libvirt_conn.libvirt.VIR_ERR_NO_DOMAIN:
+            return None
+        raise
+
+
 def run(module):
     """Gather everything in one pass over libvirt; returns the result dict."""
     conn = libvirt_conn.connect(module.params['uri'])
@@ -158,10 +168,10 @@ def run(module):
         online = conn.getCPUMap()[1]
         topology = parse_capabilities(conn.getCapabilities(), online)
         if module.params['name']:
-            doms = [libvirt_conn.lookup_domain(conn, module.params['name'])]
+            domains = [describe(libvirt_conn.lookup_domain(conn, module.params['name']))]
         else:
-            doms = sorted(conn.listAllDomains(), key=lambda d: d.name())
-        return {'changed': False, 'topology': topology, 'domains': [describe(d) for d in doms]}
+            domains = [info for info in (describe_if_present(d) for d in conn.listAllDomains()) if info]
+        return {'changed': False, 'topology': topology, 'domains': sorted(domains, key=lambda d: d['name'])}
     finally:
         conn.close()
 
