@@ -1,0 +1,314 @@
+#!/usr/bin/python
+# -*- coding: utf-8 -*-
+# Copyright: (c) 2026, adaptive.intravm contributors
+# GNU General Public License v3.0+ (see COPYING or https://www.gnu.org/licenses/gpl-3.0.txt)
+
+from __future__ import absolute_import, division, print_function
+__metaclass__ = type
+
+DOCUMENTATION = r'''
+---
+module: vf_bandwidth
+short_description: Set the transmit rate limits of an SR-IOV VF through netlink
+version_added: 0.1.0
+description:
+  - Sets the minimum (guaranteed) and maximum transmit rate of one SR-IOV
+    virtual function (VF), in Mbps, with one netlink C(IFLA_VF_RATE) message
+    to the physical function (PF) - what C(ip link set dev PF vf N min_tx_rate X max_tx_rate Y) does.
+  - The VF is chosen either directly (O(pf) and O(vf)) or by the libvirt
+    domain that holds it (O(name), optionally O(interface)). For a domain the
+    VF's PCI address comes from its XML (C(<interface type='hostdev'>) or
+    C(<hostdev type='pci'>)), then the PF and VF index from sysfs
+    (C(physfn) and C(virtfnN) links); when sysfs has no such VF, the
+    interface's MAC address is matched against the VF MACs netlink reports.
+  - Current rates are always read from netlink, never cached, because drivers
+    reset them silently (ixgbe zeroes every VF rate when the link speed changes).
+  - Everything is validated before any change; a request that fails
+    validation or that the driver refuses changes nothing.
+  - For virtio/tap interfaces use M(adaptive.intravm.iface_bandwidth).
+author:
+  - adaptive.intravm contributors (@adaptive-intravm)
+requirements:
+  - pyroute2
+  - libvirt-python (only when the VF is chosen by O(name))
+options:
+  name:
+    description:
+      - Domain whose VF to limit. Mutually exclusive with O(pf).
+    type: str
+  interface:
+    description:
+      - Which of the domain's VFs, by MAC address, alias or host PCI address.
+      - May be omitted when the domain has exactly one VF.
+    type: str
+  uri:
+    description:
+      - libvirt connection URI, used with O(name).
+    type: str
+    default: qemu:///system
+  pf:
+    description:
+      - Name of the PF network interface, for example C(ens1f0). Requires O(vf).
+    type: str
+  vf:
+    description:
+      - VF index on O(pf).
+    type: int
+  min_tx_rate:
+    description:
+      - Guaranteed minimum transmit rate in Mbps; C(0) means none.
+      - When omitted the VF keeps its current minimum.
+    type: int
+  max_tx_rate:
+    description:
+      - Maximum transmit rate in Mbps; C(0) means no limit.
+      - When omitted the VF keeps its current maximum.
+    type: int
+  sysfs_root:
+    description:
+      - Where sysfs is mounted. Tests point it at a fake tree.
+    type: path
+    default: /sys
+extends_documentation_fragment:
+  - adaptive.intravm.attributes.ACTION
+notes:
+  - Checks made before any change - min above max (when max is not 0), max
+    above the PF's link speed, the sum of all VFs' minimums above the link
+    speed, a VF index beyond C(sriov_numvfs), a PF without SR-IOV, a domain
+    without a VF. When the link is down its speed is unknown and the two
+    speed checks are skipped with a warning.
+  - Drivers add their own rules. ixgbe, for example, refuses any non-zero
+    minimum and maxima of 10 Mbps or less; such a refusal fails with the
+    driver's name and the refused values.
+  - Test hook - when the environment variable C(ADAPTIVE_INTRAVM_FAKE_BACKEND)
+    is C(/abs/file.py:factory), netlink goes to the class that factory
+    returns instead of pyroute2's C(IPRoute). Production never sets it.
+seealso:
+  - module: adaptive.intravm.iface_bandwidth
+  - name: Kernel SR-IOV sysfs ABI
+    description: sriov_numvfs, sriov_totalvfs and the virtfnN/physfn links.
+    link: https://www.kernel.org/doc/Documentation/ABI/testing/sysfs-bus-pci
+'''
+
+EXAMPLES = r'''
+- name: Cap the VF of web01 at 2 Gb/s and guarantee it 500 Mb/s
+  adaptive.intravm.vf_bandwidth:
+    name: web01
+    min_tx_rate: 500
+    max_tx_rate: 2000
+
+- name: Choose one of two VFs by MAC address
+  adaptive.intravm.vf_bandwidth:
+    name: db01
+    interface: "52:54:00:6b:1c:02"
+    max_tx_rate: 4000
+
+- name: Remove the limits of VF 3 on ens1f0
+  adaptive.intravm.vf_bandwidth:
+    pf: ens1f0
+    vf: 3
+    min_tx_rate: 0
+    max_tx_rate: 0
+
+- name: Read the current rates only (no rate given)
+  adaptive.intravm.vf_bandwidth:
+    pf: ens1f0
+    vf: 3
+  register: vf3
+'''
+
+RETURN = r'''
+pf:
+  description: PF network interface the VF belongs to.
+  returned: always
+  type: str
+  sample: ens1f0
+vf:
+  description: VF index on the PF.
+  returned: always
+  type: int
+  sample: 3
+pci:
+  description: PCI address of the VF, when sysfs knows it.
+  returned: always
+  type: str
+  sample: "0000:03:10.6"
+driver:
+  description: Kernel driver of the PF.
+  returned: always
+  type: str
+  sample: ixgbe
+link_speed:
+  description: PF link speed in Mbps, or null when the link is down.
+  returned: always
+  type: int
+  sample: 10000
+resolved_by:
+  description: How the VF was found - C(pf) (given), C(sysfs) (PCI address via physfn/virtfnN) or C(mac) (VF MAC in netlink).
+  returned: always
+  type: str
+  sample: sysfs
+min_tx_rate:
+  description: Minimum transmit rate in Mbps after the run (re-read from netlink; predicted in check mode).
+  returned: always
+  type: int
+  sample: 500
+max_tx_rate:
+  description: Maximum transmit rate in Mbps after the run (re-read from netlink; predicted in check mode).
+  returned: always
+  type: int
+  sample: 2000
+diff:
+  description: Rates before and after.
+  returned: when diff mode is on
+  type: dict
+  sample: {"before": {"min_tx_rate": 0, "max_tx_rate": 0}, "after": {"min_tx_rate": 500, "max_tx_rate": 2000}}
+'''
+
+from ansible.module_utils.basic import AnsibleModule, missing_required_lib
+
+from ansible_collections.adaptive.intravm.plugins.module_utils import domain_nics, libvirt_conn, sriov, vf_rates
+
+# libvirt is needed only when a VF is chosen by domain; without it nothing raises libvirtError.
+LIBVIRT_ERRORS = (libvirt_conn.libvirt.libvirtError,) if libvirt_conn.HAS_LIBVIRT else ()
+
+
+class VfTarget(object):
+    """Where the VF is: PF name, VF index, PCI address, and how we found it."""
+
+    def __init__(self, pf, vf, pci, resolved_by):
+        self.pf = pf
+        self.vf = vf
+        self.pci = pci
+        self.resolved_by = resolved_by
+
+
+def domain_vf(module, netlink):
+    """Find the VF the domain holds: XML -> PCI -> sysfs, else MAC -> netlink."""
+    params = module.params
+    if not libvirt_conn.HAS_LIBVIRT:
+        module.fail_json(msg=missing_required_lib('libvirt-python'), exception=libvirt_conn.LIBVIRT_IMPORT_ERROR)
+    conn = libvirt_conn.connect(params['uri'])
+    try:
+        dom = libvirt_conn.lookup_domain(conn, params['name'])
+        xml = dom.XMLDesc(0)
+    finally:
+        conn.close()
+    try:
+        nic = domain_nics.select_nic(domain_nics.parse_nics(xml), params['interface'], params['name'],
+                                     domain_nics.is_passthrough)
+    except domain_nics.NicSelectionError as exc:
+        raise sriov.SriovError(str(exc))
+    root = params['sysfs_root']
+    if nic['pci']:
+        found = sriov.resolve_vf_pci(root, nic['pci'])
+        if found:
+            return VfTarget(found[0], found[1], nic['pci'], 'sysfs')
+    if nic['mac']:
+        for pf in sriov.sriov_pfs(root):
+            entry = vf_rates.find_vf_by_mac(netlink.vfs(pf), nic['mac'])
+            if entry is not None:
+                return VfTarget(pf, entry['vf'], sriov.vf_pci_addresses(root, pf).get(entry['vf']), 'mac')
+    raise sriov.SriovError('VF %s of domain %r (PCI %s) is not a VF of any SR-IOV PF under %s, and no PF reports its MAC'
+                           % (domain_nics.nic_label(nic), params['name'], nic['pci'] or 'unknown', root))
+
+
+def run(module):
+    params = module.params
+    root = params['sysfs_root']
+    with sriov.Netlink() as netlink:
+        if params['name']:
+            target = domain_vf(module, netlink)
+        else:
+            target = VfTarget(params['pf'], params['vf'], None, 'pf')
+            target.pci = sriov.vf_pci_addresses(root, target.pf).get(target.vf) if sriov.pf_exists(root, target.pf) else None
+        pf = target.pf
+        _total, num_vfs = sriov.sriov_counts(root, pf)
+        speed = sriov.link_speed(root, pf)
+        driver = sriov.driver_name(root, pf)
+        vfs = netlink.vfs(pf)
+        current = vf_rates.find_vf(vfs, target.vf)
+        if current is None and 0 <= target.vf < num_vfs:
+            raise sriov.SriovError('netlink reports no VF %d on PF %s although sriov_numvfs is %d'
+                                   % (target.vf, pf, num_vfs))
+        # The range check needs no current state; give it a placeholder so it reports first.
+        base = current or {'min_tx_rate': 0, 'max_tx_rate': 0}
+        want_min, want_max = vf_rates.desired_rates(base, params['min_tx_rate'], params['max_tx_rate'])
+        vf_rates.validate(pf, target.vf, want_min, want_max, num_vfs, speed, vfs)
+        if speed is None:
+            module.warn('link speed of PF %s is unknown (link down?); speed checks were skipped' % pf)
+        before = {'min_tx_rate': current['min_tx_rate'], 'max_tx_rate': current['max_tx_rate']}
+        wanted = {'min_tx_rate': want_min, 'max_tx_rate': want_max}
+        changed = before != wanted
+        after = wanted
+        if changed and not module.check_mode:
+            try:
+                netlink.set_vf_rate(pf, target.vf, want_min, want_max)
+            except sriov.NetlinkError as exc:
+                msg = vf_rates.refusal_message(sriov.netlink_error_code(exc), driver, pf, target.vf, want_min, want_max)
+                module.fail_json(msg=msg, **restore(netlink, pf, target.vf, before))
+            now = vf_rates.find_vf(netlink.vfs(pf), target.vf)
+            after = {'min_tx_rate': now['min_tx_rate'], 'max_tx_rate': now['max_tx_rate']}
+            if after != wanted:
+                module.fail_json(msg='driver %s accepted min_tx_rate=%d max_tx_rate=%d for VF %d of PF %s but now reports '
+                                     'min_tx_rate=%d max_tx_rate=%d' % (driver, want_min, want_max, target.vf, pf,
+                                                                        after['min_tx_rate'], after['max_tx_rate']),
+                                 **restore(netlink, pf, target.vf, before))
+    result = dict(changed=changed, pf=pf, vf=target.vf, pci=target.pci, driver=driver, link_speed=speed,
+                  resolved_by=target.resolved_by, **after)
+    if module._diff:
+        result['diff'] = {'before': before, 'after': after}
+    return result
+
+
+def restore(netlink, pf, vf, before):
+    """Put back the rates read before the change if they differ now; report what happened."""
+    try:
+        now = vf_rates.find_vf(netlink.vfs(pf), vf)
+        if now is not None and (now['min_tx_rate'], now['max_tx_rate']) != (before['min_tx_rate'], before['max_tx_rate']):
+            netlink.set_vf_rate(pf, vf, before['min_tx_rate'], before['max_tx_rate'])
+            return {'restored': before}
+        return {'unchanged': before}
+    except (sriov.NetlinkError, sriov.SriovError) as exc:
+        return {'restore_error': 'could not restore min_tx_rate=%d max_tx_rate=%d: %s'
+                                 % (before['min_tx_rate'], before['max_tx_rate'], exc)}
+
+
+def main():
+    module = AnsibleModule(
+        argument_spec=dict(
+            name=dict(type='str'),
+            interface=dict(type='str'),
+            uri=dict(type='str', default=libvirt_conn.DEFAULT_URI),
+            pf=dict(type='str'),
+            vf=dict(type='int'),
+            min_tx_rate=dict(type='int'),
+            max_tx_rate=dict(type='int'),
+            sysfs_root=dict(type='path', default=sriov.DEFAULT_SYSFS_ROOT),
+        ),
+        mutually_exclusive=[('name', 'pf'), ('interface', 'pf')],
+        required_one_of=[('name', 'pf')],
+        required_together=[('pf', 'vf')],
+        supports_check_mode=True,
+    )
+    if not sriov.backend_available():
+        module.fail_json(msg=missing_required_lib('pyroute2'), exception=sriov.PYROUTE2_IMPORT_ERROR)
+    try:
+        result = run(module)
+    except vf_rates.VfRateError as exc:
+        module.fail_json(msg=str(exc))
+    except sriov.SriovError as exc:
+        module.fail_json(msg=str(exc))
+    except sriov.NetlinkError as exc:
+        module.fail_json(msg='netlink error: %s' % (exc,))
+    except libvirt_conn.IntravmLibvirtError as exc:
+        module.fail_json(msg=str(exc))
+    except LIBVIRT_ERRORS as exc:
+        module.fail_json(msg='libvirt error: %s' % libvirt_conn.error_text(exc))
+    except EnvironmentError as exc:
+        module.fail_json(msg='sysfs error: %s' % (exc,))
+    module.exit_json(**result)
+
+
+if __name__ == '__main__':
+    main()
