@@ -6,7 +6,8 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 
 APT_PACKAGES=(libvirt-daemon-system libvirt-clients qemu-system-x86 qemu-utils libvirt-dev
-              pkg-config gcc python3-venv python3-dev rsync shellcheck openjdk-17-jre-headless)
+              pkg-config gcc python3-venv python3-dev rsync shellcheck openjdk-17-jre-headless
+              mmdebstrap busybox-static e2fsprogs cpio)
 
 missing=()
 for pkg in "${APT_PACKAGES[@]}"; do

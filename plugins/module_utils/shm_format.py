@@ -1,0 +1,444 @@
+# -*- coding: utf-8 -*-
+# Copyright: (c) 2026, adaptive.intravm contributors
+# GNU General Public License v3.0+ (see COPYING or https://www.gnu.org/licenses/gpl-3.0.txt)
+"""The profiler's shared-memory record format: one definition for guest and host.
+
+Pure code, stdlib only, Python 3.8 compatible: the guest agent carries a copy
+of this file, the host reader imports it from the collection. Functions here
+read and write bytes in a buffer the caller owns (an mmap, a bytearray); they
+do no I/O of their own.
+
+Layout (little endian) of a region of `region_size` bytes:
+
+    header (64 bytes)
+      0  magic        8s   b'IVMPROF\\x00' (written last by the writer)
+      8  version      u16  FORMAT_VERSION
+      10 header_size  u16  HEADER_SIZE
+      12 record_size  u32  bytes per ring slot, a multiple of 8
+      16 capacity     u32  ring slots
+      20 interval_ms  u32  the writer's sampling interval
+      24 boot_id      16s  the guest's /proc/sys/kernel/random/boot_id
+      40 header_crc   u32  CRC-32 of bytes 0..40
+      44 reserved     u32
+      48 write_seq    u64  sequence number of the last complete record (0: none)
+      56 reserved     u64
+    ring: `capacity` slots of `record_size` bytes; record `seq` lives in
+    slot (seq - 1) % capacity.
+
+    record
+      0  crc          u32  CRC-32 of bytes 4 .. 24 + 12 * count, seeded with
+                           the CRC of the boot id (a record left over from
+                           another boot never validates)
+      4  count        u16  metric entries
+      6  flags        u16  0
+      8  seq          u64
+      16 timestamp_ns u64  guest CLOCK_REALTIME
+      24 keys         count x u32 (metric kind << 16 | index)
+      .. values       count x f64 (right after the keys)
+
+Concurrency: one writer, one reader, no locks. The writer fills a slot and
+only then publishes its sequence in `write_seq`. A reader copies a slot and
+accepts it only when its embedded `seq` is the one expected and the CRC
+matches, so a slot torn by a concurrent overwrite is detected (the seqlock's
+role is played by seq + CRC).
+"""
+
+from __future__ import absolute_import, division, print_function
+__metaclass__ = type
+
+import math
+import operator
+import struct
+import zlib
+
+MAGIC = b'IVMPROF\x00'
+FORMAT_VERSION = 1
+HEADER_SIZE = 64
+RECORD_HEAD_SIZE = 24
+ENTRY_SIZE = 12  # u32 key + f64 value
+
+MIN_RECORD_SIZE = 64
+MAX_RECORD_SIZE = 65536
+MIN_CAPACITY = 2
+MAX_CAPACITY = 1 << 20
+MIN_INTERVAL_MS = 10
+MAX_INTERVAL_MS = 3600 * 1000
+MAX_INDEX = 4095  # highest vCPU index a record may carry
+
+HEADER_STATIC = struct.Struct('<8sHHIII16s')    # bytes 0..40
+HEADER_CRC = struct.Struct('<I')                # at 40
+WRITE_SEQ = struct.Struct('<Q')                 # at 48
+WRITE_SEQ_OFFSET = 48
+HEADER_CRC_OFFSET = 40
+RECORD_HEAD = struct.Struct('<IHHQQ')
+
+FRACTION = (0.0, 1.0)
+PERCENT = (0.0, 100.0)
+COUNT = (0.0, 1e7)
+RATE = (0.0, 1e13)       # events or bytes per second
+BYTES = (0.0, 2.0 ** 60)
+RATIO = (0.0, 1e3)
+
+# kind id -> (name, indexed, (low, high)). Ids are part of the wire format:
+# add new ones, never renumber. Indexed names carry {} for the vCPU number.
+METRIC_KINDS = {
+    1: ('cpu.busy', False, FRACTION),
+    2: ('cpu.user', False, FRACTION),
+    3: ('cpu.system', False, FRACTION),
+    4: ('cpu.iowait', False, FRACTION),
+    5: ('cpu.steal', False, FRACTION),
+    6: ('vcpus', False, COUNT),
+    10: ('vcpu.{}.busy', True, FRACTION),
+    11: ('vcpu.{}.user', True, FRACTION),
+    12: ('vcpu.{}.system', True, FRACTION),
+    13: ('vcpu.{}.iowait', True, FRACTION),
+    14: ('vcpu.{}.steal', True, FRACTION),
+    20: ('runnable', False, COUNT),
+    21: ('blocked', False, COUNT),
+    22: ('load1', False, (0.0, 1e6)),
+    30: ('psi.cpu.some_avg10', False, PERCENT),
+    31: ('psi.cpu.full_avg10', False, PERCENT),
+    32: ('psi.memory.some_avg10', False, PERCENT),
+    33: ('psi.memory.full_avg10', False, PERCENT),
+    34: ('psi.io.some_avg10', False, PERCENT),
+    35: ('psi.io.full_avg10', False, PERCENT),
+    40: ('mem.total_bytes', False, BYTES),
+    41: ('mem.available_bytes', False, BYTES),
+    42: ('mem.available_frac', False, FRACTION),
+    43: ('mem.swap_used_frac', False, FRACTION),
+    44: ('mem.major_faults_per_s', False, RATE),
+    45: ('mem.minor_faults_per_s', False, RATE),
+    46: ('mem.swap_in_per_s', False, RATE),
+    47: ('mem.swap_out_per_s', False, RATE),
+    50: ('numa.hit_per_s', False, RATE),
+    51: ('numa.miss_per_s', False, RATE),
+    52: ('numa.foreign_per_s', False, RATE),
+    60: ('disk.read_bytes_per_s', False, RATE),
+    61: ('disk.write_bytes_per_s', False, RATE),
+    62: ('disk.read_ops_per_s', False, RATE),
+    63: ('disk.write_ops_per_s', False, RATE),
+    70: ('net.rx_bytes_per_s', False, RATE),
+    71: ('net.tx_bytes_per_s', False, RATE),
+    72: ('net.rx_packets_per_s', False, RATE),
+    73: ('net.tx_packets_per_s', False, RATE),
+    80: ('gpu.util', False, FRACTION),
+    81: ('gpu.mem_util', False, FRACTION),
+    82: ('gpu.count', False, COUNT),
+    90: ('hw.instructions_per_s', False, RATE),
+    91: ('hw.cycles_per_s', False, RATE),
+    92: ('hw.cache_misses_per_s', False, RATE),
+    93: ('hw.ipc', False, RATIO),
+}
+
+
+class FormatError(ValueError):
+    """Bytes that are not a valid region or record; `reason` is a stable code."""
+
+    def __init__(self, reason, detail):
+        super(FormatError, self).__init__('%s: %s' % (reason, detail))
+        self.reason = reason
+        self.detail = detail
+
+
+_FIXED_KEYS = dict((name, kind << 16) for kind, (name, indexed, _b) in METRIC_KINDS.items() if not indexed)
+_INDEXED_KINDS = dict((name.split('.', 2)[2], kind) for kind, (name, indexed, _b) in METRIC_KINDS.items() if indexed)
+
+# key -> (name, low, high); filled on first sight of each valid key so that
+# decoding is one dict lookup. It holds valid keys only, so it is bounded.
+SPEC_OF_KEY = {}
+
+
+def spec_of_key(key):
+    """(name, low, high) for a wire key, or None when no metric has that key."""
+    spec = SPEC_OF_KEY.get(key)
+    if spec is None:
+        kind, index = key >> 16, key & 0xffff
+        entry = METRIC_KINDS.get(kind)
+        if entry is None:
+            return None
+        name, indexed, bounds = entry
+        if indexed:
+            if index > MAX_INDEX:
+                return None
+            name = name.format(index)
+        elif index:
+            return None
+        spec = SPEC_OF_KEY[key] = (name, bounds[0], bounds[1])
+    return spec
+
+
+def metric_key(name):
+    """Wire key of a metric name, or FormatError('unknown_metric')."""
+    key = _FIXED_KEYS.get(name)
+    if key is not None:
+        return key
+    parts = name.split('.', 2)
+    if len(parts) == 3 and parts[0] == 'vcpu' and parts[1].isdigit() and parts[2] in _INDEXED_KINDS:
+        index = int(parts[1])
+        if index <= MAX_INDEX and str(index) == parts[1]:
+            return (_INDEXED_KINDS[parts[2]] << 16) | index
+    raise FormatError('unknown_metric', 'no metric called %r' % (name,))
+
+
+def max_entries(record_size):
+    """How many metrics fit in one record of record_size bytes."""
+    return (record_size - RECORD_HEAD_SIZE) // ENTRY_SIZE
+
+
+def record_size_for(entries):
+    """Smallest valid record size (a multiple of 64) holding `entries` metrics."""
+    size = RECORD_HEAD_SIZE + ENTRY_SIZE * entries
+    size = max(MIN_RECORD_SIZE, (size + 63) // 64 * 64)
+    if size > MAX_RECORD_SIZE:
+        raise FormatError('bad_geometry', '%d entries need %d bytes, more than %d' % (entries, size, MAX_RECORD_SIZE))
+    return size
+
+
+def capacity_for(region_size, record_size):
+    """Ring slots that fit in a region of region_size bytes."""
+    return min(MAX_CAPACITY, (region_size - HEADER_SIZE) // record_size)
+
+
+def boot_seed(boot_id):
+    """CRC seed bound to one guest boot."""
+    return zlib.crc32(boot_id) & 0xffffffff
+
+
+def boot_id_bytes(text):
+    """16 bytes of a boot id as the kernel prints it (a UUID); FormatError otherwise."""
+    hexpart = text.strip().replace('-', '')
+    try:
+        raw = bytes(bytearray.fromhex(hexpart))
+    except ValueError:
+        raw = b''
+    if len(raw) != 16:
+        raise FormatError('bad_boot_id', 'not a 16-byte UUID: %r' % (text[:64],))
+    return raw
+
+
+def boot_id_text(raw):
+    """The UUID text form of 16 boot id bytes."""
+    h = ''.join('%02x' % c for c in bytearray(raw))
+    return '%s-%s-%s-%s-%s' % (h[:8], h[8:12], h[12:16], h[16:20], h[20:])
+
+
+class Header(object):
+    """The static part of a region header."""
+
+    __slots__ = ('record_size', 'capacity', 'interval_ms', 'boot_id')
+
+    def __init__(self, record_size, capacity, interval_ms, boot_id):
+        self.record_size = record_size
+        self.capacity = capacity
+        self.interval_ms = interval_ms
+        self.boot_id = boot_id
+
+    def __eq__(self, other):
+        return isinstance(other, Header) and all(getattr(self, a) == getattr(other, a) for a in self.__slots__)
+
+    def __ne__(self, other):
+        return not self == other
+
+    def __repr__(self):
+        return 'Header(record_size=%d, capacity=%d, interval_ms=%d, boot_id=%s)' % (
+            self.record_size, self.capacity, self.interval_ms, boot_id_text(self.boot_id))
+
+
+def check_geometry(record_size, capacity, interval_ms, region_size):
+    """Raise FormatError unless these header values are possible for region_size."""
+    if not MIN_RECORD_SIZE <= record_size <= MAX_RECORD_SIZE or record_size % 8:
+        raise FormatError('bad_geometry', 'record_size %d outside %d..%d or not a multiple of 8'
+                          % (record_size, MIN_RECORD_SIZE, MAX_RECORD_SIZE))
+    if not MIN_CAPACITY <= capacity <= MAX_CAPACITY:
+        raise FormatError('bad_geometry', 'capacity %d outside %d..%d' % (capacity, MIN_CAPACITY, MAX_CAPACITY))
+    if HEADER_SIZE + record_size * capacity > region_size:
+        raise FormatError('bad_geometry', '%d slots of %d bytes do not fit a region of %d bytes'
+                          % (capacity, record_size, region_size))
+    if not MIN_INTERVAL_MS <= interval_ms <= MAX_INTERVAL_MS:
+        raise FormatError('bad_geometry', 'interval_ms %d outside %d..%d' % (interval_ms, MIN_INTERVAL_MS, MAX_INTERVAL_MS))
+
+
+def init_region(buf, header):
+    """Write a fresh header and clear the ring; the magic goes in last.
+
+    buf is a writable buffer (mmap, bytearray) covering the whole region.
+    """
+    size = len(buf)
+    check_geometry(header.record_size, header.capacity, header.interval_ms, size)
+    if len(header.boot_id) != 16:
+        raise FormatError('bad_boot_id', 'boot id must be 16 bytes')
+    buf[0:8] = b'\x00' * 8
+    end = HEADER_SIZE + header.record_size * header.capacity
+    chunk = b'\x00' * 65536
+    for off in range(8, end, 65536):
+        n = min(65536, end - off)
+        buf[off:off + n] = chunk[:n]
+    static = HEADER_STATIC.pack(b'\x00' * 8, FORMAT_VERSION, HEADER_SIZE, header.record_size,
+                                header.capacity, header.interval_ms, header.boot_id)
+    buf[8:40] = static[8:40]
+    HEADER_CRC.pack_into(buf, HEADER_CRC_OFFSET, zlib.crc32(MAGIC + static[8:40]) & 0xffffffff)
+    WRITE_SEQ.pack_into(buf, WRITE_SEQ_OFFSET, 0)
+    buf[0:8] = MAGIC
+
+
+def parse_header(buf, region_size):
+    """(Header, write_seq) from the first HEADER_SIZE bytes of buf, or FormatError.
+
+    Every field is checked against region_size, the size of the whole region
+    as the host knows it (never as the guest claims it).
+    """
+    if region_size < HEADER_SIZE or len(buf) < HEADER_SIZE:
+        raise FormatError('region_too_small', 'region of %d bytes, header needs %d' % (region_size, HEADER_SIZE))
+    magic, version, header_size, record_size, capacity, interval_ms, boot_id = HEADER_STATIC.unpack_from(buf, 0)
+    if magic != MAGIC:
+        if magic == b'\x00' * 8:
+            raise FormatError('empty', 'no writer has initialised the region yet')
+        raise FormatError('bad_magic', 'magic %r' % (magic,))
+    if version != FORMAT_VERSION:
+        raise FormatError('bad_version', 'version %d, this reader knows %d' % (version, FORMAT_VERSION))
+    if header_size != HEADER_SIZE:
+        raise FormatError('bad_header', 'header_size %d, expected %d' % (header_size, HEADER_SIZE))
+    (crc,) = HEADER_CRC.unpack_from(buf, HEADER_CRC_OFFSET)
+    if crc != zlib.crc32(bytes(buf[0:40])) & 0xffffffff:
+        raise FormatError('bad_header', 'header CRC mismatch')
+    check_geometry(record_size, capacity, interval_ms, region_size)
+    (write_seq,) = WRITE_SEQ.unpack_from(buf, WRITE_SEQ_OFFSET)
+    return Header(record_size, capacity, interval_ms, boot_id), write_seq
+
+
+def read_write_seq(buf):
+    """The writer's published sequence number."""
+    return WRITE_SEQ.unpack_from(buf, WRITE_SEQ_OFFSET)[0]
+
+
+def slot_offset(header, seq):
+    """Byte offset of the slot that holds record seq (seq >= 1)."""
+    return HEADER_SIZE + ((seq - 1) % header.capacity) * header.record_size
+
+
+_VALUE_STRUCTS = {}
+
+
+def _values_struct(count):
+    st = _VALUE_STRUCTS.get(count)
+    if st is None:
+        st = _VALUE_STRUCTS[count] = struct.Struct('<%dd' % count)
+    return st
+
+
+def encode_metrics(metrics):
+    """(keys, values) lists for a {name: float} dict; FormatError for unknown names."""
+    keys = []
+    values = []
+    for name, value in metrics.items():
+        keys.append(metric_key(name))
+        values.append(float(value))
+    return keys, values
+
+
+def pack_keys(keys):
+    """The key array as written in a record; a writer with a fixed metric set packs it once."""
+    return struct.pack('<%dI' % len(keys), *keys)
+
+
+_RECORD_TOP = struct.Struct('<HHQQ')
+
+
+def write_record(buf, header, seed, seq, timestamp_ns, keys, values, packed_keys=None):
+    """Write record seq into its slot, then publish it in write_seq.
+
+    keys/values come from encode_metrics; packed_keys (from pack_keys(keys))
+    saves re-packing an unchanged metric set. Values are written as given;
+    the reader is the one that refuses bad ones.
+    """
+    count = len(keys)
+    if count > max_entries(header.record_size):
+        raise FormatError('too_many_metrics', '%d metrics, a %d-byte record holds %d'
+                          % (count, header.record_size, max_entries(header.record_size)))
+    tail = b''.join((_RECORD_TOP.pack(count, 0, seq, timestamp_ns),
+                     packed_keys if packed_keys is not None else pack_keys(keys),
+                     _values_struct(count).pack(*values)))
+    off = HEADER_SIZE + ((seq - 1) % header.capacity) * header.record_size
+    buf[off:off + 4 + len(tail)] = HEADER_CRC.pack(zlib.crc32(tail, seed) & 0xffffffff) + tail
+    WRITE_SEQ.pack_into(buf, WRITE_SEQ_OFFSET, seq)
+
+
+def _key_specs(key_bytes, count):
+    """(names, range groups) for a record's key array, or FormatError. Pure.
+
+    A range group is (low, high, getter): getter(values) gives the values
+    that share those bounds, so a record is range-checked with a few C-level
+    min()/max() calls instead of a Python loop per value.
+    """
+    keys = struct.unpack('<%dI' % count, key_bytes)
+    names = []
+    by_bounds = {}
+    for i, key in enumerate(keys):
+        spec = SPEC_OF_KEY.get(key) or spec_of_key(key)
+        if spec is None:
+            raise FormatError('unknown_metric', 'unknown key 0x%08x' % key)
+        names.append(spec[0])
+        by_bounds.setdefault((spec[1], spec[2]), []).append(i)
+    if len(set(names)) != count:
+        raise FormatError('duplicate_metric', 'a metric is named twice')
+    groups = []
+    for (low, high), idx in by_bounds.items():
+        getter = operator.itemgetter(*idx) if len(idx) > 1 else (lambda values, i=idx[0]: (values[i],))
+        groups.append((low, high, getter))
+    return tuple(names), tuple(groups)
+
+
+def decode_record(slot, header, seed, expected_seq, key_cache=None):
+    """(timestamp_ns, {name: value}) of one slot's bytes, or FormatError.
+
+    slot holds at least header.record_size bytes copied from the ring.
+    Checks, in order: the count fits the record, the sequence is the one
+    expected (else the slot was overwritten: 'overwritten'), the CRC, each
+    key is a known metric, no duplicates, each value finite and in range.
+    key_cache: a dict the caller owns and bounds, mapping a key array to its
+    checked names (a writer sends the same metric set every time).
+    """
+    crc, count, _flags, seq, timestamp_ns = RECORD_HEAD.unpack_from(slot, 0)
+    if count > (header.record_size - RECORD_HEAD_SIZE) // ENTRY_SIZE:
+        raise FormatError('bad_record', 'count %d does not fit a %d-byte record' % (count, header.record_size))
+    if seq != expected_seq:
+        raise FormatError('overwritten', 'slot holds seq %d, expected %d' % (seq, expected_seq))
+    vstart = RECORD_HEAD_SIZE + 4 * count
+    end = vstart + 8 * count
+    if crc != zlib.crc32(slot[4:end], seed) & 0xffffffff:
+        raise FormatError('bad_crc', 'record %d fails its CRC' % seq)
+    key_bytes = bytes(slot[RECORD_HEAD_SIZE:vstart])
+    specs = key_cache.get(key_bytes) if key_cache is not None else None
+    if specs is None:
+        try:
+            specs = _key_specs(key_bytes, count)
+        except FormatError as exc:
+            raise FormatError(exc.reason, 'record %d: %s' % (seq, exc.detail))
+        if key_cache is not None:
+            if len(key_cache) >= 16:
+                key_cache.clear()
+            key_cache[key_bytes] = specs
+    names, groups = specs
+    values = _values_struct(count).unpack_from(slot, vstart)
+    # sum() is NaN or inf when any value is (every bound is finite and far
+    # below overflow); then each range group is checked with min/max.
+    total = sum(values)
+    ok = math.isfinite(total)
+    if ok:
+        for low, high, getter in groups:
+            group = getter(values)
+            if min(group) < low or max(group) > high:
+                ok = False
+                break
+    if not ok:
+        for name, value in zip(names, values):
+            spec = spec_of_key(metric_key(name))
+            if not spec[1] <= value <= spec[2]:
+                raise FormatError('bad_value', 'record %d: %s = %r outside %g..%g' % (seq, name, value, spec[1], spec[2]))
+        raise FormatError('bad_value', 'record %d: a value is not finite' % seq)
+    return timestamp_ns, dict(zip(names, values))
+
+
+def finite(value):
+    """True for a float that is neither NaN nor infinite (for writers that clean up)."""
+    return not (math.isnan(value) or math.isinf(value))

@@ -1,0 +1,260 @@
+# -*- coding: utf-8 -*-
+# Copyright: (c) 2026, adaptive.intravm contributors
+# GNU General Public License v3.0+ (see COPYING or https://www.gnu.org/licenses/gpl-3.0.txt)
+"""Host side of the profiler channel: reads a guest's ring and trusts nothing.
+
+The guest owns every byte of the region, so everything read is checked
+against what the host knows (the region's real size, the last sequence and
+timestamp it accepted, its own clock). Nothing a guest writes makes poll()
+raise; each refusal is a typed Rejection counted in `stats`. Work and memory
+per poll are bounded by host-side limits, never by guest-supplied numbers.
+
+Reads use pread() on the file rather than a mapping: a region truncated
+under us returns short reads instead of killing the process with SIGBUS.
+"""
+
+from __future__ import absolute_import, division, print_function
+__metaclass__ = type
+
+import collections
+import os
+import time
+
+from ansible_collections.adaptive.intravm.plugins.module_utils import shm_format as fmt
+
+# Rejection reasons, each with a counter in RingReader.stats.
+REASONS = (
+    'region_missing', 'region_too_small', 'empty', 'bad_magic', 'bad_version', 'bad_header',
+    'bad_geometry', 'bad_record', 'bad_crc', 'unknown_metric', 'duplicate_metric', 'bad_value',
+    'bad_sequence', 'bad_timestamp', 'too_fast', 'torn',
+)
+
+# Host policy defaults.
+DEFAULT_MIN_INTERVAL_S = 0.1   # sustained rate a guest may write at: 10 records/s
+READ_BUDGET_BYTES = 1 << 20    # most bytes copied out of the ring per poll
+
+
+class Rejection(object):
+    """Why something a guest wrote was refused: a stable reason and a detail."""
+
+    __slots__ = ('reason', 'detail', 'seq')
+
+    def __init__(self, reason, detail, seq=None):
+        self.reason = reason
+        self.detail = detail
+        self.seq = seq
+
+    def __repr__(self):
+        return 'Rejection(%r, %r, seq=%r)' % (self.reason, self.detail, self.seq)
+
+
+class Sample(object):
+    """One validated record: guest sequence, guest timestamp, boot id, metrics."""
+
+    __slots__ = ('seq', 'timestamp_ns', 'boot_id', 'metrics')
+
+    def __init__(self, seq, timestamp_ns, boot_id, metrics):
+        self.seq = seq
+        self.timestamp_ns = timestamp_ns
+        self.boot_id = boot_id
+        self.metrics = metrics
+
+    def as_dict(self):
+        return {'seq': self.seq, 'timestamp_ns': self.timestamp_ns, 'boot_id': self.boot_id,
+                'metrics': dict(self.metrics)}
+
+    def __repr__(self):
+        return 'Sample(seq=%d, boot_id=%s, %d metrics)' % (self.seq, self.boot_id, len(self.metrics))
+
+
+class _FileSource(object):
+    """pread() access to /dev/shm/NAME; reopens when the file is replaced."""
+
+    def __init__(self, path):
+        self.path = path
+        self._fd = None
+        self._ino = None
+
+    def size(self):
+        """Current size of the region, or None when the file does not exist."""
+        try:
+            st = os.stat(self.path)
+        except OSError:
+            self.close()
+            return None
+        if self._fd is None or st.st_ino != self._ino:
+            self.close()
+            try:
+                self._fd = os.open(self.path, os.O_RDONLY)
+            except OSError:
+                return None
+            self._ino = os.fstat(self._fd).st_ino
+        return os.fstat(self._fd).st_size
+
+    def read(self, offset, length):
+        return os.pread(self._fd, length, offset)
+
+    def close(self):
+        if self._fd is not None:
+            os.close(self._fd)
+        self._fd = None
+        self._ino = None
+
+
+class _BufferSource(object):
+    """A bytes-like region (tests, benchmarks, an mmap the caller owns)."""
+
+    def __init__(self, buf):
+        self._view = memoryview(buf).cast('B')
+
+    def size(self):
+        return len(self._view)
+
+    def read(self, offset, length):
+        return self._view[offset:offset + length].tobytes()
+
+    def close(self):
+        pass
+
+
+class RingReader(object):
+    """Reads new records from one guest's ring; see poll().
+
+    source: a path ('/dev/shm/NAME') or a bytes-like buffer.
+    min_interval_s: the fastest sustained rate the host accepts (host policy,
+    whatever interval the guest claims); burst: how many records may arrive
+    at once (backlog after the reader paused), by default one ring's worth.
+    """
+
+    def __init__(self, source, min_interval_s=DEFAULT_MIN_INTERVAL_S, burst=None, clock=time.monotonic):
+        if isinstance(source, str):
+            self._src = _FileSource(source)
+        else:
+            self._src = _BufferSource(source)
+        self.min_interval_s = float(min_interval_s)
+        self.burst = int(burst) if burst is not None else None
+        self._clock = clock
+        self.stats = dict((reason, 0) for reason in REASONS)
+        self.stats.update(accepted=0, overruns=0, reboots=0, polls=0)
+        self.last_rejection = None
+        self.recent_rejections = collections.deque(maxlen=32)
+        self.boot_id = None          # text form of the boot we follow
+        self._boot_raw = None
+        self._seed = None
+        self._last_seq = 0           # last sequence consumed (accepted or refused)
+        self._last_ts = 0
+        self._tokens = None
+        self._refill_at = None
+        self._key_cache = {}
+
+    def close(self):
+        self._src.close()
+
+    def _reject(self, reason, detail, seq=None, count=1):
+        rej = Rejection(reason, detail, seq)
+        self.stats[reason] += count
+        self.last_rejection = rej
+        self.recent_rejections.append(rej)
+        return rej
+
+    def _refill(self, capacity):
+        limit = float(self.burst if self.burst is not None else capacity)
+        now = self._clock()
+        if self._tokens is None:
+            self._tokens = limit
+        else:
+            self._tokens = min(limit, self._tokens + (now - self._refill_at) / self.min_interval_s)
+        self._refill_at = now
+
+    def poll(self):
+        """New validated samples since the last poll, oldest first. Never raises for guest data."""
+        self.stats['polls'] += 1
+        size = self._src.size()
+        if size is None:
+            self._reject('region_missing', 'no region at %s' % getattr(self._src, 'path', 'buffer'))
+            return []
+        try:
+            head = self._src.read(0, fmt.HEADER_SIZE)
+            header, write_seq = fmt.parse_header(head, size if len(head) >= fmt.HEADER_SIZE else len(head))
+        except fmt.FormatError as exc:
+            self._reject(exc.reason if exc.reason in self.stats else 'bad_header', exc.detail)
+            return []
+        except OSError as exc:
+            self._reject('region_missing', 'cannot read region: %s' % exc)
+            return []
+        self._refill(header.capacity)
+        if header.boot_id != self._boot_raw:
+            if self._boot_raw is not None:
+                self.stats['reboots'] += 1
+            self._boot_raw = header.boot_id
+            self.boot_id = fmt.boot_id_text(header.boot_id)
+            self._seed = fmt.boot_seed(header.boot_id)
+            self._last_seq = 0
+            self._last_ts = 0
+        if write_seq == self._last_seq:
+            return []
+        if write_seq < self._last_seq:
+            # Sequences only grow within one boot; a writer that goes back is refused
+            # and followed from its new position so a restarted writer is not mute forever.
+            self._reject('bad_sequence', 'write_seq went back from %d to %d' % (self._last_seq, write_seq), write_seq)
+            self._last_seq = write_seq
+            return []
+        first = self._last_seq + 1
+        # The oldest slot may be under rewrite right now; never start there.
+        oldest_safe = write_seq - header.capacity + 2
+        if first < oldest_safe:
+            lost = oldest_safe - first
+            self.stats['overruns'] += lost
+            first = oldest_safe
+        batch = max(1, READ_BUDGET_BYTES // header.record_size)
+        last = min(write_seq, first + batch - 1)
+        return self._read_range(header, first, last)
+
+    def _read_range(self, header, first, last):
+        samples = []
+        rsize = header.record_size
+        seq = first
+        while seq <= last:
+            # One pread per contiguous run of slots (two when the range wraps).
+            slot_index = (seq - 1) % header.capacity
+            run = min(last - seq + 1, header.capacity - slot_index)
+            try:
+                data = self._src.read(fmt.slot_offset(header, seq), run * rsize)
+            except OSError as exc:
+                self._reject('region_missing', 'cannot read region: %s' % exc, seq)
+                return samples
+            view = memoryview(data)
+            for i in range(run):
+                s = seq + i
+                self._last_seq = s
+                slot = view[i * rsize:(i + 1) * rsize]
+                if len(slot) < rsize:
+                    self._reject('region_too_small', 'region shrank under the reader', s)
+                    return samples
+                sample = self._accept(header, slot, s)
+                if sample is not None:
+                    samples.append(sample)
+            seq += run
+        return samples
+
+    def _accept(self, header, slot, seq):
+        try:
+            timestamp_ns, metrics = fmt.decode_record(slot, header, self._seed, seq, self._key_cache)
+        except fmt.FormatError as exc:
+            if exc.reason == 'overwritten':
+                # Either overrun while we copied it or a writer that skipped numbers.
+                self._reject('torn', exc.detail, seq)
+            else:
+                self._reject(exc.reason if exc.reason in self.stats else 'bad_record', exc.detail, seq)
+            return None
+        if timestamp_ns <= self._last_ts:
+            self._reject('bad_timestamp', 'record %d timestamp %d not after %d' % (seq, timestamp_ns, self._last_ts), seq)
+            return None
+        if self._tokens < 1.0:
+            self._reject('too_fast', 'record %d over the host rate limit (1 per %.3f s, burst %s)'
+                         % (seq, self.min_interval_s, self.burst or header.capacity), seq)
+            return None
+        self._tokens -= 1.0
+        self._last_ts = timestamp_ns
+        self.stats['accepted'] += 1
+        return Sample(seq, timestamp_ns, self.boot_id, metrics)

@@ -1,0 +1,117 @@
+# -*- coding: utf-8 -*-
+# Copyright: (c) 2026, adaptive.intravm contributors
+# GNU General Public License v3.0+ (see COPYING or https://www.gnu.org/licenses/gpl-3.0.txt)
+"""PID 1 of the tiny test guest: run the profiler as its unit says, a workload, then power off.
+
+The tiny guest has no systemd; this stands in for it. It starts the
+ExecStart= line of the installed intravm-profiler.service (what the role
+put there), runs the workload the kernel command line asks for, and powers
+off cleanly (sync, remount read-only, reboot(2) POWER_OFF).
+
+Kernel command line options:
+  intravm.seconds=N     power off after N seconds (default 60)
+  intravm.busy_cpu=N    spin a busy loop pinned to vCPU N (repeatable as N,M)
+  intravm.busy_after=S  start the busy loop S seconds after boot (default 0)
+"""
+
+from __future__ import absolute_import, division, print_function
+__metaclass__ = type
+
+import ctypes
+import os
+import shlex
+import subprocess
+import sys
+import time
+
+UNIT = '/etc/systemd/system/intravm-profiler.service'
+MS_RDONLY = 1
+MS_REMOUNT = 32
+POWER_OFF = 0x4321fedc
+
+
+def log(msg):
+    sys.stdout.write('intravm-guest-init: %s\n' % msg)
+    sys.stdout.flush()
+
+
+def options():
+    opts = {}
+    with open('/proc/cmdline') as handle:
+        for arg in handle.read().split():
+            if arg.startswith('intravm.') and '=' in arg:
+                key, value = arg[len('intravm.'):].split('=', 1)
+                opts[key] = value
+    return opts
+
+
+def exec_start(unit):
+    """The ExecStart= command of a unit file, as argv."""
+    with open(unit) as handle:
+        for line in handle:
+            if line.startswith('ExecStart='):
+                return shlex.split(line[len('ExecStart='):].lstrip('-@+!:'))
+    return None
+
+
+def spin(cpu, until):
+    pid = os.fork()
+    if pid:
+        return pid
+    try:
+        os.sched_setaffinity(0, {cpu})
+        while time.monotonic() < until:
+            pass
+    finally:
+        os._exit(0)  # pylint: disable=protected-access
+    return 0
+
+
+def power_off(libc):
+    os.sync()
+    libc.mount(None, b'/', None, MS_REMOUNT | MS_RDONLY, None)
+    os.sync()
+    libc.reboot(POWER_OFF)
+
+
+def main():
+    libc = ctypes.CDLL(None, use_errno=True)
+    start = time.monotonic()
+    opts = options()
+    seconds = float(opts.get('seconds', 60))
+    os.environ['PATH'] = '/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin'
+    children = []
+    try:
+        argv = exec_start(UNIT) if os.path.exists(UNIT) else None
+        if argv:
+            log('starting profiler: %s' % ' '.join(argv))
+            children.append(subprocess.Popen(argv))
+        else:
+            log('no %s: profiler not installed' % UNIT)
+        busy = [int(c) for c in opts.get('busy_cpu', '').split(',') if c.strip()]
+        if busy:
+            time.sleep(max(0.0, float(opts.get('busy_after', 0)) - (time.monotonic() - start)))
+            for cpu in busy:
+                log('busy loop on vCPU %d' % cpu)
+                spin(cpu, start + seconds)
+        while time.monotonic() - start < seconds:
+            time.sleep(0.5)
+            try:
+                while os.waitpid(-1, os.WNOHANG)[0] > 0:
+                    pass
+            except ChildProcessError:
+                pass
+        log('time is up, powering off')
+    except Exception as exc:  # pylint: disable=broad-except
+        log('error: %r' % (exc,))
+    for child in children:
+        child.terminate()
+        try:
+            child.wait(5)
+        except subprocess.TimeoutExpired:
+            child.kill()
+    power_off(libc)
+
+
+if __name__ == '__main__':
+    main()

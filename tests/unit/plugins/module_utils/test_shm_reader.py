@@ -1,0 +1,374 @@
+# -*- coding: utf-8 -*-
+# Copyright: (c) 2026, adaptive.intravm contributors
+# GNU General Public License v3.0+ (see COPYING or https://www.gnu.org/licenses/gpl-3.0.txt)
+"""The host reader trusts nothing: every rejection path, overruns, reboots, fuzzing."""
+
+from __future__ import absolute_import, division, print_function
+__metaclass__ = type
+
+import math
+import os
+import struct
+import zlib
+
+import pytest
+from hypothesis import HealthCheck, given, settings, strategies as st
+
+from ansible_collections.adaptive.intravm.plugins.module_utils import shm_format as fmt
+from ansible_collections.adaptive.intravm.plugins.module_utils.shm_reader import REASONS, RingReader
+
+BOOT_A = b'\xaa' * 16
+BOOT_B = b'\xbb' * 16
+SIZE = 1 << 14
+
+
+class Clock(object):
+    def __init__(self):
+        self.now = 0.0
+
+    def __call__(self):
+        return self.now
+
+
+class Guest(object):
+    """A well-behaved writer into a bytearray, so tests can then misbehave on purpose."""
+
+    def __init__(self, size=SIZE, boot=BOOT_A, entries=8):
+        self.buf = bytearray(size)
+        self.boot(boot, entries)
+
+    def boot(self, boot, entries=8):
+        rsize = fmt.record_size_for(entries)
+        self.header = fmt.Header(rsize, fmt.capacity_for(len(self.buf), rsize), 1000, boot)
+        fmt.init_region(self.buf, self.header)
+        self.seed = fmt.boot_seed(boot)
+        self.seq = 0
+        self.ts = 0
+
+    def write(self, metrics=None, ts=None, seq=None, publish=True):
+        self.seq = self.seq + 1 if seq is None else seq
+        self.ts = self.ts + 10 ** 9 if ts is None else ts
+        keys, values = fmt.encode_metrics(metrics or {'cpu.busy': 0.5, 'vcpu.0.busy': 0.5})
+        fmt.write_record(self.buf, self.header, self.seed, self.seq, self.ts, keys, values)
+        if not publish:
+            struct.pack_into('<Q', self.buf, fmt.WRITE_SEQ_OFFSET, self.seq - 1)
+
+    def slot(self, seq):
+        return fmt.slot_offset(self.header, seq)
+
+    def reseal(self, seq):
+        """Recompute a record's CRC after a deliberate edit (a malicious guest can)."""
+        off = self.slot(seq)
+        count = struct.unpack_from('<H', self.buf, off + 4)[0]
+        end = off + fmt.RECORD_HEAD_SIZE + fmt.ENTRY_SIZE * min(count, fmt.max_entries(self.header.record_size))
+        struct.pack_into('<I', self.buf, off, zlib.crc32(bytes(self.buf[off + 4:end]), self.seed) & 0xffffffff)
+
+
+def reader_for(guest, **kw):
+    clock = Clock()
+    kw.setdefault('clock', clock)
+    return RingReader(guest.buf, **kw), clock
+
+
+def nonzero(stats):
+    return dict((k, v) for k, v in stats.items() if v and k != 'polls')
+
+
+def test_accepts_records_in_order():
+    guest = Guest()
+    reader, _clock = reader_for(guest)
+    assert reader.poll() == []
+    for _n in range(3):
+        guest.write()
+    got = reader.poll()
+    assert [s.seq for s in got] == [1, 2, 3]
+    assert got[0].metrics == {'cpu.busy': 0.5, 'vcpu.0.busy': 0.5}
+    assert got[0].boot_id == fmt.boot_id_text(BOOT_A)
+    assert reader.poll() == []
+    assert nonzero(reader.stats) == {'accepted': 3}
+    assert set(REASONS) <= set(reader.stats)
+
+
+@pytest.mark.parametrize('mangle, reason', [
+    (lambda b: b.__setitem__(slice(0, 8), b'XXXXXXXX'), 'bad_magic'),
+    (lambda b: struct.pack_into('<H', b, 8, 99), 'bad_version'),
+    (lambda b: struct.pack_into('<H', b, 10, 32), 'bad_header'),
+    (lambda b: struct.pack_into('<I', b, 40, 0), 'bad_header'),
+])
+def test_bad_headers(mangle, reason):
+    guest = Guest()
+    guest.write()
+    mangle(guest.buf)
+    reader, _clock = reader_for(guest)
+    assert reader.poll() == []
+    assert reader.stats[reason] == 1
+    assert reader.last_rejection.reason == reason
+
+
+def _resealed_header(buf, record_size=None, capacity=None, interval=None):
+    if record_size is not None:
+        struct.pack_into('<I', buf, 12, record_size)
+    if capacity is not None:
+        struct.pack_into('<I', buf, 16, capacity)
+    if interval is not None:
+        struct.pack_into('<I', buf, 20, interval)
+    struct.pack_into('<I', buf, 40, zlib.crc32(bytes(buf[0:40])) & 0xffffffff)
+
+
+@pytest.mark.parametrize('fields', [
+    {'capacity': 2 ** 32 - 1}, {'record_size': 2 ** 31}, {'record_size': 65}, {'capacity': 1},
+    {'interval': 0}, {'capacity': SIZE},
+])
+def test_impossible_geometry_with_valid_crc(fields):
+    guest = Guest()
+    _resealed_header(guest.buf, **fields)
+    reader, _clock = reader_for(guest)
+    assert reader.poll() == []
+    assert nonzero(reader.stats) == {'bad_geometry': 1}
+
+
+def test_empty_missing_and_small_regions(tmp_path):
+    reader = RingReader(bytearray(SIZE))
+    reader.poll()
+    assert reader.stats['empty'] == 1
+    reader = RingReader(bytearray(10))
+    reader.poll()
+    assert reader.stats['region_too_small'] == 1
+    reader = RingReader(str(tmp_path / 'absent'))
+    assert reader.poll() == []
+    assert reader.stats['region_missing'] == 1
+
+
+def test_file_region_replaced_and_truncated(tmp_path):
+    path = tmp_path / 'region'
+    guest = Guest()
+    guest.write()
+    path.write_bytes(bytes(guest.buf))
+    reader = RingReader(str(path))
+    assert [s.seq for s in reader.poll()] == [1]
+    guest.write()
+    tmp = tmp_path / 'new'
+    tmp.write_bytes(bytes(guest.buf))
+    os.rename(str(tmp), str(path))      # a new file (new inode) is picked up
+    assert [s.seq for s in reader.poll()] == [2]
+    guest.write()
+    path.write_bytes(bytes(guest.buf[:fmt.HEADER_SIZE + 10]))   # truncated under the reader
+    assert reader.poll() == []
+    assert reader.stats['bad_geometry'] == 1
+    path.write_bytes(bytes(guest.buf[:20]))
+    assert reader.poll() == []
+    assert reader.stats['region_too_small'] == 1
+    reader.close()
+
+
+def test_bad_crc():
+    guest = Guest()
+    guest.write()
+    guest.buf[guest.slot(1) + 30] ^= 0xff
+    reader, _clock = reader_for(guest)
+    assert reader.poll() == []
+    assert nonzero(reader.stats) == {'bad_crc': 1}
+
+
+@pytest.mark.parametrize('metrics, reason', [
+    ({'cpu.busy': float('nan')}, 'bad_value'),
+    ({'cpu.busy': float('inf')}, 'bad_value'),
+    ({'cpu.busy': -0.5}, 'bad_value'),
+    ({'cpu.busy': 1.5}, 'bad_value'),
+    ({'disk.read_bytes_per_s': 1e30}, 'bad_value'),
+])
+def test_bad_values(metrics, reason):
+    guest = Guest()
+    guest.write(metrics)
+    reader, _clock = reader_for(guest)
+    assert reader.poll() == []
+    assert nonzero(reader.stats) == {reason: 1}
+
+
+def test_unknown_and_duplicate_metrics_with_valid_crc():
+    guest = Guest()
+    key = fmt.metric_key('cpu.busy')
+    fmt.write_record(guest.buf, guest.header, guest.seed, 1, 10, [0x7fff0000], [0.5])
+    fmt.write_record(guest.buf, guest.header, guest.seed, 2, 20, [key, key], [0.5, 0.5])
+    reader, _clock = reader_for(guest)
+    assert reader.poll() == []
+    assert nonzero(reader.stats) == {'unknown_metric': 1, 'duplicate_metric': 1}
+
+
+def test_count_beyond_record_is_refused():
+    guest = Guest()
+    guest.write()
+    struct.pack_into('<H', guest.buf, guest.slot(1) + 4, 60000)
+    reader, _clock = reader_for(guest)
+    assert reader.poll() == []
+    assert nonzero(reader.stats) == {'bad_record': 1}
+
+
+def test_sequence_going_back_and_timestamps():
+    guest = Guest()
+    guest.write()
+    guest.write()
+    reader, _clock = reader_for(guest)
+    assert len(reader.poll()) == 2
+    struct.pack_into('<Q', guest.buf, fmt.WRITE_SEQ_OFFSET, 1)
+    assert reader.poll() == []
+    assert reader.stats['bad_sequence'] == 1
+    guest.seq = 1
+    guest.write(ts=5)                       # seq 2 again, timestamp back in time
+    assert reader.poll() == []
+    assert reader.stats['bad_timestamp'] == 1
+
+
+def test_slot_holding_another_sequence_is_torn():
+    guest = Guest()
+    guest.write()
+    guest.write(seq=5, publish=False)       # writes slot of seq 5, publishes 4
+    struct.pack_into('<Q', guest.buf, fmt.WRITE_SEQ_OFFSET, 2)
+    reader, _clock = reader_for(guest)
+    got = reader.poll()
+    assert [s.seq for s in got] == [1]
+    assert reader.stats['torn'] == 1
+
+
+def test_overrun_is_counted_and_reader_catches_up():
+    guest = Guest()
+    reader, clock = reader_for(guest, burst=10 ** 6)
+    cap = guest.header.capacity
+    for _n in range(cap * 3 + 5):
+        guest.write()
+    clock.now += 10 ** 6
+    got = reader.poll()
+    assert reader.stats['overruns'] == cap * 3 + 5 - (cap - 1)
+    assert [s.seq for s in got] == list(range(2 * cap + 7, 3 * cap + 6))
+    assert reader.stats['torn'] == 0
+
+
+def test_reboot_detected_and_followed():
+    guest = Guest()
+    guest.write()
+    reader, _clock = reader_for(guest)
+    assert len(reader.poll()) == 1
+    guest.boot(BOOT_B)
+    guest.write()
+    got = reader.poll()
+    assert [(s.seq, s.boot_id) for s in got] == [(1, fmt.boot_id_text(BOOT_B))]
+    assert reader.stats['reboots'] == 1
+
+
+def test_stale_records_of_previous_boot_are_never_accepted():
+    guest = Guest()
+    for _n in range(3):
+        guest.write()
+    # A new boot publishing seq 3 without rewriting the slots: old CRCs do not match the new boot.
+    static = bytearray(guest.buf[:fmt.HEADER_SIZE])
+    static[24:40] = BOOT_B
+    guest.buf[24:40] = BOOT_B
+    struct.pack_into('<I', guest.buf, 40, zlib.crc32(bytes(guest.buf[0:40])) & 0xffffffff)
+    reader, _clock = reader_for(guest)
+    assert reader.poll() == []
+    assert reader.stats['bad_crc'] == 3
+
+
+def test_guest_writing_faster_than_allowed():
+    guest = Guest(size=1 << 16)
+    reader, clock = reader_for(guest, min_interval_s=1.0, burst=5)
+    for _n in range(20):
+        guest.write()
+    got = reader.poll()
+    assert len(got) == 5
+    assert reader.stats['too_fast'] == 15
+    clock.now += 3.0
+    for _n in range(3):
+        guest.write()
+    assert len(reader.poll()) == 3
+
+
+def test_work_per_poll_is_bounded_by_host_budget():
+    guest = Guest(size=4 << 20, entries=5000)        # ~60 kB records
+    reader, clock = reader_for(guest, burst=10 ** 6)
+    for _n in range(40):
+        guest.write()
+    clock.now += 10 ** 6
+    first = reader.poll()
+    assert 0 < len(first) < 40
+    assert len(first) * guest.header.record_size <= 1 << 20
+    total = len(first)
+    for _n in range(5):
+        total += len(reader.poll())
+    assert total == 40
+
+
+# ---------------------------------------------------------------- fuzzing
+
+def _check_samples(samples):
+    for sample in samples:
+        for name, value in sample.metrics.items():
+            spec = fmt.spec_of_key(fmt.metric_key(name))
+            assert spec[1] <= value <= spec[2]
+            assert not math.isnan(value)
+
+
+@settings(max_examples=300, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(st.binary(min_size=0, max_size=4096))
+def test_fuzz_random_regions(data):
+    reader = RingReader(bytearray(data))
+    for _n in range(2):
+        _check_samples(reader.poll())
+    if len(data) < fmt.HEADER_SIZE:
+        assert reader.stats['region_too_small'] == 2
+
+
+def _valid_region():
+    guest = Guest(size=4096)
+    for i in range(12):
+        guest.write({'cpu.busy': (i % 10) / 10.0, 'vcpu.%d.busy' % i: 0.5, 'runnable': float(i)})
+    return guest
+
+
+@settings(max_examples=400, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(st.lists(st.tuples(st.integers(min_value=0, max_value=4095), st.integers(min_value=0, max_value=255)),
+                min_size=1, max_size=24),
+       st.booleans())
+def test_fuzz_adversarial_mutations(edits, reseal):
+    guest = _valid_region()
+    for off, byte in edits:
+        guest.buf[off] = byte
+    if reseal:
+        # A hostile guest can keep its CRCs valid while lying in every field.
+        struct.pack_into('<I', guest.buf, 40, zlib.crc32(bytes(guest.buf[0:40])) & 0xffffffff)
+        for seq in range(1, 13):
+            if fmt.slot_offset(guest.header, seq) + guest.header.record_size <= len(guest.buf):
+                guest.reseal(seq)
+    reader = RingReader(guest.buf, burst=10 ** 6)
+    total = 0
+    for _n in range(3):
+        samples = reader.poll()
+        _check_samples(samples)
+        total += len(samples)
+    assert total == reader.stats['accepted'] <= guest.header.capacity
+
+
+@settings(max_examples=200, deadline=None)
+@given(st.integers(min_value=0, max_value=2 ** 64 - 1))
+def test_fuzz_write_seq(write_seq):
+    guest = _valid_region()
+    struct.pack_into('<Q', guest.buf, fmt.WRITE_SEQ_OFFSET, write_seq)
+    reader = RingReader(guest.buf, burst=10 ** 6)
+    samples = reader.poll()
+    _check_samples(samples)
+    assert len(samples) <= guest.header.capacity
+
+
+def test_default_burst_takes_a_whole_ring_of_backlog_then_limits_the_rate():
+    guest = Guest()
+    reader, clock = reader_for(guest)
+    cap = guest.header.capacity
+    for _n in range(cap - 2):
+        guest.write()
+    assert len(reader.poll()) == cap - 2
+    assert reader.stats['too_fast'] == 0
+    clock.now += 1.0                      # 2 tokens left + 1 s at the default 0.1 s = 12 more
+    for _n in range(cap - 2):
+        guest.write()
+    assert len(reader.poll()) == 12
+    assert reader.stats['too_fast'] == cap - 2 - 12
