@@ -1,0 +1,466 @@
+# -*- coding: utf-8 -*-
+# Copyright: (c) 2026, adaptive.intravm contributors
+# GNU General Public License v3.0+ (see COPYING or https://www.gnu.org/licenses/gpl-3.0.txt)
+"""The cost/benefit planner: forecasts in, target allocations and justified moves out.
+
+plan() is a pure, deterministic function of (topology, current allocations,
+forecasts, policy). It
+  1. pins vCPUs that float or break a rule (reserved CPU, dedicated, SMT),
+     on their VM's home NUMA node when it fits;
+  2. repairs VMs below min_cpus or above max_cpus;
+  3. relieves predicted hotspots (CPUs whose forecast load exceeds capacity):
+     each vCPU on a hotspot is offered its best target, a move is taken only
+     when its relief exceeds its cost (cache warmth, NUMA distance, churn) by
+     the hysteresis margin, best benefit/cost ratio first, within max_moves;
+  4. derives each VM's memory nodeset, VF rates and vGPU share.
+The result is in the shape the apply modules take (see plan['plan']).
+"""
+
+from __future__ import absolute_import, division, print_function
+__metaclass__ = type
+
+import heapq
+
+from ansible_collections.adaptive.intravm.plugins.module_utils import cpuset
+from ansible_collections.adaptive.intravm.plugins.module_utils.planner_inputs import (
+    PlannerConflictError, PlannerInputError, current_vcpus, merge_policy, validate_forecast_values,
+    vcpu_demands, vm_policy,
+)
+from ansible_collections.adaptive.intravm.plugins.module_utils.planner_shares import gpu_shares, vf_rates
+from ansible_collections.adaptive.intravm.plugins.module_utils.planner_state import HostState
+
+__all__ = ['plan', 'PlannerInputError', 'PlannerConflictError']
+
+EPS = 1e-9
+
+
+def plan(topology, current, forecasts, policy=None):
+    """Target allocation for every forecast VM in current, with the moves that get there.
+
+    topology: parse_capabilities() dict. current: {vm: {'vcpus': {idx: cpuset},
+    'emulator', 'iothreads', 'numatune'}} as placement.read_pins/parse_numatune
+    give. forecasts: the predictor's 'vms' dict. Raises PlannerInputError on bad
+    input and PlannerConflictError when the policy cannot be met; never returns
+    a partial plan.
+    """
+    pol = merge_policy(policy)
+    forecasts = forecasts or {}
+    if not isinstance(forecasts, dict):
+        raise PlannerInputError('forecasts must be a dict of VM name to forecast, got %r' % (forecasts,))
+    if not isinstance(current, dict):
+        raise PlannerInputError('current allocations must be a dict of VM name to placement, got %r' % (current,))
+    online = cpuset.parse(topology.get('cpus_online') or cpuset.format(c['id'] for c in topology['cpus']))
+    missing = sorted(pol['reserved'] - online)
+    if missing:
+        raise PlannerInputError('policy.reserved_cpus names CPUs %s that this host does not have online (%s)'
+                                % (cpuset.format(missing), cpuset.format(online)))
+    usable = online - pol['reserved']
+    if not usable:
+        raise PlannerConflictError('every online CPU (%s) is reserved; nothing is left for VMs' % cpuset.format(online))
+
+    ignored = sorted(n for n in forecasts if n not in current)
+    warnings = []
+    for name in sorted(forecasts):
+        if not isinstance(forecasts[name], dict):
+            raise PlannerInputError('forecast for VM %r must be a dict, got %r' % (name, forecasts[name]))
+        validate_forecast_values(name, forecasts[name])
+
+    state = HostState(topology, usable, pol['smt_share_across_vms'])
+    pins = {}
+    planned = []
+    memo = {}
+    for name in sorted(current):
+        pins[name] = current_vcpus(name, current[name], online, memo)
+        if name in forecasts:
+            planned.append(name)
+    for name in planned:
+        entry = vm_policy(pol, name, len(pins[name]))
+        state.policy[name] = entry
+        if entry['dedicated']:
+            state.dedicated.add(name)
+        demands, notes = vcpu_demands(forecasts[name], name, len(pins[name]), pol['quantile'],
+                                      pol['lookahead_s'], pol['unknown_vcpu_demand'])
+        warnings.extend(notes)
+        for idx, d in enumerate(demands):
+            state.demand[(name, idx)] = d
+    _check_satisfiable(state, planned, pins, usable)
+
+    # Background load: VMs we do not plan keep what they have.
+    unplanned = [n for n in sorted(current) if n not in forecasts]
+    for name in unplanned:
+        for idx in sorted(pins[name]):
+            state.add_background(sorted(pins[name][idx]), min(1.0, pol['unknown_vcpu_demand']), name)
+
+    moves = []
+    loose = _seat_pinned(state, planned, pins)
+    homes = _homes(state, planned, pins, current, pol)
+    _place_loose(state, loose, pins, homes, moves)
+    _repair_spread(state, planned, homes, moves)
+    hot_before = dict((c, state.load[c]) for c in state.hot(pol['capacity']))
+    _rebalance(state, pol, homes, moves)
+
+    allocations, vcpu_plan, numa_plan = _targets(state, planned, pins, current, topology, pol)
+    result = {
+        'allocations': allocations,
+        'plan': {
+            'vcpu_pin': vcpu_plan,
+            'numa_memory': numa_plan,
+            'vf_bandwidth': vf_rates(forecasts, planned, pol['bandwidth'], warnings),
+            'vgpu': gpu_shares(forecasts, planned, pol['gpu'], warnings),
+        },
+        'moves': moves,
+        'ignored': ignored,
+        'unplanned': unplanned,
+        'hotspots': [{'cpu': c, 'load_before': round(hot_before[c], 4), 'load_after': round(state.load[c], 4)}
+                     for c in sorted(hot_before)],
+        'warnings': warnings,
+    }
+    return result
+
+
+def _check_satisfiable(state, planned, pins, usable):
+    """Fail, naming the VMs, when the minimums cannot fit the usable CPUs at all.
+
+    Dedicated vCPUs take CPUs (whole cores unless SMT sharing is allowed) that
+    nothing else may use; shared VMs may overlap, so the widest shared minimum
+    must fit in what the dedicated ones leave.
+    """
+    per_core = 1
+    if not state.smt_free:
+        per_core = max(1, min(len(state.siblings[c] & usable) for c in usable))
+    dedicated = []
+    for name in planned:
+        if state.policy[name]['dedicated']:
+            dedicated.append((name, -(-len(pins[name]) // per_core) * per_core))
+    taken = sum(d[1] for d in dedicated)
+    widest = max([(state.policy[n]['min_cpus'], n) for n in planned if not state.policy[n]['dedicated']] or [(0, None)])
+    if taken + widest[0] > len(usable):
+        parts = ['%s needs %d (dedicated)' % d for d in dedicated]
+        if widest[1] is not None:
+            parts.append('%s needs %d (min_cpus)' % (widest[1], widest[0]))
+        raise PlannerConflictError('policy cannot be satisfied: VMs need at least %d distinct CPUs but only %d are '
+                                   'usable (%s, reserved CPUs excluded): %s'
+                                   % (taken + widest[0], len(usable), cpuset.format(usable), ', '.join(parts)))
+
+
+def _seat_pinned(state, planned, pins):
+    """Seat vCPUs pinned to one allowed CPU; return the rest (floating or breaking a rule)."""
+    loose = []
+    seats = []
+    for name in planned:
+        for idx in sorted(pins[name]):
+            cpus = pins[name][idx]
+            key = (name, idx)
+            if len(cpus) != 1:
+                loose.append((key, 'vCPU floats over CPUs %s' % cpuset.format(cpus)))
+                continue
+            cpu = next(iter(cpus))
+            if cpu not in state.usable:
+                loose.append((key, 'vCPU is pinned to reserved CPU %d' % cpu))
+                continue
+            seats.append((key, cpu))
+    state.bulk_add(seats)
+    # a second pass: a pin that breaks a rule (dedicated, SMT, max_cpus) is let go;
+    # only cores with a dedicated vCPU or several VMs, and VMs over max_cpus, can break one
+    suspects = set()
+    for core, vms in state.core_vms.items():
+        threads = state.siblings.get(core, ())
+        if state.ded_core[core] or (len(vms) > 1 and not state.smt_free
+                                    and sum(1 for c in threads if state.cpu_vms[c]) > 1):
+            for cpu in state.siblings.get(core, ()):
+                suspects.update(state.on_cpu.get(cpu, ()))
+    for name in planned:
+        if len(state.vm_cpus.get(name, {})) > state.policy[name]['max_cpus']:
+            suspects.update(k for k in state.where if k[0] == name)
+    for key in sorted(suspects):
+        cpu = state.remove(key)
+        why = state.why_not(key[0], cpu)
+        if why is None:
+            state.add(key, cpu)
+        else:
+            loose.append((key, why))
+    loose.sort(key=lambda item: (item[0][0] not in state.dedicated, item[0]))
+    return loose
+
+
+def _homes(state, planned, pins, current, pol):
+    """Home NUMA node per VM: its memory node, else where most of its vCPUs sit, else the emptiest that fits."""
+    homes = {}
+    free = dict((n, 0.0) for n in state.nodes)
+    for cpu in state.usable:
+        free[state.node_of[cpu]] += pol['capacity'] - state.load[cpu]
+    for name in planned:
+        nodeset = ((current[name].get('numatune') or {}).get('nodeset')) if isinstance(current[name], dict) else None
+        mem_nodes = cpuset.parse(nodeset) if nodeset else frozenset()
+        counts = {}
+        for cpu, n in state.vm_cpus.get(name, {}).items():
+            counts[state.node_of[cpu]] = counts.get(state.node_of[cpu], 0) + n
+        if len(mem_nodes) == 1 and next(iter(mem_nodes)) in free:
+            home = next(iter(mem_nodes))
+        elif counts:
+            home = sorted(counts, key=lambda n: (-counts[n], n))[0]
+        else:
+            need = sum(state.demand[(name, i)] for i in pins[name])
+            fitting = [n for n in state.nodes if free[n] >= need]
+            home = sorted(fitting or state.nodes, key=lambda n: (-free[n], n))[0]
+            free[home] -= need
+        homes[name] = home
+    return homes
+
+
+def _nodes_by_distance(state, home):
+    return sorted(state.nodes, key=lambda n: (0 if n == home else state.distance.get((home, n), 20), n))
+
+
+def _place_loose(state, loose, pins, homes, moves):
+    """Pin each loose vCPU to the least-loaded allowed CPU, home node first."""
+    for key, why in loose:
+        name, idx = key
+        cpu = None
+        for node in _nodes_by_distance(state, homes[name]):
+            groups = [g for g in state.group_ids if g[1] == node]
+            found = state.least_loaded(name, groups)
+            if found:
+                cpu = min(found)[1]
+                break
+        if cpu is None:
+            raise PlannerConflictError('policy cannot be satisfied: no CPU may take vCPU %d of VM %r (%s); every usable '
+                                       'CPU is ruled out by dedicated vCPUs, SMT siblings or max_cpus'
+                                       % (idx, name, why))
+        state.add(key, cpu)
+        moves.append(_move(key, pins[name][idx], cpu, 0.0, 0.0, 'placement', '%s; placed on CPU %d (node %d, load %.2f)'
+                           % (why, cpu, state.node_of[cpu], state.load[cpu])))
+
+
+def _repair_spread(state, planned, homes, moves):
+    """Spread a VM below its min_cpus onto more CPUs (home node first)."""
+    for name in planned:
+        want = state.policy[name]['min_cpus']
+        while len(state.vm_cpus.get(name, {})) < want:
+            own = state.vm_cpus[name]
+            crowded = sorted(own, key=lambda c: (-own[c], c))[0]
+            key = sorted(k for k in state.on_cpu[crowded] if k[0] == name)[-1]
+            had = len(own)
+            src = state.remove(key)
+            target = None
+            for node in _nodes_by_distance(state, homes[name]):
+                found = state.least_loaded(name, [g for g in state.group_ids if g[1] == node], new_only=True)
+                if found:
+                    target = min(found)[1]
+                    break
+            if target is None:
+                state.add(key, src)
+                raise PlannerConflictError('policy cannot be satisfied: VM %r needs min_cpus=%d distinct CPUs but no '
+                                           'further CPU is allowed for it' % (name, want))
+            state.add(key, target)
+            moves.append(_move(key, frozenset([src]), target, 0.0, 0.0, 'repair',
+                               'VM uses %d CPUs, below its min_cpus=%d; vCPU %d spreads to CPU %d'
+                               % (had, want, key[1], target)))
+
+
+def _overflow(load, cap):
+    return load - cap if load > cap else 0.0
+
+
+def _best_move(state, pol, homes, key):
+    """(net, ratio, benefit, cost, target) of the best move for a placed vCPU, or None."""
+    name = key[0]
+    d = state.demand[key]
+    if d <= EPS:
+        return None
+    cap = pol['capacity']
+    lifted = state.lift(key)
+    src = lifted[0]
+    try:
+        src_load = lifted[1]
+        if src_load <= cap + EPS:
+            return None
+        weight = state.policy[name]['weight']
+        cost_model = pol['cost']
+        relief_src = _overflow(src_load, cap) - _overflow(src_load - d, cap)
+        # no target can beat this bound (an empty target, the cheapest move): skip the scan
+        bound = (weight * relief_src - cost_model['churn'] - cost_model['cache'] * d
+                 + cost_model['numa'] * d * state.remote_factor(homes[name], src))
+        if bound <= pol['hysteresis']:
+            return None
+        src_group = state.group_of[src]
+        src_rf = state.remote_factor(homes[name], src)
+        floor = pol['hysteresis']
+
+        def score(load, cpu, gid):
+            benefit = weight * (relief_src - (_overflow(load + d, cap) - _overflow(load, cap)))
+            cost = cost_model['churn'] + cost_model['cache'] * d
+            if gid != src_group:
+                cost += cost_model['cache_domain'] * d
+            cost += cost_model['numa'] * d * (state.remote_factor(homes[name], cpu) - src_rf)
+            return benefit, cost
+
+        best = None
+        candidates = state.own_candidates(name, exclude=src)
+        # groups in order of what their least-loaded open CPU could offer; stop once none can beat the best
+        bounds = []
+        for gid in state.group_ids:
+            low = state.pool_min(name, gid)
+            if low is None:
+                continue
+            first = state.groups[gid][0][1]
+            benefit, cost = score(low, first, gid)
+            bounds.append((-(benefit - cost), gid))
+        bounds.sort()
+        for neg_bound, gid in bounds:
+            limit = max(floor, best[0][0]) if best else floor
+            if -neg_bound <= limit:
+                break
+            found = state.first_allowed(name, gid, exclude=src)
+            if found:
+                candidates.append(found)
+            for load, cpu, cgid in candidates:
+                if not state.leaves_min(name, src, cpu):
+                    continue
+                benefit, cost = score(load, cpu, cgid)
+                net = benefit - cost
+                if net <= floor:
+                    continue
+                ratio = benefit / cost if cost > EPS else float('inf')
+                cand = (net, ratio, -cpu)  # the best target for this vCPU: largest net gain
+                if best is None or cand > best[0]:
+                    best = (cand, benefit, cost, cpu)
+            candidates = []
+        for load, cpu, cgid in candidates:  # own cores, when no open group was worth a look
+            if not state.leaves_min(name, src, cpu):
+                continue
+            benefit, cost = score(load, cpu, cgid)
+            net = benefit - cost
+            if net > floor:
+                ratio = benefit / cost if cost > EPS else float('inf')
+                cand = (net, ratio, -cpu)
+                if best is None or cand > best[0]:
+                    best = (cand, benefit, cost, cpu)
+        if best is None:
+            return None
+        return best[0][0], best[0][1], best[1], best[2], best[3]
+    finally:
+        state.drop_back(key, lifted)
+
+
+def _bound(state, pol, homes, key, low):
+    """Optimistic benefit/cost ratio of moving key (an empty target, the cheapest move), or None.
+
+    Loads on a hotspot only fall as vCPUs leave it, so this stays an upper
+    bound and lets _rebalance evaluate targets lazily, best candidates first.
+    """
+    d = state.demand[key]
+    src = state.where[key]
+    load = state.load[src]
+    if d <= EPS or load <= pol['capacity'] + EPS:
+        return None
+    cm = pol['cost']
+    cap = pol['capacity']
+    relief = state.policy[key[0]]['weight'] * (_overflow(load, cap) - _overflow(load - d, cap)
+                                               - (_overflow(low + d, cap) - _overflow(low, cap)))
+    cost = cm['churn'] + cm['cache'] * d - cm['numa'] * d * state.remote_factor(homes[key[0]], src)
+    if relief - cost <= pol['hysteresis']:
+        return None
+    return relief / cost if cost > EPS else float('inf')
+
+
+def _rebalance(state, pol, homes, moves):
+    """Relieve hotspots: lazy best-ratio-first greedy within the move budget."""
+    budget = pol['max_moves']
+    moved = set()
+    heap = []
+
+    def offer(cpu):
+        # the least load any open CPU offers: an empty-enough target bounds every move's benefit
+        lows = [lst[0][0] for lst in state.open.values() if lst]
+        low = min(lows) if lows else 0.0
+        for key in sorted(state.on_cpu[cpu]):
+            if key not in moved:
+                bound = _bound(state, pol, homes, key, low)
+                if bound is not None:
+                    heapq.heappush(heap, (-bound, key))
+
+    for cpu in state.hot(pol['capacity']):
+        offer(cpu)
+    # a cap on target searches keeps a saturated host (every CPU busy, little to
+    # gain) from costing a search per vCPU; candidates come best bound first
+    searches = pol['max_evaluations']
+    while heap and budget > 0 and searches > 0:
+        key = heapq.heappop(heap)[1]
+        if key in moved:
+            continue
+        searches -= 1
+        found = _best_move(state, pol, homes, key)
+        if found is None:
+            continue
+        if heap and found[1] < -heap[0][0] - EPS:
+            heapq.heappush(heap, (-found[1], key))  # another candidate may do better: look at it first
+            continue
+        net, ratio, benefit, cost, target = found
+        src_cpu = state.where[key]
+        src_load = state.load[src_cpu]
+        dst_load = state.load[target]
+        state.remove(key)
+        state.add(key, target)
+        moved.add(key)
+        budget -= 1
+        moves.append(_move(key, frozenset([src_cpu]), target, benefit, cost, 'rebalance',
+                           'CPU %d forecast at %.2f (%s) over capacity %.2f; vCPU %d (demand %.2f) moves to CPU %d '
+                           '(%.2f -> %.2f): relief %.3f exceeds cost %.3f by more than hysteresis %.3f'
+                           % (src_cpu, src_load, pol['quantile'], pol['capacity'], key[1], state.demand[key], target,
+                              dst_load, state.load[target], benefit, cost, pol['hysteresis'])))
+        if state.load[target] > pol['capacity'] + EPS:
+            offer(target)
+
+
+def _move(key, src, dst, benefit, cost, kind, reason):
+    return {'vm': key[0], 'vcpu': key[1], 'from': cpuset.format(src), 'to': str(dst),
+            'benefit': round(benefit, 4), 'cost': round(cost, 4), 'kind': kind, 'reason': reason}
+
+
+def _targets(state, planned, pins, current, topology, pol):
+    """Per-VM target allocation, and the vcpu_pin / numa_memory entries for VMs that change."""
+    allocations, vcpu_plan, numa_plan = {}, [], []
+    multi_node = len(topology.get('nodes') or []) > 1
+    cache = {}
+
+    def norm(text):
+        if text not in cache:
+            cache[text] = _norm(text)
+        return cache[text]
+
+    for name in planned:
+        where = [state.where[(name, i)] for i in range(len(pins[name]))]
+        vcpus = dict((str(i), str(c)) for i, c in enumerate(where))
+        used = sorted(set(where))
+        span = cpuset.format(used)
+        nodes = sorted(set(state.node_of[c] for c in used))
+        cur = current[name]
+        cur_iothreads = cur.get('iothreads') or {}
+        iothreads = dict((str(t), span) for t in sorted(cur_iothreads, key=str))
+        if len(nodes) == 1:
+            numa = {'mode': pol['memory_mode'], 'nodeset': str(nodes[0])}
+        else:
+            numa = {'mode': 'interleave', 'nodeset': cpuset.format(nodes)}
+        allocations[name] = {'vcpus': vcpus, 'emulator': span, 'iothreads': iothreads,
+                             'nodes': cpuset.format(nodes), 'numa': numa}
+        same_pins = all(len(pins[name][i]) == 1 and c in pins[name][i] for i, c in enumerate(where))
+        cur_io = dict((str(k), norm(v)) for k, v in cur_iothreads.items())
+        if not same_pins or norm(cur.get('emulator')) != span or cur_io != iothreads:
+            entry = {'name': name, 'vcpus': vcpus, 'emulator': span}
+            if iothreads:
+                entry['iothreads'] = iothreads
+            vcpu_plan.append(entry)
+        tune = cur.get('numatune') or {}
+        if multi_node and (tune.get('mode') != numa['mode'] or norm(tune.get('nodeset')) != numa['nodeset']):
+            numa_plan.append(dict(name=name, **numa))
+    return allocations, vcpu_plan, numa_plan
+
+
+def _norm(text):
+    if text is None or text == '' or (isinstance(text, str) and text.isdigit()):
+        return text
+    try:
+        return cpuset.normalize(text)
+    except cpuset.CpusetError:
+        return text

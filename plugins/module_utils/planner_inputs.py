@@ -1,0 +1,274 @@
+# -*- coding: utf-8 -*-
+# Copyright: (c) 2026, adaptive.intravm contributors
+# GNU General Public License v3.0+ (see COPYING or https://www.gnu.org/licenses/gpl-3.0.txt)
+"""Validation and normalisation of what the planner is fed.
+
+Forecasts, policy and current allocations arrive as plain dicts from JSON or
+Ansible. Everything is checked here, before any planning, so a bad value
+fails with a message that names it and the planner itself can trust its input.
+Pure functions, no I/O.
+"""
+
+from __future__ import absolute_import, division, print_function
+__metaclass__ = type
+
+import copy
+import math
+
+from ansible_collections.adaptive.intravm.plugins.module_utils import cpuset
+
+QUANTILES = ('p50', 'p90')
+
+DEFAULT_VM_POLICY = {
+    'min_cpus': 1,        # distinct host CPUs the VM's vCPUs must spread over at least
+    'max_cpus': None,     # ... and at most (None: one per vCPU)
+    'dedicated': False,   # every vCPU alone on its CPU, no other VM on its SMT siblings
+    'weight': 1.0,        # multiplies the benefit of relieving this VM's vCPUs
+}
+
+DEFAULT_COST = {
+    'cache': 0.02,         # warm-cache refill, per unit of the moved vCPU's demand
+    'cache_domain': 0.05,  # extra when the move leaves the vCPU's last-level cache group
+    'numa': 0.10,          # per unit of demand run away from the VM's memory node, per (distance/10 - 1)
+    'churn': 0.01,         # fixed cost of any move (a libvirt call, a migration of the thread)
+}
+
+DEFAULT_POLICY = {
+    'capacity': 1.0,        # load one host CPU carries before it is a hotspot
+    'quantile': 'p90',      # forecast quantile that defines demand
+    'lookahead_s': None,    # horizons up to this are considered (None: all)
+    'max_moves': 8,         # moves per planning cycle (placements of floating vCPUs excluded)
+    'max_evaluations': 128,  # target searches per cycle before rebalancing stops
+    'hysteresis': 0.05,     # benefit must exceed cost by this much (CPU fraction)
+    'reserved_cpus': '',    # host CPUs never used
+    'unknown_vcpu_demand': 1.0,  # demand assumed for vCPUs of VMs without a CPU forecast
+    'smt_share_across_vms': False,
+    'memory_mode': 'strict',
+    'cost': DEFAULT_COST,
+    'default_vm': DEFAULT_VM_POLICY,
+    'vms': {},
+    'bandwidth': {},
+    'gpu': {},
+}
+
+
+class PlannerInputError(ValueError):
+    """Forecast, policy or allocation that cannot be planned from; names the value."""
+
+
+class PlannerConflictError(ValueError):
+    """A policy that cannot be satisfied on this host; names the conflict."""
+
+
+def _number(value, where, allow_none=False):
+    if value is None and allow_none:
+        return None
+    if isinstance(value, bool) or not isinstance(value, (int, float)):
+        raise PlannerInputError('%s is %r: a number is required' % (where, value))
+    if math.isnan(value) or math.isinf(value):
+        raise PlannerInputError('%s is %r: forecasts and policy values must be finite' % (where, value))
+    if value < 0:
+        raise PlannerInputError('%s is %r: negative values are not allowed' % (where, value))
+    return float(value)
+
+
+_INF = float('inf')
+
+
+def _all_ok(values):
+    """Fast path: every value a finite number >= 0 (NaN fails the comparison)."""
+    for v in values:
+        if type(v) not in (float, int) or not 0 <= v < _INF:  # pylint: disable=unidiomatic-typecheck
+            return False
+    return True
+
+
+def _series(block, quantile, n, where):
+    """One quantile's per-horizon list, checked to be finite, >= 0 and of length n."""
+    if not isinstance(block, dict):
+        raise PlannerInputError('%s must be a dict of quantiles, got %r' % (where, block))
+    values = block.get(quantile)
+    if values is None:
+        raise PlannerInputError('%s has no %r quantile' % (where, quantile))
+    if not isinstance(values, (list, tuple)) or len(values) != n:
+        raise PlannerInputError('%s.%s must be a list with one value per horizon (%d), got %r'
+                                % (where, quantile, n, values))
+    if _all_ok(values):
+        return values
+    return [_number(v, '%s.%s[%d]' % (where, quantile, i)) for i, v in enumerate(values)]
+
+
+def validate_forecast_values(name, fc):
+    """Reject NaN, infinite or negative numbers anywhere in one VM's forecast."""
+    for resource in ('cpu', 'net', 'gpu'):
+        block = fc.get(resource)
+        if isinstance(block, dict):
+            for q, values in sorted(block.items()):
+                if isinstance(values, (list, tuple)) and not _all_ok(values):
+                    for i, v in enumerate(values):
+                        _number(v, 'forecast for VM %r %s.%s[%d]' % (name, resource, q, i))
+    for idx, block in sorted((fc.get('vcpu') or {}).items()):
+        if isinstance(block, dict):
+            for q, values in sorted(block.items()):
+                if isinstance(values, (list, tuple)) and not _all_ok(values):
+                    for i, v in enumerate(values):
+                        _number(v, 'forecast for VM %r vcpu[%s].%s[%d]' % (name, idx, q, i))
+
+
+def horizon_indices(fc, name, lookahead_s):
+    """Indices of the horizons at or below lookahead_s (all when None)."""
+    horizons = fc.get('horizons_s')
+    if not isinstance(horizons, (list, tuple)) or not horizons:
+        raise PlannerInputError('forecast for VM %r has no horizons_s list' % name)
+    hs = [_number(h, 'forecast for VM %r horizons_s[%d]' % (name, i)) for i, h in enumerate(horizons)]
+    if lookahead_s is None:
+        return list(range(len(hs)))
+    chosen = [i for i, h in enumerate(hs) if h <= lookahead_s]
+    return chosen or [hs.index(min(hs))]
+
+
+def resource_peak(fc, name, resource, quantile, lookahead_s):
+    """Highest forecast value of one resource within the lookahead, or None if absent."""
+    block = fc.get(resource)
+    if block is None:
+        return None
+    idx = horizon_indices(fc, name, lookahead_s)
+    values = _series(block, quantile, len(fc['horizons_s']), 'forecast for VM %r %s' % (name, resource))
+    return max(values[i] for i in idx)
+
+
+def vcpu_demands(fc, name, n_vcpus, quantile, lookahead_s, unknown):
+    """Per-vCPU demand (fraction of one host CPU, at most 1) from one VM's forecast.
+
+    Per-vCPU forecasts win; vCPUs without one get the VM-wide value (a fraction
+    of all its vCPUs, so the same fraction of each); without either, `unknown`.
+    """
+    if fc is None:
+        return [unknown] * n_vcpus, []
+    idx = horizon_indices(fc, name, lookahead_s) if (fc.get('cpu') or fc.get('vcpu')) else []
+    whole = resource_peak(fc, name, 'cpu', quantile, lookahead_s)
+    per = fc.get('vcpu') or {}
+    warnings = []
+    out = []
+    for i in range(n_vcpus):
+        block = per.get(str(i), per.get(i)) if isinstance(per, dict) else None
+        if block is not None:
+            values = _series(block, quantile, len(fc['horizons_s']), 'forecast for VM %r vcpu[%d]' % (name, i))
+            value = max(values[j] for j in idx)
+        elif whole is not None:
+            value = whole
+        else:
+            value = unknown
+        out.append(min(1.0, value))
+    extra = sorted(k for k in per if _index(k) is None or _index(k) >= n_vcpus) if isinstance(per, dict) else []
+    if extra:
+        warnings.append('forecast for VM %r names vCPUs %s it does not have (%d vCPUs); ignored'
+                        % (name, ', '.join(str(k) for k in extra), n_vcpus))
+    return out, warnings
+
+
+def _index(key):
+    try:
+        return int(key)
+    except (TypeError, ValueError):
+        return None
+
+
+def merge_policy(policy):
+    """Policy with defaults filled in and every value checked."""
+    policy = policy or {}
+    if not isinstance(policy, dict):
+        raise PlannerInputError('policy must be a dict, got %r' % (policy,))
+    unknown = sorted(set(policy) - set(DEFAULT_POLICY))
+    if unknown:
+        raise PlannerInputError('unknown policy key(s) %s; known: %s' % (', '.join(unknown), ', '.join(sorted(DEFAULT_POLICY))))
+    merged = copy.deepcopy(DEFAULT_POLICY)
+    for key, value in policy.items():
+        if key in ('cost', 'default_vm'):
+            extra = sorted(set(value or {}) - set(merged[key]))
+            if extra:
+                raise PlannerInputError('unknown policy.%s key(s) %s; known: %s'
+                                        % (key, ', '.join(extra), ', '.join(sorted(merged[key]))))
+            merged[key].update(value or {})
+        elif value is not None:
+            merged[key] = copy.deepcopy(value)
+    for key in ('capacity', 'hysteresis', 'unknown_vcpu_demand'):
+        _number(merged[key], 'policy.%s' % key)
+    if merged['capacity'] <= 0:
+        raise PlannerInputError('policy.capacity is %r: it must be above 0' % merged['capacity'])
+    _number(merged['lookahead_s'], 'policy.lookahead_s', allow_none=True)
+    for key, value in merged['cost'].items():
+        _number(value, 'policy.cost.%s' % key)
+    if merged['quantile'] not in QUANTILES:
+        raise PlannerInputError('policy.quantile is %r; choose one of %s' % (merged['quantile'], ', '.join(QUANTILES)))
+    if isinstance(merged['max_moves'], bool) or not isinstance(merged['max_moves'], int) or merged['max_moves'] < 0:
+        raise PlannerInputError('policy.max_moves is %r: a whole number >= 0 is required' % (merged['max_moves'],))
+    if isinstance(merged['max_evaluations'], bool) or not isinstance(merged['max_evaluations'], int) \
+            or merged['max_evaluations'] < 1:
+        raise PlannerInputError('policy.max_evaluations is %r: a whole number >= 1 is required'
+                                % (merged['max_evaluations'],))
+    if merged['memory_mode'] not in ('strict', 'preferred', 'interleave', 'restrictive'):
+        raise PlannerInputError('policy.memory_mode is %r; choose strict, preferred, interleave or restrictive'
+                                % (merged['memory_mode'],))
+    try:
+        merged['reserved'] = cpuset.parse(merged['reserved_cpus'] or '')
+    except cpuset.CpusetError as exc:
+        raise PlannerInputError('policy.reserved_cpus: %s' % exc)
+    if not isinstance(merged['vms'], dict):
+        raise PlannerInputError('policy.vms must be a dict of VM name to settings, got %r' % (merged['vms'],))
+    return merged
+
+
+def vm_policy(policy, name, n_vcpus):
+    """One VM's settings: defaults, then its own entry; checked against its vCPU count."""
+    entry = dict(policy['default_vm'])
+    own = policy['vms'].get(name) or {}
+    extra = sorted(set(own) - set(DEFAULT_VM_POLICY))
+    if extra:
+        raise PlannerInputError('unknown policy.vms[%r] key(s) %s; known: %s'
+                                % (name, ', '.join(extra), ', '.join(sorted(DEFAULT_VM_POLICY))))
+    entry.update(own)
+    where = 'policy.vms[%r]' % name
+    for key in ('min_cpus', 'max_cpus'):
+        value = entry[key]
+        if value is None and key == 'max_cpus':
+            continue
+        if isinstance(value, bool) or not isinstance(value, int) or value < 1:
+            raise PlannerInputError('%s.%s is %r: a whole number >= 1 is required' % (where, key, value))
+    _number(entry['weight'], '%s.weight' % where)
+    if entry['max_cpus'] is None:
+        entry['max_cpus'] = n_vcpus
+    if entry['dedicated']:
+        entry['min_cpus'] = entry['max_cpus'] = n_vcpus
+    if entry['min_cpus'] > n_vcpus:
+        raise PlannerConflictError('%s.min_cpus=%d but VM %r has only %d vCPUs to spread'
+                                   % (where, entry['min_cpus'], name, n_vcpus))
+    if entry['min_cpus'] > entry['max_cpus']:
+        raise PlannerConflictError('%s.min_cpus=%d is above its max_cpus=%d'
+                                   % (where, entry['min_cpus'], entry['max_cpus']))
+    return entry
+
+
+def current_vcpus(name, alloc, online, memo=None):
+    """{vCPU index: frozenset of host CPUs} from a placement dict, checked against the host."""
+    memo = {} if memo is None else memo
+    if not isinstance(alloc, dict) or not isinstance(alloc.get('vcpus'), dict) or not alloc['vcpus']:
+        raise PlannerInputError('current allocation of VM %r must have a non-empty vcpus dict, got %r' % (name, alloc))
+    out = {}
+    for key, text in alloc['vcpus'].items():
+        idx = _index(key)
+        if idx is None or idx < 0:
+            raise PlannerInputError('current allocation of VM %r: vCPU index %r is not a number' % (name, key))
+        cpus = memo.get(text)
+        if cpus is None:
+            try:
+                cpus = memo[text] = cpuset.parse(text)
+            except cpuset.CpusetError as exc:
+                raise PlannerInputError('current allocation of VM %r vCPU %s: %s' % (name, key, exc))
+        out[idx] = cpus & online
+        if not out[idx]:
+            out[idx] = online  # pinned only to offline CPUs: treat as floating
+    if sorted(out) != list(range(len(out))):
+        raise PlannerInputError('current allocation of VM %r: vCPU indices %s are not 0..%d'
+                                % (name, sorted(out), len(out) - 1))
+    return out

@@ -1,0 +1,348 @@
+#!/usr/bin/python
+# -*- coding: utf-8 -*-
+# Copyright: (c) 2026, adaptive.intravm contributors
+# GNU General Public License v3.0+ (see COPYING or https://www.gnu.org/licenses/gpl-3.0.txt)
+
+from __future__ import absolute_import, division, print_function
+__metaclass__ = type
+
+DOCUMENTATION = r'''
+---
+module: allocation_plan
+short_description: Plan vCPU pins, NUMA memory, VF rates and vGPU scheduling from load forecasts
+version_added: 0.1.0
+description:
+  - Reads the host predictor's forecasts (a JSON state file or a localhost endpoint),
+    the host topology and the running domains' current placement from libvirt, and runs
+    the cost/benefit planner.
+  - Returns the plan in the shape the apply modules take, so a playbook loops over
+    RV(plan.vcpu_pin) with M(adaptive.intravm.vcpu_pin), RV(plan.numa_memory) with
+    M(adaptive.intravm.numa_memory), RV(plan.vf_bandwidth) with M(adaptive.intravm.vf_bandwidth)
+    and RV(plan.vgpu) with M(adaptive.intravm.vgpu).
+  - Every move comes with its estimated benefit, cost and a readable reason.
+  - Refuses to plan from forecasts older than O(max_age) - the plan is then empty and
+    RV(reason) says why.
+  - Only computes; never changes anything, so C(changed) is always false.
+author:
+  - adaptive.intravm contributors (@adaptive-intravm)
+requirements:
+  - libvirt-python
+options:
+  uri:
+    description: libvirt connection URI.
+    type: str
+    default: qemu:///system
+  forecasts_path:
+    description: Path of the predictor's JSON state file.
+    type: path
+  forecasts_url:
+    description: URL of the predictor's JSON endpoint (for example C(http://127.0.0.1:9187/forecasts)).
+    type: str
+  forecasts:
+    description:
+      - The forecast document itself (same shape as the state file), for example from
+        an event. Exactly one of O(forecasts_path), O(forecasts_url) and O(forecasts) is required.
+    type: dict
+  max_age:
+    description:
+      - Oldest forecast, in seconds since its C(generated_at), the module plans from.
+    type: int
+    default: 300
+  names:
+    description:
+      - Plan only these domains; other domains keep their placement but their load counts.
+      - When omitted, every running domain with a forecast is planned.
+    type: list
+    elements: str
+  reserved_cpus:
+    description:
+      - Host CPUs never given to a vCPU (merged into O(policy)).
+    type: str
+    default: ''
+  max_moves:
+    description: Most rebalancing moves in one plan (overrides C(policy.max_moves)).
+    type: int
+  policy:
+    description:
+      - Planner policy. Keys C(capacity), C(quantile) (C(p50) or C(p90)), C(lookahead_s),
+        C(max_moves), C(hysteresis), C(unknown_vcpu_demand), C(smt_share_across_vms),
+        C(memory_mode), C(cost) (C(cache), C(cache_domain), C(numa), C(churn)),
+        C(default_vm) and C(vms) (per VM C(min_cpus), C(max_cpus), C(dedicated), C(weight)),
+        C(bandwidth) (C(link_mbps), C(vm_pf), C(headroom), C(reserve_frac)) and
+        C(gpu) (C(vm_gpu), C(current_scheduler)). See docs/planner.md.
+    type: dict
+    default: {}
+  timeout:
+    description: Seconds to wait for O(forecasts_url).
+    type: int
+    default: 5
+extends_documentation_fragment:
+  - adaptive.intravm.attributes.INFO
+notes:
+  - Only running (or paused) domains are planned; their live placement is the starting point.
+  - On a host with one NUMA node no numa_memory entries are planned.
+seealso:
+  - module: adaptive.intravm.vcpu_pin
+  - module: adaptive.intravm.numa_memory
+  - module: adaptive.intravm.topology_info
+'''
+
+EXAMPLES = r'''
+- name: Plan from the predictor's state file
+  adaptive.intravm.allocation_plan:
+    forecasts_path: /var/lib/intravm/forecasts.json
+    reserved_cpus: "0-1"
+    max_age: 120
+  register: plan
+
+- name: Apply the vCPU pins
+  adaptive.intravm.vcpu_pin:
+    name: "{{ item.name }}"
+    vcpus: "{{ item.vcpus }}"
+    emulator: "{{ item.emulator }}"
+    iothreads: "{{ item.iothreads | default(omit) }}"
+    reserved_cpus: "0-1"
+  loop: "{{ plan.plan.vcpu_pin }}"
+
+- name: Apply the memory placement
+  adaptive.intravm.numa_memory:
+    name: "{{ item.name }}"
+    mode: "{{ item.mode }}"
+    nodeset: "{{ item.nodeset }}"
+  loop: "{{ plan.plan.numa_memory }}"
+
+- name: Plan from the predictor's endpoint with a per-VM policy
+  adaptive.intravm.allocation_plan:
+    forecasts_url: http://127.0.0.1:9187/forecasts
+    policy:
+      max_moves: 4
+      vms:
+        db01: {dedicated: true}
+        web01: {min_cpus: 2, weight: 2.0}
+'''
+
+RETURN = r'''
+plan:
+  description: What to apply, one list per apply module; empty lists when nothing should change.
+  returned: always
+  type: dict
+  contains:
+    vcpu_pin:
+      description: Parameters for M(adaptive.intravm.vcpu_pin), one entry per domain whose pins change.
+      type: list
+      elements: dict
+      sample: [{"name": "web01", "vcpus": {"0": "2", "1": "3"}, "emulator": "2-3"}]
+    numa_memory:
+      description: Parameters for M(adaptive.intravm.numa_memory), one entry per domain whose memory placement changes.
+      type: list
+      elements: dict
+      sample: [{"name": "web01", "mode": "strict", "nodeset": "0"}]
+    vf_bandwidth:
+      description: Parameters for M(adaptive.intravm.vf_bandwidth) (Mbps), for domains with a network forecast.
+      type: list
+      elements: dict
+      sample: [{"name": "web01", "min_tx_rate": 800, "max_tx_rate": 2500}]
+    vgpu:
+      description: Scheduler per GPU for M(adaptive.intravm.vgpu), with the forecast demand and each domain's share.
+      type: list
+      elements: dict
+      sample: [{"gpu": "0", "scheduler": "equal_share", "demand": 1.4, "shares": {"ml01": 0.57, "ml02": 0.43}}]
+moves:
+  description: Every vCPU move in the plan, with estimated benefit and cost (CPU fractions) and the reason.
+  returned: always
+  type: list
+  elements: dict
+  sample: [{"vm": "web01", "vcpu": 1, "from": "4", "to": "6", "benefit": 0.31, "cost": 0.03, "kind": "rebalance",
+            "reason": "CPU 4 forecast at 1.31 (p90) over capacity 1.00; ..."}]
+allocations:
+  description: Target placement of every planned domain (whether or not it changes).
+  returned: always
+  type: dict
+  sample: {"web01": {"vcpus": {"0": "2"}, "emulator": "2", "iothreads": {}, "nodes": "0",
+                     "numa": {"mode": "strict", "nodeset": "0"}}}
+hotspots:
+  description: CPUs whose forecast load exceeded capacity, with the load before and after the plan.
+  returned: always
+  type: list
+  elements: dict
+  sample: [{"cpu": 4, "load_before": 1.31, "load_after": 0.91}]
+ignored:
+  description: Forecast VMs that are not running domains on this host (not planned).
+  returned: always
+  type: list
+  elements: str
+  sample: ["old-vm"]
+unplanned:
+  description: Running domains without a forecast; they keep their placement and their load is counted.
+  returned: always
+  type: list
+  elements: str
+warnings:
+  description: Planner notes (forecast parts it could not use, scaled VF minimums).
+  returned: always
+  type: list
+  elements: str
+reason:
+  description: Why the plan is empty when it was refused (stale forecasts). Absent otherwise.
+  returned: when the plan was refused
+  type: str
+  sample: forecasts generated 900 s ago are older than max_age 300 s; not planning from them
+forecast_age_s:
+  description: Age of the forecasts in seconds when they were read.
+  returned: always
+  type: float
+'''
+
+import json
+import time
+
+from ansible.module_utils.basic import AnsibleModule, missing_required_lib
+from ansible.module_utils.urls import open_url
+
+from ansible_collections.adaptive.intravm.plugins.module_utils import libvirt_conn
+from ansible_collections.adaptive.intravm.plugins.module_utils.placement import read_numatune, read_pins
+from ansible_collections.adaptive.intravm.plugins.module_utils.planner import (
+    PlannerConflictError, PlannerInputError, plan,
+)
+from ansible_collections.adaptive.intravm.plugins.module_utils.topology import parse_capabilities
+
+FORECAST_VERSION = 1
+
+
+class ForecastSourceError(Exception):
+    """Forecasts that cannot be read or are not in the predictor's format."""
+
+
+def empty_result(reason, age):
+    result = {
+        'changed': False,
+        'plan': {'vcpu_pin': [], 'numa_memory': [], 'vf_bandwidth': [], 'vgpu': []},
+        'moves': [], 'allocations': {}, 'hotspots': [], 'ignored': [], 'unplanned': [], 'warnings': [],
+        'forecast_age_s': age,
+    }
+    if reason:
+        result['reason'] = reason
+    return result
+
+
+def load_forecasts(params):
+    """The forecast document from whichever source was given, checked for its shape."""
+    if params['forecasts'] is not None:
+        doc, where = params['forecasts'], 'forecasts option'
+    elif params['forecasts_path']:
+        where = params['forecasts_path']
+        try:
+            with open(where) as handle:
+                doc = json.load(handle)
+        except (IOError, OSError) as exc:
+            raise ForecastSourceError('cannot read forecasts file %s: %s' % (where, exc))
+        except ValueError as exc:
+            raise ForecastSourceError('forecasts file %s is not valid JSON: %s' % (where, exc))
+    else:
+        where = params['forecasts_url']
+        try:
+            doc = json.loads(open_url(where, timeout=params['timeout']).read())
+        except ValueError as exc:
+            raise ForecastSourceError('forecasts endpoint %s did not return valid JSON: %s' % (where, exc))
+        except Exception as exc:  # pylint: disable=broad-except  # urllib raises several kinds
+            raise ForecastSourceError('cannot fetch forecasts from %s: %s' % (where, exc))
+    return check_document(doc, where)
+
+
+def check_document(doc, where):
+    if not isinstance(doc, dict):
+        raise ForecastSourceError('forecasts from %s must be a JSON object, got %r' % (where, type(doc).__name__))
+    if doc.get('version') != FORECAST_VERSION:
+        raise ForecastSourceError('forecasts from %s have version %r; this module reads version %d'
+                                  % (where, doc.get('version'), FORECAST_VERSION))
+    generated = doc.get('generated_at')
+    if isinstance(generated, bool) or not isinstance(generated, (int, float)):
+        raise ForecastSourceError('forecasts from %s have no numeric generated_at (epoch seconds): %r' % (where, generated))
+    if not isinstance(doc.get('vms'), dict):
+        raise ForecastSourceError('forecasts from %s have no "vms" object' % where)
+    return doc
+
+
+def current_placement(conn, names):
+    """Live pins and numatune of every running domain (or of the named ones)."""
+    current = {}
+    for dom in sorted(conn.listAllDomains(), key=lambda d: d.name()):
+        if not dom.isActive():
+            continue
+        current[dom.name()] = dict(read_pins(dom, 'live'), numatune=read_numatune(dom, 'live'))
+    if names:
+        missing = sorted(set(names) - set(current))
+        if missing:
+            raise PlannerInputError('domain(s) %s named in names are not running on %s'
+                                    % (', '.join(missing), conn.getURI()))
+    return current
+
+
+def run(module):
+    params = module.params
+    doc = load_forecasts(params)
+    age = round(time.time() - float(doc['generated_at']), 3)
+    if age > params['max_age']:
+        return empty_result('forecasts generated %.0f s ago are older than max_age %d s; not planning from them'
+                            % (age, params['max_age']), age)
+    if age < -60:
+        return empty_result('forecasts are dated %.0f s in the future; the host clock or the predictor is wrong'
+                            % -age, age)
+    policy = dict(params['policy'] or {})
+    if params['reserved_cpus']:
+        policy['reserved_cpus'] = ','.join(p for p in (policy.get('reserved_cpus'), params['reserved_cpus']) if p)
+    if params['max_moves'] is not None:
+        policy['max_moves'] = params['max_moves']
+    conn = libvirt_conn.connect(params['uri'])
+    try:
+        online = conn.getCPUMap()[1]
+        topology = parse_capabilities(conn.getCapabilities(), online)
+        current = current_placement(conn, params['names'])
+    finally:
+        conn.close()
+    forecasts = doc['vms']
+    ignored_by_name = []
+    if params['names']:
+        keep = set(params['names'])
+        ignored_by_name = sorted(n for n in forecasts if n not in keep and n in current)
+        forecasts = dict((n, f) for n, f in forecasts.items() if n in keep or n not in current)
+    result = plan(topology, current, forecasts, policy)
+    result['unplanned'] = sorted(set(result['unplanned']) | set(ignored_by_name))
+    result['changed'] = False
+    result['forecast_age_s'] = age
+    return result
+
+
+def main():
+    module = AnsibleModule(
+        argument_spec=dict(
+            uri=dict(type='str', default=libvirt_conn.DEFAULT_URI),
+            forecasts_path=dict(type='path'),
+            forecasts_url=dict(type='str'),
+            forecasts=dict(type='dict'),
+            max_age=dict(type='int', default=300),
+            names=dict(type='list', elements='str'),
+            reserved_cpus=dict(type='str', default=''),
+            max_moves=dict(type='int'),
+            policy=dict(type='dict', default={}),
+            timeout=dict(type='int', default=5),
+        ),
+        mutually_exclusive=[('forecasts_path', 'forecasts_url', 'forecasts')],
+        required_one_of=[('forecasts_path', 'forecasts_url', 'forecasts')],
+        supports_check_mode=True,
+    )
+    if not libvirt_conn.HAS_LIBVIRT:
+        module.fail_json(msg=missing_required_lib('libvirt-python'), exception=libvirt_conn.LIBVIRT_IMPORT_ERROR)
+    if module.params['max_age'] < 0:
+        module.fail_json(msg='max_age is %d: it must be 0 or more seconds' % module.params['max_age'])
+    try:
+        result = run(module)
+    except (ForecastSourceError, PlannerInputError, PlannerConflictError, libvirt_conn.IntravmLibvirtError) as exc:
+        module.fail_json(msg=str(exc))
+    except libvirt_conn.libvirt.libvirtError as exc:
+        module.fail_json(msg='libvirt error: %s' % libvirt_conn.error_text(exc))
+    module.exit_json(**result)
+
+
+if __name__ == '__main__':
+    main()

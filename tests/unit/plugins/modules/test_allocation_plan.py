@@ -1,0 +1,94 @@
+# -*- coding: utf-8 -*-
+# Copyright: (c) 2026, adaptive.intravm contributors
+# GNU General Public License v3.0+ (see COPYING or https://www.gnu.org/licenses/gpl-3.0.txt)
+"""allocation_plan: forecast sources, staleness, and planning against libvirt's 2-node test host."""
+
+from __future__ import absolute_import, division, print_function
+__metaclass__ = type
+
+import json
+import time
+
+import pytest
+
+from ansible_collections.adaptive.intravm.plugins.modules import allocation_plan as mod
+from ansible_collections.adaptive.intravm.plugins.module_utils.planner import PlannerInputError
+
+TEST_URI = 'test:///default'  # a 2-NUMA-node, 16-CPU host with a running domain "test" (2 vCPUs)
+
+
+class FakeModule(object):
+    def __init__(self, **params):
+        self.params = dict(uri=TEST_URI, forecasts_path=None, forecasts_url=None, forecasts=None, max_age=300,
+                           names=None, reserved_cpus='', max_moves=None, policy={}, timeout=5)
+        self.params.update(params)
+        self.check_mode = False
+
+
+def doc(vms, age=0.0):
+    return {'version': 1, 'generated_at': time.time() - age, 'host': 'h', 'step_s': 60, 'vms': vms}
+
+
+def cpu_fc(p90, vcpus=2):
+    return {'uuid': 'u', 'vcpus': vcpus, 'model': 'baseline', 'horizons_s': [60], 'cpu': {'p50': [p90 / 2], 'p90': [p90]}}
+
+
+def test_plan_against_the_test_driver_pins_and_binds_memory_on_one_node():
+    result = mod.run(FakeModule(forecasts=doc({'test': cpu_fc(0.6), 'gone': cpu_fc(0.1)})))
+    assert result['changed'] is False
+    assert result['ignored'] == ['gone']
+    entry = result['plan']['vcpu_pin'][0]
+    assert entry['name'] == 'test' and sorted(entry['vcpus']) == ['0', '1']
+    numa = result['plan']['numa_memory']
+    assert numa == [{'name': 'test', 'mode': 'strict', 'nodeset': result['allocations']['test']['nodes']}]
+    assert 'reason' not in result
+
+
+def test_forecasts_from_a_file(tmp_path):
+    path = tmp_path / 'fc.json'
+    path.write_text(json.dumps(doc({'test': cpu_fc(0.3)})))
+    result = mod.run(FakeModule(forecasts_path=str(path), reserved_cpus='0-3'))
+    used = set(result['allocations']['test']['vcpus'].values())
+    assert not used & {'0', '1', '2', '3'}
+
+
+def test_stale_forecasts_give_an_empty_plan_with_the_reason():
+    result = mod.run(FakeModule(forecasts=doc({'test': cpu_fc(0.9)}, age=1000), max_age=300))
+    assert result['plan'] == {'vcpu_pin': [], 'numa_memory': [], 'vf_bandwidth': [], 'vgpu': []}
+    assert 'older than max_age 300' in result['reason']
+    assert result['forecast_age_s'] >= 1000
+
+
+@pytest.mark.parametrize('bad, message', [
+    ([], 'must be a JSON object'),
+    ({'version': 2, 'generated_at': 1, 'vms': {}}, 'version 2'),
+    ({'version': 1, 'vms': {}}, 'generated_at'),
+    ({'version': 1, 'generated_at': 1}, '"vms"'),
+])
+def test_malformed_documents_are_named(bad, message):
+    with pytest.raises(mod.ForecastSourceError, match=message):
+        mod.check_document(bad, 'here')
+
+
+def test_unreadable_and_invalid_files(tmp_path):
+    with pytest.raises(mod.ForecastSourceError, match='cannot read forecasts file'):
+        mod.load_forecasts(FakeModule(forecasts_path=str(tmp_path / 'missing.json')).params)
+    bad = tmp_path / 'bad.json'
+    bad.write_text('{not json')
+    with pytest.raises(mod.ForecastSourceError, match='not valid JSON'):
+        mod.load_forecasts(FakeModule(forecasts_path=str(bad)).params)
+
+
+def test_unreachable_endpoint_is_named():
+    with pytest.raises(mod.ForecastSourceError, match='127.0.0.1:9'):
+        mod.load_forecasts(FakeModule(forecasts_url='http://127.0.0.1:9/forecasts', timeout=1).params)
+
+
+def test_nan_forecast_fails_before_planning():
+    with pytest.raises(PlannerInputError, match="'test'.*nan"):
+        mod.run(FakeModule(forecasts=doc({'test': cpu_fc(float('nan'))})))
+
+
+def test_names_must_be_running_domains():
+    with pytest.raises(PlannerInputError, match='no-such-dom'):
+        mod.run(FakeModule(forecasts=doc({'test': cpu_fc(0.2)}), names=['no-such-dom']))
