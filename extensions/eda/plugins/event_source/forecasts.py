@@ -12,7 +12,7 @@ when something meaningful changes, after it has held for `debounce` polls:
   (in vCPUs) crosses the number of host CPUs its vCPUs are allowed on.
 
 Arguments:
-  url: http://127.0.0.1:9477/forecasts  (or `path` to the JSON state file)
+  url: http://127.0.0.1:9177/forecasts  (or `path` to the JSON state file)
   interval: seconds between polls (default 5)
   debounce: consecutive polls a change must hold (default 2)
   horizon_index: which forecast horizon to judge (default 0)
@@ -22,7 +22,7 @@ Arguments:
 
 Example rulebook source:
   - adaptive.intravm.forecasts:
-      url: http://127.0.0.1:9477/forecasts
+      url: http://127.0.0.1:9177/forecasts
       debounce: 3
 """
 
@@ -66,6 +66,10 @@ options:
   host_cpus:
     description: Host CPU count, when the state does not carry C(host_cpus).
     type: int
+  max_events:
+    description: Stop after this many events (0, the default, never stops).
+    type: int
+    default: 0
 '''
 
 
@@ -146,8 +150,8 @@ async def main(queue, args):
     if not url and not path:
         raise ValueError('adaptive.intravm.forecasts needs url or path')
     interval = float(args.get('interval', 5))
-    debouncer = Debouncer(args.get('debounce', 2))
-    max_events = args.get('max_events')
+    debouncer = Debouncer(int(args.get('debounce', 2)))
+    max_events = int(args.get('max_events') or 0)
     sent = 0
     loop = asyncio.get_running_loop()
     while True:
@@ -159,7 +163,7 @@ async def main(queue, args):
                 event['generated_at'] = state.get('generated_at')
                 await queue.put({'intravm': event})
                 sent += 1
-                if max_events and sent >= int(max_events):
+                if max_events and sent >= max_events:
                     return
         await asyncio.sleep(interval)
 
