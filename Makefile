@@ -6,7 +6,7 @@ export ANSIBLE_COLLECTIONS_PATH := $(CURDIR)/.build/collections
 export PYTHONPATH := $(CURDIR)/.build/collections
 export PYTHONDONTWRITEBYTECODE := 1
 
-.PHONY: setup demo test sanity units integration lint
+.PHONY: setup demo test sanity units integration lint docs
 setup:
 	@scripts/setup.sh
 
@@ -29,3 +29,7 @@ units: setup
 
 integration: setup
 	@python -m pytest -p no:cacheprovider tests/integration
+
+# Re-render docs/reference from the modules' and roles' own documentation.
+docs: setup
+	@scripts/render-docs.sh

@@ -34,3 +34,15 @@ def test_ansible_doc_renders(module):
     assert proc.returncode == 0, proc.stderr
     assert '"adaptive.intravm.%s"' % module in proc.stdout
     assert '"short_description"' in proc.stdout and '"return"' in proc.stdout
+
+
+def test_reference_docs_are_current(tmp_path):
+    """docs/reference is rendered from the plugins' own docs; `make docs` refreshes it."""
+    subprocess.run([os.path.join(ROOT, 'scripts', 'render-docs.sh'), str(tmp_path / 'ref')], check=True,
+                   env=dict(os.environ, PATH=BIN + os.pathsep + os.environ.get('PATH', '')))
+    fresh = sorted(os.listdir(str(tmp_path / 'ref')))
+    committed_dir = os.path.join(ROOT, 'docs', 'reference')
+    assert fresh == sorted(os.listdir(committed_dir)), 'run `make docs`'
+    for name in fresh:
+        with open(os.path.join(committed_dir, name)) as committed:
+            assert (tmp_path / 'ref' / name).read_text() == committed.read(), '%s is stale: run `make docs`' % name
