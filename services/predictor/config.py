@@ -1,0 +1,69 @@
+# -*- coding: utf-8 -*-
+# Copyright: (c) 2026, adaptive.intravm contributors
+# GNU General Public License v3.0+ (see COPYING or https://www.gnu.org/licenses/gpl-3.0.txt)
+"""host_predictor configuration: defaults and validation (stdlib only, so the role can check a file fast).
+
+The model defaults here match training.DEFAULTS (a unit test keeps them equal).
+"""
+
+from __future__ import absolute_import, division, print_function
+__metaclass__ = type
+
+import json
+
+DEFAULT_CONFIG = {
+    'uri': 'qemu:///system',
+    'step_s': 300,
+    'checkpoint_interval_s': 300,
+    'state_dir': '/var/lib/host_predictor',
+    'state_file': '/run/host_predictor/forecasts.json',
+    'listen': '127.0.0.1:9177',
+    'global_model': None,
+    'shm_dir': '/dev/shm',
+    'ring_prefix': 'intravm',
+    'hidden': 48,
+    'horizons': [1, 3, 6, 12],
+    'chunk': 48,
+    'online_lr': 1e-3,
+    'gpu': True,
+    'log_level': 'INFO',
+}
+
+
+class ConfigError(ValueError):
+    """A configuration value that cannot work; the message names it."""
+
+
+def load_config(path=None, overrides=None):
+    cfg = dict(DEFAULT_CONFIG)
+    if path:
+        with open(path) as handle:
+            try:
+                cfg.update(json.load(handle))
+            except ValueError as exc:
+                raise ConfigError('%s is not valid JSON: %s' % (path, exc))
+    cfg.update(overrides or {})
+    unknown = sorted(set(cfg) - set(DEFAULT_CONFIG))
+    if unknown:
+        raise ConfigError('unknown configuration key(s): %s' % ', '.join(unknown))
+    for key in ('step_s', 'checkpoint_interval_s', 'hidden', 'chunk'):
+        if not isinstance(cfg[key], (int, float)) or isinstance(cfg[key], bool) or cfg[key] <= 0:
+            raise ConfigError('%s must be a positive number, got %r' % (key, cfg[key]))
+    hz = cfg['horizons']
+    if not isinstance(hz, list) or not hz or not all(isinstance(h, int) and not isinstance(h, bool) and h > 0 for h in hz):
+        raise ConfigError('horizons must be a non-empty list of positive step counts, got %r' % (hz,))
+    cfg['horizons'] = sorted(set(hz))
+    if parse_listen(cfg['listen']) is None:
+        raise ConfigError('listen must be HOST:PORT or unix:/path, got %r' % (cfg['listen'],))
+    return cfg
+
+
+def parse_listen(text):
+    if not isinstance(text, str):
+        return None
+    if text.startswith('unix:/'):
+        return ('unix', text[5:])
+    host, sep, port = text.rpartition(':')
+    if not sep or not port.isdigit() or not 0 <= int(port) < 65536:
+        return None
+    return ('tcp', (host.strip('[]') or '127.0.0.1', int(port)))

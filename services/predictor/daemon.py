@@ -1,0 +1,596 @@
+# -*- coding: utf-8 -*-
+# Copyright: (c) 2026, adaptive.intravm contributors
+# GNU General Public License v3.0+ (see COPYING or https://www.gnu.org/licenses/gpl-3.0.txt)
+"""host_predictor: per-VM forecasts for every domain on this hypervisor.
+
+Domains are discovered through libvirt lifecycle events (one listing at
+start-up, events after that). Each step it reads all domains' counters in one
+getAllDomainStats call, adds the guest's own view from its shared-memory ring
+when the domain has one, runs every VM's LSTM in one batched computation,
+serves the best of LSTM and baselines per VM, and publishes the result as a
+JSON file, an HTTP endpoint and Prometheus metrics. Models are checkpointed
+every few minutes and on SIGTERM; a domain that is undefined has its
+checkpoint archived.
+"""
+
+from __future__ import absolute_import, division, print_function
+__metaclass__ = type
+
+import collections
+import json
+import logging
+import math
+import os
+import queue
+import signal
+import socket
+import threading
+import time
+
+import numpy as np
+import torch
+
+from ansible_collections.adaptive.intravm.services.predictor import (
+    baselines, checkpoint, features, model as mdl, selector, sources, state as state_fmt, training)
+from ansible_collections.adaptive.intravm.services.predictor.config import (  # noqa: F401  pylint: disable=unused-import
+    DEFAULT_CONFIG, ConfigError, load_config, parse_listen)
+
+try:
+    import libvirt
+    HAS_LIBVIRT = True
+except ImportError:
+    libvirt = None
+    HAS_LIBVIRT = False
+
+try:
+    import prometheus_client as prom
+    HAS_PROMETHEUS = True
+except ImportError:
+    prom = None
+    HAS_PROMETHEUS = False
+
+LOG = logging.getLogger('host_predictor')
+HISTORY = 2 * features.DAY_STEPS + 2 * features.HOUR_STEPS
+NET_MODEL = 'last_plus_err_p90'
+CANDIDATES = ('lstm',) + tuple(name for name, _fn in baselines.BASELINES)
+
+
+class VmTrack(object):
+    """Everything the daemon keeps for one domain: history, normaliser, safeguards."""
+
+    def __init__(self, uuid, name, n_horizons):
+        self.uuid = uuid
+        self.name = name
+        self.vcpus = 0
+        self.row = None
+        self.scale = 1.0
+        self.hist = collections.deque(maxlen=HISTORY)   # (t, cpu, net, disk, mem, steal, gpu)
+        self.vcpu_recent = collections.deque(maxlen=features.HOUR_STEPS)
+        self.prev = None
+        self.prev_t = None
+        self.ring = None
+        self.steps = 0
+        self.rejected = collections.Counter()
+        self.pending = collections.deque()
+        self.calib = [selector.Calibrator() for _index in range(n_horizons)]
+        self.select = selector.Selector(CANDIDATES)
+        self.served = 'lstm'
+        self.last_forecast = None
+
+    def series(self, col):
+        return np.array([row[col] for row in self.hist], dtype=np.float64)
+
+    def history_tensor(self):
+        return torch.tensor([list(row) for row in self.hist], dtype=torch.float64).reshape(-1, 7)
+
+
+class ModelBank(object):
+    """Rows of one OnlineLearner, handed to VMs; grows by doubling; chunked online updates."""
+
+    def __init__(self, global_model, chunk, lr, capacity=8):
+        self.global_model = global_model
+        self.chunk = int(chunk)
+        self.lr = lr
+        self.learner = training.OnlineLearner(global_model, capacity, lr=lr)
+        self.free = list(range(capacity))
+        self._reset_chunk()
+
+    @property
+    def capacity(self):
+        return self.learner.net.n_vms
+
+    def _reset_chunk(self):
+        self.buf_x, self.buf_y = [], []
+        self.start_state = (self.learner.state[0].clone(), self.learner.state[1].clone())
+
+    def allocate(self, params=None, lstm_state=None):
+        if not self.free:
+            self._grow()
+        row = self.free.pop(0)
+        self.learner.reset([row], 'new VM', count=False)
+        if params is not None:
+            self.learner.net.assign([row], params)
+        if lstm_state is not None:
+            with torch.no_grad():
+                self.learner.state[0][row] = lstm_state[0]
+                self.learner.state[1][row] = lstm_state[1]
+        return row
+
+    def release(self, row):
+        self.learner.reset([row], 'VM gone', count=False)
+        self.free.append(row)
+        self.free.sort()
+
+    def _grow(self):
+        old = self.learner
+        cap = old.net.n_vms
+        new = training.OnlineLearner(self.global_model, cap * 2, lr=self.lr)
+        new.net.assign(list(range(cap)), old.net.select(list(range(cap))))
+        with torch.no_grad():
+            new.state[0][:cap] = old.state[0]
+            new.state[1][:cap] = old.state[1]
+        new.resets = old.resets
+        self.learner = new
+        self.free.extend(range(cap, cap * 2))
+        self._reset_chunk()   # Adam moments and the partial chunk are dropped on growth
+        LOG.info('model bank grown to %d rows', cap * 2)
+
+    def step(self, x, y_now):
+        """x [cap, I] inputs of this step, y_now [cap] scaled demand just observed (NaN: no sample).
+
+        Returns quantiles [cap, K, 2] (scaled) and runs an online update once a
+        chunk's targets are known. Rows without a sample keep their LSTM state.
+        """
+        self.buf_y.append(y_now)        # targets of input k at horizon h: buf_y[k + h]
+        self.buf_x.append(x)
+        idle = torch.from_numpy(~np.isfinite(y_now))
+        before = (self.learner.state[0].clone(), self.learner.state[1].clone())
+        pred = self.learner.forecast(x[:, None, :])[:, 0]
+        with torch.no_grad():
+            self.learner.state[0][idle] = before[0][idle]
+            self.learner.state[1][idle] = before[1][idle]
+        if len(self.buf_x) >= self.chunk + max(self.learner.horizons):
+            self._update()
+        return pred
+
+    def _update(self):
+        c = self.chunk
+        xs = np.stack(self.buf_x[:c], axis=1)                 # [cap, C, I]
+        ys_all = np.stack(self.buf_y, axis=1)                  # [cap, C + maxh]
+        hz = self.learner.horizons
+        y = np.zeros((self.capacity, c, len(hz)), dtype=np.float32)
+        m = np.zeros_like(y, dtype=bool)
+        for j, h in enumerate(hz):
+            fut = ys_all[:, h:h + c]
+            m[:, :, j] = np.isfinite(fut)
+            y[:, :, j] = np.nan_to_num(fut)
+        losses = self.learner.update(xs, y, m, self.start_state)
+        # advance the stored start state over the chunk with the (new) weights
+        with torch.no_grad():
+            _pred, st = self.learner.net.run(torch.as_tensor(xs).unsqueeze(1), self.start_state)
+        self.start_state = (st[0].clone(), st[1].clone())
+        self.buf_x = self.buf_x[c:]
+        self.buf_y = self.buf_y[c:]
+        return losses
+
+
+class Metrics(object):
+    """Prometheus series: forecast vs actual per VM, model error, rejected samples."""
+
+    def __init__(self):
+        self.registry = prom.CollectorRegistry() if HAS_PROMETHEUS else None
+        if not self.registry:
+            return
+        self.forecast = prom.Gauge('intravm_forecast_cpu', 'Forecast CPU demand (1.0 = all vCPUs busy)',
+                                   ['domain', 'quantile', 'horizon_s'], registry=self.registry)
+        self.actual = prom.Gauge('intravm_actual_cpu', 'Observed CPU demand', ['domain'], registry=self.registry)
+        self.error = prom.Gauge('intravm_model_error', 'Rolling pinball loss of the served forecast (1 step)',
+                                ['domain', 'model'], registry=self.registry)
+        self.rejected = prom.Counter('intravm_rejected_samples', 'Samples dropped before reaching a model',
+                                     ['domain', 'reason'], registry=self.registry)
+        self.resets = prom.Gauge('intravm_model_resets', 'VM models reset to the global model', registry=self.registry)
+        self.vms = prom.Gauge('intravm_tracked_vms', 'Domains with a model', registry=self.registry)
+
+    def exposition(self):
+        if not self.registry:
+            return b'# prometheus_client is not installed\n'
+        return prom.generate_latest(self.registry)
+
+    def forget(self, name):
+        if not self.registry:
+            return
+        for gauge in (self.forecast, self.actual, self.error, self.rejected):
+            for labels in list(gauge._metrics):  # pylint: disable=protected-access
+                if labels and labels[0] == name:
+                    gauge.remove(*labels)
+
+
+def make_global(cfg):
+    """The global model from cfg['global_model'] (a checkpoint) or an untrained one (starts as last value)."""
+    fresh = mdl.StackedLSTM(1, features.N_FEATURES, cfg['hidden'], cfg['horizons'])
+    path = cfg.get('global_model')
+    if path:
+        shapes = dict((k, tuple(v.shape)) for k, v in fresh.params.items())
+        loaded = checkpoint.load(path, shapes)
+        if loaded is not None:
+            LOG.info('global model loaded from %s', path)
+            return mdl.StackedLSTM(1, features.N_FEATURES, cfg['hidden'], cfg['horizons'], params=loaded[0])
+        LOG.warning('global model %s missing or unusable: starting from an untrained model', path)
+    else:
+        LOG.warning('no global_model configured: VMs start from an untrained model (last-value behaviour)')
+    return fresh
+
+
+class Predictor(object):
+    """The daemon's state and one step of work; I/O adapters are attributes so tests can run it."""
+
+    def __init__(self, cfg, clock=time.time):
+        self.cfg = cfg
+        self.clock = clock
+        self.horizons = tuple(cfg['horizons'])
+        self.global_model = make_global(cfg)
+        self.bank = ModelBank(self.global_model, cfg['chunk'], cfg['online_lr'])
+        self.vms = {}                   # uuid -> VmTrack
+        self.events = queue.Queue()
+        self.metrics = Metrics()
+        self.doc = state_fmt.document(socket.gethostname(), clock(), cfg['step_s'], {})
+        self.doc_bytes = json.dumps(self.doc).encode()
+        self.lock = threading.Lock()
+        self.conn = None
+        self.stop = threading.Event()
+        self.step_no = 0
+        self.last_checkpoint = clock()
+        self.ckpt_dir = os.path.join(cfg['state_dir'], 'models')
+        self.archive_dir = os.path.join(cfg['state_dir'], 'archive')
+        for d in (self.ckpt_dir, self.archive_dir, os.path.dirname(os.path.abspath(cfg['state_file']))):
+            os.makedirs(d, exist_ok=True)
+
+    # -- libvirt -----------------------------------------------------------
+    def connect(self):
+        if not HAS_LIBVIRT:
+            raise RuntimeError('libvirt-python is not installed')
+        self.conn = libvirt.open(self.cfg['uri'])
+        self.conn.domainEventRegisterAny(None, libvirt.VIR_DOMAIN_EVENT_ID_LIFECYCLE, self._on_lifecycle, None)
+        for dom in self.conn.listAllDomains(libvirt.VIR_CONNECT_LIST_DOMAINS_ACTIVE):
+            self.events.put(('active', dom.UUIDString(), dom.name()))
+
+    def _on_lifecycle(self, _conn, dom, event, _detail, _opaque):
+        kinds = {libvirt.VIR_DOMAIN_EVENT_STARTED: 'active', libvirt.VIR_DOMAIN_EVENT_RESUMED: 'active',
+                 libvirt.VIR_DOMAIN_EVENT_STOPPED: 'stopped', libvirt.VIR_DOMAIN_EVENT_UNDEFINED: 'undefined'}
+        kind = kinds.get(event)
+        if kind:
+            self.events.put((kind, dom.UUIDString(), dom.name()))
+
+    def drain_events(self):
+        while True:
+            try:
+                kind, uuid, name = self.events.get_nowait()
+            except queue.Empty:
+                return
+            if kind == 'active' and uuid not in self.vms:
+                self.add_vm(uuid, name)
+            elif kind in ('stopped', 'undefined'):
+                self.remove_vm(uuid, archive=(kind == 'undefined'))
+                if kind == 'undefined':
+                    archived = checkpoint.archive(self._ckpt_path(uuid), self.archive_dir)
+                    if archived:
+                        LOG.info('domain %s (%s) undefined: model archived as %s', name, uuid, archived)
+
+    def _ckpt_path(self, uuid):
+        return os.path.join(self.ckpt_dir, checkpoint.safe_name(uuid) + '.pt')
+
+    def add_vm(self, uuid, name):
+        track = VmTrack(uuid, name, len(self.horizons))
+        one = self.global_model.select([0])
+        shapes = dict((k, tuple(v.shape)) for k, v in one.items())
+        loaded = checkpoint.load(self._ckpt_path(uuid), shapes)
+        params = lstm_state = None
+        if loaded is not None:
+            params, extra = loaded
+            try:
+                track.scale = float(extra['scale'])
+                for row in extra['history'].tolist():
+                    track.hist.append(tuple(row))
+                track.steps = int(extra['steps'])
+                st = extra['state']
+                lstm_state = (st[0].float().reshape(1, -1), st[1].float().reshape(1, -1))
+                for cal, logk in zip(track.calib, extra['calib']):
+                    cal.logk = float(logk)
+                LOG.info('domain %s: restored model from checkpoint (%d samples seen)', name, track.steps)
+            except (KeyError, ValueError, TypeError, RuntimeError, IndexError) as exc:
+                checkpoint.set_aside(self._ckpt_path(uuid), 'bad contents: %s' % exc)
+                track = VmTrack(uuid, name, len(self.horizons))
+                params = lstm_state = None
+        else:
+            LOG.info('domain %s: new model from the global model', name)
+        track.row = self.bank.allocate(params, lstm_state)
+        self.vms[uuid] = track
+        self._attach_ring(track)
+
+    def _attach_ring(self, track):
+        if self.conn is None:
+            return
+        try:
+            xml = self.conn.lookupByUUIDString(track.uuid).XMLDesc(0)
+        except libvirt.libvirtError:
+            return
+        path = sources.ring_path(xml, self.cfg['shm_dir'], self.cfg['ring_prefix'])
+        if path and sources.HAS_RING:
+            track.ring = sources.RingSource(path)
+        track.xml = xml
+
+    def remove_vm(self, uuid, archive=False):
+        track = self.vms.pop(uuid, None)
+        if track is None:
+            return
+        self.save_vm(track)
+        if track.ring:
+            track.ring.close()
+        self.bank.release(track.row)
+        self.metrics.forget(track.name)
+        LOG.info('domain %s gone (%s): checkpoint saved', track.name, 'undefined' if archive else 'stopped')
+
+    # -- checkpoints ---------------------------------------------------------
+    def save_vm(self, track):
+        st = self.bank.learner.state
+        extra = {'uuid': track.uuid, 'name': track.name, 'scale': track.scale, 'steps': track.steps,
+                 'history': track.history_tensor(),
+                 'state': torch.stack((st[0][track.row, 0].detach().clone(), st[1][track.row, 0].detach().clone())),
+                 'calib': [c.logk for c in track.calib], 'saved_at': self.clock()}
+        checkpoint.save(self._ckpt_path(track.uuid), self.bank.learner.net.select([track.row]), extra)
+
+    def checkpoint_all(self):
+        for track in list(self.vms.values()):
+            try:
+                self.save_vm(track)
+            except OSError as exc:
+                LOG.error('checkpoint of %s failed: %s', track.name, exc)
+        self.last_checkpoint = self.clock()
+
+    # -- one step ------------------------------------------------------------
+    def read_stats(self):
+        """{uuid: stats dict} for all active domains in one call."""
+        flags = (libvirt.VIR_DOMAIN_STATS_VCPU | libvirt.VIR_DOMAIN_STATS_INTERFACE |
+                 libvirt.VIR_DOMAIN_STATS_BLOCK | libvirt.VIR_DOMAIN_STATS_BALLOON)
+        records = self.conn.getAllDomainStats(flags, libvirt.VIR_CONNECT_GET_ALL_DOMAINS_STATS_ACTIVE)
+        return dict((dom.UUIDString(), stats) for dom, stats in records)
+
+    def read_gpu(self):
+        if not self.cfg.get('gpu'):
+            return {}
+        return sources.gpu_utilisation(dict((u, getattr(t, 'xml', '')) for u, t in self.vms.items()))
+
+    def step(self, stats, gpu=None, now=None):
+        """One sampling step from bulk stats {uuid: record}; returns the published document."""
+        now = self.clock() if now is None else now
+        gpu = gpu or {}
+        self.step_no += 1
+        cap = self.bank.capacity
+        x = np.zeros((cap, features.N_FEATURES), dtype=np.float32)
+        y_now = np.full(cap, np.nan, dtype=np.float32)
+        fresh = []
+        for uuid, track in self.vms.items():
+            rec = stats.get(uuid)
+            if rec is None:
+                continue
+            cur = sources.counters(rec)
+            rates = sources.rates_from_stats(track.prev, cur, now - track.prev_t) if track.prev_t else None
+            track.prev, track.prev_t, track.vcpus = cur, now, cur['vcpus'] or track.vcpus
+            if track.ring is not None:
+                before = sum(track.ring.rejected().values())
+                guest = sources.ring_values(track.ring.poll())
+                after = track.ring.rejected()
+                if sum(after.values()) > before:
+                    for reason, n in after.items():
+                        delta = n - track.rejected.get('ring_' + reason, 0)
+                        if delta > 0:
+                            track.rejected['ring_' + reason] = n
+                            if self.metrics.registry:
+                                self.metrics.rejected.labels(track.name, reason).inc(delta)
+                if rates is not None:
+                    rates.update(guest)
+            if rates is None:
+                continue
+            if not (math.isfinite(rates['cpu']) and 0.0 <= rates['cpu'] <= features.CPU_CLIP):
+                track.rejected['bad_rate'] += 1
+                if self.metrics.registry:
+                    self.metrics.rejected.labels(track.name, 'bad_rate').inc()
+                continue
+            g = gpu.get(uuid)
+            track.hist.append((now, rates['cpu'], _nan(rates.get('net')), _nan(rates.get('disk')),
+                               _nan(rates.get('mem')), _nan(rates.get('steal')), _nan(g)))
+            track.vcpu_recent.append(rates['vcpu'])
+            track.steps += 1
+            if track.steps % self.bank.chunk == 1 or track.steps <= features.DAY_STEPS:
+                track.scale = features.cpu_scale(track.series(1)[-features.DAY_STEPS:])
+            hours = (track.series(0) % 86400) / 3600.0
+            fm = features.feature_matrix(track.series(1), hours, mem=track.series(4), net=track.series(2),
+                                         disk=track.series(3) / 1.0, steal=track.series(5), scale=track.scale)
+            x[track.row] = fm[-1]
+            y_now[track.row] = rates['cpu'] / track.scale
+            fresh.append(track)
+        pred = self.bank.step(x, y_now) if fresh else None
+        vms = {}
+        for track in fresh:
+            vms[track.name] = self._publish_vm(track, pred[track.row] * track.scale)
+        for track in self.vms.values():
+            if track not in fresh and track.last_forecast is not None:
+                vms[track.name] = track.last_forecast
+        doc = state_fmt.document(socket.gethostname(), now, self.cfg['step_s'], vms)
+        body = json.dumps(doc, sort_keys=True).encode()
+        state_fmt.write_atomic(self.cfg['state_file'], doc)
+        with self.lock:
+            self.doc, self.doc_bytes = doc, body
+        if self.metrics.registry:
+            self.metrics.resets.set(self.bank.learner.resets)
+            self.metrics.vms.set(len(self.vms))
+        return doc
+
+    def _publish_vm(self, track, lstm):
+        """Resolve past forecasts, pick the served model, and build the VM's document entry."""
+        cpu = track.series(1)
+        actual = cpu[-1]
+        hz = self.horizons
+        # forecasts made h steps ago for this step
+        for made_at, cands in list(track.pending):
+            age = track.steps - made_at
+            for j, h in enumerate(hz):
+                if age == h:
+                    served90 = cands['lstm'][1][j]
+                    track.calib[j].observe(actual, served90)
+                    if j == 0:
+                        for name, (p50, p90) in cands.items():
+                            track.select.observe(name, float(selector.pinball_pair(actual, p50[j], p90[j])))
+        while track.pending and track.steps - track.pending[0][0] >= max(hz):
+            track.pending.popleft()
+        p50 = np.maximum(lstm[:, 0], 0.0)
+        p90 = np.array([track.calib[j].apply(p50[j], max(lstm[j, 1], 0.0)) for j in range(len(hz))])
+        cands = {'lstm': (p50, p90)}
+        for name, _fn in baselines.BASELINES:
+            pairs = [baselines.latest(name, cpu, h) for h in hz]
+            cands[name] = (np.array([a for a, _b in pairs]), np.array([b for _a, b in pairs]))
+        track.pending.append((track.steps, cands))
+        track.served = track.select.best()
+        s50, s90 = cands[track.served]
+        vcpu = None
+        if track.vcpu_recent and track.vcpus:
+            totals = collections.Counter()
+            for sample in track.vcpu_recent:
+                totals.update(sample)
+            whole = sum(totals.values())
+            vcpu = {}
+            for i in range(track.vcpus):
+                share = totals.get(i, 0.0) / whole if whole > 0 else 1.0 / track.vcpus
+                vcpu[i] = (np.minimum(s50 * track.vcpus * share, 1.0), np.minimum(s90 * track.vcpus * share, 1.0))
+        net = self._aux_forecast(track.series(2))
+        gpu = self._aux_forecast(track.series(6))
+        step_s = self.cfg['step_s']
+        entry = state_fmt.vm_entry(track.uuid, track.vcpus, track.served, [h * step_s for h in hz], (s50, s90),
+                                   vcpu=vcpu, net=net, gpu=gpu, actual_cpu=actual, samples=track.steps)
+        track.last_forecast = entry
+        if self.metrics.registry:
+            self.metrics.actual.labels(track.name).set(actual)
+            for j, h in enumerate(hz):
+                self.metrics.forecast.labels(track.name, 'p50', str(h * step_s)).set(float(s50[j]))
+                self.metrics.forecast.labels(track.name, 'p90', str(h * step_s)).set(float(s90[j]))
+            losses = track.select.losses[track.served]
+            if losses:
+                self.metrics.error.labels(track.name, track.served).set(sum(losses) / len(losses))
+        return entry
+
+    def _aux_forecast(self, series):
+        """Network / GPU forecasts by the last-value-plus-error baseline; None without data."""
+        ok = np.isfinite(series)
+        if not ok.any():
+            return None
+        filled = features.carry_forward(series)[0]
+        pairs = [baselines.latest(NET_MODEL, filled, h) for h in self.horizons]
+        return [max(a, 0.0) for a, _b in pairs], [max(b, 0.0) for _a, b in pairs]
+
+    # -- main loop ---------------------------------------------------------
+    def run(self):
+        server = serve(self, self.cfg['listen'])
+        LOG.info('serving forecasts on %s, state file %s', self.cfg['listen'], self.cfg['state_file'])
+        next_step = self.clock()
+        try:
+            while not self.stop.is_set():
+                self.drain_events()
+                try:
+                    if self.conn is None:
+                        self.connect()
+                        self.drain_events()
+                    self.step(self.read_stats(), self.read_gpu())
+                except libvirt.libvirtError as exc:
+                    LOG.error('libvirt: %s; reconnecting next step', exc)
+                    self.conn = None
+                if self.clock() - self.last_checkpoint >= self.cfg['checkpoint_interval_s']:
+                    self.checkpoint_all()
+                next_step += self.cfg['step_s']
+                self.stop.wait(max(0.0, next_step - self.clock()))
+        finally:
+            LOG.info('stopping: checkpointing %d VM model(s)', len(self.vms))
+            self.checkpoint_all()
+            server.shutdown()
+
+
+def _nan(value):
+    return float('nan') if value is None else float(value)
+
+
+def serve(predictor, listen):
+    """Background HTTP server: /forecasts (the state document), /metrics, /healthz."""
+    import http.server  # pylint: disable=import-outside-toplevel
+    import socketserver  # pylint: disable=import-outside-toplevel
+
+    class Handler(http.server.BaseHTTPRequestHandler):
+        def do_GET(self):  # pylint: disable=invalid-name
+            path = self.path.split('?')[0]
+            if path in ('/', '/forecasts'):
+                with predictor.lock:
+                    body, ctype = predictor.doc_bytes, 'application/json'
+            elif path == '/metrics':
+                body, ctype = predictor.metrics.exposition(), 'text/plain; version=0.0.4'
+            elif path == '/healthz':
+                body, ctype = b'ok\n', 'text/plain'
+            else:
+                self.send_error(404, 'unknown path %s' % path)
+                return
+            self.send_response(200)
+            self.send_header('Content-Type', ctype)
+            self.send_header('Content-Length', str(len(body)))
+            self.end_headers()
+            self.wfile.write(body)
+
+        def log_message(self, fmt, *args):  # pylint: disable=arguments-differ
+            LOG.debug('http: ' + fmt, *args)
+
+    kind, addr = parse_listen(listen)
+    if kind == 'unix':
+        if os.path.exists(addr):
+            os.unlink(addr)
+
+        class UnixHTTP(socketserver.ThreadingMixIn, socketserver.UnixStreamServer):
+            daemon_threads = True
+
+            def get_request(self):
+                conn, _addr = super(UnixHTTP, self).get_request()
+                return conn, ('unix', 0)
+
+        server = UnixHTTP(addr, Handler)
+    else:
+        http.server.ThreadingHTTPServer.allow_reuse_address = True
+        server = http.server.ThreadingHTTPServer(addr, Handler)
+        server.daemon_threads = True
+    threading.Thread(target=server.serve_forever, name='http', daemon=True).start()
+    return server
+
+
+def start_event_loop():
+    """libvirt's default event loop in a thread; must run before the connection opens."""
+    libvirt.virEventRegisterDefaultImpl()
+
+    def loop():
+        while True:
+            libvirt.virEventRunDefaultImpl()
+
+    threading.Thread(target=loop, name='libvirt-events', daemon=True).start()
+
+
+def main_run(cfg):
+    logging.basicConfig(level=getattr(logging, str(cfg['log_level']).upper(), logging.INFO),
+                        format='%(asctime)s %(levelname)s %(message)s')
+    if not HAS_LIBVIRT:
+        raise SystemExit('host_predictor needs libvirt-python')
+    torch.set_num_threads(1)
+    start_event_loop()
+    predictor = Predictor(cfg)
+
+    def on_term(_signum, _frame):
+        predictor.stop.set()
+
+    signal.signal(signal.SIGTERM, on_term)
+    signal.signal(signal.SIGINT, on_term)
+    if not sources.HAS_RING:
+        LOG.warning('guest ring reader not available: forecasting from host counters alone')
+    predictor.run()
+    return 0

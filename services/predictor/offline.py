@@ -1,0 +1,50 @@
+# -*- coding: utf-8 -*-
+# Copyright: (c) 2026, adaptive.intravm contributors
+# GNU General Public License v3.0+ (see COPYING or https://www.gnu.org/licenses/gpl-3.0.txt)
+"""Offline training of the global model on Bitbrains-format traces, written as a checkpoint.
+
+Uses benchmarks/traces.py from the collection checkout (run from a checkout).
+"""
+
+from __future__ import absolute_import, division, print_function
+__metaclass__ = type
+
+import os
+import sys
+
+import numpy as np
+
+from ansible_collections.adaptive.intravm.services.predictor import checkpoint, features, training
+
+
+def arrays(vms, horizons):
+    """Features, targets and masks [V, T, ...] padded to the longest VM, each VM scaled by its own P95."""
+    n_t = max(len(vm) for vm in vms)
+    xs = np.zeros((len(vms), n_t, features.N_FEATURES), dtype=np.float32)
+    ys = np.zeros((len(vms), n_t, len(horizons)), dtype=np.float32)
+    ms = np.zeros((len(vms), n_t, len(horizons)), dtype=bool)
+    for i, vm in enumerate(vms):
+        n = len(vm)
+        scale = features.cpu_scale(vm.cpu_demand)
+        xs[i, :n] = features.feature_matrix(vm.cpu_demand, vm.hours, mem=vm.mem_frac, net=vm.net_kbs, disk=vm.disk_kbs, scale=scale)
+        ys[i, :n], ms[i, :n] = features.targets(vm.cpu_demand, horizons, scale=scale)
+    return xs, ys, ms
+
+
+def train_to_file(trace_dir, out, limit_vms=None, max_train_vms=128, epochs=None):
+    here = os.path.dirname(os.path.abspath(__file__))
+    sys.path.insert(0, os.path.join(here, '..', '..', 'benchmarks'))
+    import traces  # pylint: disable=import-error,import-outside-toplevel
+    vms = traces.load_traces(trace_dir, limit_vms=limit_vms)
+    if not vms:
+        raise SystemExit('no traces under %s' % trace_dir)
+    rng = np.random.RandomState(0)
+    if len(vms) > max_train_vms:
+        vms = [vms[i] for i in sorted(rng.choice(len(vms), max_train_vms, replace=False))]
+    horizons = training.DEFAULTS['horizons']
+    xs, ys, ms = arrays(vms, horizons)
+    net = training.train_global(xs, ys, ms, hidden=training.DEFAULTS['hidden'], horizons=horizons,
+                                epochs=epochs or training.DEFAULTS['epochs'], batch=len(vms), progress=print)
+    checkpoint.save(out, net.params, {'config': net.config(), 'vms': len(vms)})
+    print('global model written to %s' % out)
+    return 0

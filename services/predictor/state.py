@@ -1,0 +1,56 @@
+# -*- coding: utf-8 -*-
+# Copyright: (c) 2026, adaptive.intravm contributors
+# GNU General Public License v3.0+ (see COPYING or https://www.gnu.org/licenses/gpl-3.0.txt)
+"""The published forecast document (format version 1) and its atomic file form.
+
+Consumers (allocation_plan) read exactly this shape; see docs/predictor.md.
+"""
+
+from __future__ import absolute_import, division, print_function
+__metaclass__ = type
+
+import json
+import os
+import tempfile
+
+VERSION = 1
+
+
+def _series(values):
+    return [round(float(v), 6) for v in values]
+
+
+def vm_entry(uuid, vcpus, model, horizons_s, cpu, vcpu=None, net=None, gpu=None, actual_cpu=None, samples=None):
+    """One VM's record. cpu/net/gpu: (p50 list, p90 list) per horizon or None; vcpu: {index: (p50, p90)}."""
+    entry = {'uuid': uuid, 'vcpus': int(vcpus), 'model': model, 'horizons_s': [int(h) for h in horizons_s]}
+    for key, pair in (('cpu', cpu), ('net', net), ('gpu', gpu)):
+        if pair is not None:
+            entry[key] = {'p50': _series(pair[0]), 'p90': _series(pair[1])}
+    if vcpu:
+        entry['vcpu'] = dict((str(i), {'p50': _series(p[0]), 'p90': _series(p[1])}) for i, p in sorted(vcpu.items()))
+    if actual_cpu is not None:
+        entry['actual'] = {'cpu': round(float(actual_cpu), 6)}
+    if samples is not None:
+        entry['samples'] = int(samples)
+    return entry
+
+
+def document(host, generated_at, step_s, vms):
+    return {'version': VERSION, 'generated_at': float(generated_at), 'host': host, 'step_s': int(step_s), 'vms': vms}
+
+
+def write_atomic(path, doc):
+    """Replace path with doc in one rename; readers see the old or the new file, never a mix."""
+    directory = os.path.dirname(os.path.abspath(path))
+    fd, tmp = tempfile.mkstemp(prefix='.%s.' % os.path.basename(path), dir=directory)
+    try:
+        with os.fdopen(fd, 'w') as handle:
+            json.dump(doc, handle, sort_keys=True)
+            handle.flush()
+            os.fsync(handle.fileno())
+        os.chmod(tmp, 0o644)
+        os.replace(tmp, path)
+    except BaseException:
+        if os.path.exists(tmp):
+            os.unlink(tmp)
+        raise

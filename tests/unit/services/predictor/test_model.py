@@ -1,0 +1,118 @@
+# -*- coding: utf-8 -*-
+# Copyright: (c) 2026, adaptive.intravm contributors
+# GNU General Public License v3.0+ (see COPYING or https://www.gnu.org/licenses/gpl-3.0.txt)
+"""Stacked per-VM LSTM: shapes, quantile order, independence of VMs, online learning, resets."""
+
+from __future__ import absolute_import, division, print_function
+__metaclass__ = type
+
+import numpy as np
+import pytest
+
+torch = pytest.importorskip('torch')
+
+from ansible_collections.adaptive.intravm.services.predictor import features, model as mdl, training  # noqa: E402
+
+HZ = (1, 3)
+
+
+def sine_series(n=600, period=48, level=0.3, amp=0.2, noise=0.02, seed=0):
+    rng = np.random.RandomState(seed)
+    t = np.arange(n)
+    return np.clip(level + amp * np.sin(2 * np.pi * t / period) + rng.randn(n) * noise, 0, None)
+
+
+def test_shapes_and_quantile_order():
+    net = mdl.StackedLSTM(1, 5, 8, HZ, seed=1).expand(4)
+    x = torch.randn(4, 2, 7, 5)
+    pred, (h, c) = net.run(x)
+    assert pred.shape == (4, 2, 7, len(HZ), 2)
+    assert h.shape == c.shape == (4, 2, 8)
+    assert bool((pred[..., 0] <= pred[..., 1]).all())
+    assert net.bytes_per_vm() == 4 * (5 * 32 + 8 * 32 + 32 + 8 * 4 + 4)
+
+
+def test_p50_anchored_on_current_value_and_rows_independent():
+    net = mdl.StackedLSTM(1, 3, 4, HZ).expand(3)
+    x = torch.zeros(3, 1, 1, 3)
+    x[1, 0, 0, mdl.ANCHOR] = 5.0
+    with torch.no_grad():
+        base = net.run(x)[0]
+    # the anchor passes straight into P50; other rows are unaffected by row 1's input
+    assert float(base[1, 0, 0, 0, 0] - base[0, 0, 0, 0, 0]) == pytest.approx(5.0, abs=1.0)
+    x2 = x.clone()
+    x2[2] = torch.randn(1, 1, 3)
+    with torch.no_grad():
+        other = net.run(x2)[0]
+    assert torch.equal(base[:2], other[:2])
+
+
+def test_bad_shapes_are_rejected_naming_the_parameter():
+    params = mdl.StackedLSTM(1, 3, 4, HZ).state_dict()
+    params['w_hh'] = torch.zeros(1, 5, 16)
+    with pytest.raises(ValueError, match='w_hh'):
+        mdl.StackedLSTM(1, 3, 4, HZ, params=params)
+
+
+def _series_arrays(cpus):
+    xs, ys, ms = [], [], []
+    for cpu in cpus:
+        hours = (np.arange(len(cpu)) * 5 / 60.0) % 24
+        xs.append(features.feature_matrix(cpu, hours))
+        y, m = features.targets(cpu, HZ)
+        ys.append(y)
+        ms.append(m)
+    return np.stack(xs), np.stack(ys), np.stack(ms)
+
+
+def test_online_update_lowers_loss_on_its_own_vm_only():
+    cpus = [sine_series(seed=s) for s in range(2)]
+    xs, ys, ms = _series_arrays(cpus)
+    glob = mdl.StackedLSTM(1, features.N_FEATURES, 8, HZ, seed=0)
+    learner = training.OnlineLearner(glob, 2, lr=1e-2)
+    x, y, m = (torch.from_numpy(a[:, :96]) for a in (xs, ys, ms))
+    m1 = m.clone()
+    m1[1] = False                      # only VM 0 has known targets
+    state = learner.net.zero_state(1)
+    before = learner.net.state_dict()
+    first = learner.update(x, y, m1, state)
+    for _step in range(30):
+        last = learner.update(x, y, m1, state)
+    assert last[0] < first[0]
+    after = learner.net.state_dict()
+    for name in mdl.PARAM_NAMES:
+        assert torch.equal(before[name][1], after[name][1]), name   # VM 1 untouched
+        assert not torch.equal(before[name][0], after[name][0]), name
+
+
+def test_nan_loss_resets_that_vm_to_global_and_logs(caplog):
+    glob = mdl.StackedLSTM(1, 4, 6, HZ, seed=3)
+    learner = training.OnlineLearner(glob, 3, lr=1e-2)
+    with torch.no_grad():
+        learner.net.params['w_hh'][2] += float('nan')   # VM 2 has diverged
+        learner.net.params['w_ih'][0] += 0.5            # VM 0 has adapted (kept)
+    x = torch.randn(3, 4, 4)
+    y = torch.rand(3, 4, len(HZ))
+    m = torch.ones(3, 4, len(HZ), dtype=torch.bool)
+    adapted = learner.net.params['w_ih'][0].detach().clone()
+    with caplog.at_level('WARNING', logger='host_predictor'):
+        losses = learner.update(x, y, m, learner.net.zero_state(1))
+    assert not np.isfinite(losses[2])
+    assert learner.resets == 1
+    assert 'reset 1 VM model' in caplog.text
+    for name in mdl.PARAM_NAMES:
+        assert torch.equal(learner.net.params[name][2].detach(), glob.params[name][0].detach()), name
+    assert not torch.equal(learner.net.params['w_ih'][0].detach(), glob.params['w_ih'][0].detach())
+    assert torch.allclose(learner.net.params['w_ih'][0].detach(), adapted, atol=0.1)
+
+
+def test_global_training_beats_untrained_on_synthetic_series():
+    cpus = [sine_series(n=400, seed=s) for s in range(4)]
+    xs, ys, ms = _series_arrays(cpus)
+    untrained = mdl.StackedLSTM(1, features.N_FEATURES, 8, HZ, seed=0)
+    trained = training.train_global(xs, ys, ms, hidden=8, horizons=HZ, epochs=4, chunk=50, batch=4, lr=1e-2)
+    x, y, m = (torch.from_numpy(a) for a in (xs, ys, ms))
+    with torch.no_grad():
+        loss0 = mdl.pinball(untrained.run(x.unsqueeze(0))[0], y.unsqueeze(0), m.unsqueeze(0))
+        loss1 = mdl.pinball(trained.run(x.unsqueeze(0))[0], y.unsqueeze(0), m.unsqueeze(0))
+    assert float(loss1) < float(loss0)

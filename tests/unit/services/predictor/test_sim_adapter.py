@@ -1,0 +1,37 @@
+# -*- coding: utf-8 -*-
+# Copyright: (c) 2026, adaptive.intravm contributors
+# GNU General Public License v3.0+ (see COPYING or https://www.gnu.org/licenses/gpl-3.0.txt)
+"""The policy simulator's LSTM forecaster: shapes, order of quantiles, no look-ahead."""
+
+from __future__ import absolute_import, division, print_function
+__metaclass__ = type
+
+import numpy as np
+import pytest
+
+pytest.importorskip('torch')
+
+from ansible_collections.adaptive.intravm.services.predictor import sim_adapter  # noqa: E402
+
+
+def demand(n, v=3, seed=0):
+    rng = np.random.RandomState(seed)
+    t = np.arange(n)[:, None]
+    return np.clip(0.4 + 0.3 * np.sin(t / 15.0 + np.arange(v)) + rng.randn(n, v) * 0.05, 0, 1)
+
+
+def test_forecast_shapes_order_and_no_lookahead():
+    d = demand(600)
+    fc = sim_adapter.Forecaster(warmup=150, epochs=2)
+    p50, p90 = fc.forecast(d)
+    assert p50.shape == p90.shape == d.shape
+    assert (p50 <= p90).all() and (p90 <= 1).all() and (p50 >= 0).all()
+    # the same first 480 rows give the same forecasts: row t never used rows >= t
+    q50, q90 = sim_adapter.Forecaster(warmup=150, epochs=2).forecast(d[:480])
+    assert np.allclose(p50[:480], q50, atol=1e-5) and np.allclose(p90[:480], q90, atol=1e-5)
+    # changing the future leaves the past forecasts alone
+    d2 = d.copy()
+    d2[400:] = 1.0
+    r50, _r90 = sim_adapter.Forecaster(warmup=150, epochs=2).forecast(d2)
+    assert np.allclose(p50[:401], r50[:401], atol=1e-5)
+    assert 'LSTM' in fc.label
