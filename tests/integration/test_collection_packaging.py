@@ -46,3 +46,12 @@ def test_reference_docs_are_current(tmp_path):
     for name in fresh:
         with open(os.path.join(committed_dir, name)) as committed:
             assert (tmp_path / 'ref' / name).read_text() == committed.read(), '%s is stale: run `make docs`' % name
+
+
+@pytest.mark.parametrize('playbook', sorted(f for f in os.listdir(os.path.join(ROOT, 'playbooks')) if f.endswith('.yml')))
+def test_playbooks_parse(playbook):
+    """Every playbook resolves its roles and modules (deploy.yml needs real hosts to run)."""
+    proc = subprocess.run([os.path.join(BIN, 'ansible-playbook'), '--syntax-check', '-i', 'localhost,',
+                           os.path.join(ROOT, 'playbooks', playbook)],
+                          check=False, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, universal_newlines=True)
+    assert proc.returncode == 0, proc.stdout
