@@ -316,13 +316,21 @@ def slot_offset(header, seq):
     return HEADER_SIZE + ((seq - 1) % header.capacity) * header.record_size
 
 
-_VALUE_STRUCTS = {}
+_BODY_STRUCTS = {}
 
 
-def _values_struct(count):
-    st = _VALUE_STRUCTS.get(count)
+def _body_struct(count):
+    """The struct of a record after its CRC: count, flags, seq, ts, key bytes, values.
+
+    Precompiled so that a record packs or unpacks in one C call; cached per
+    count, and the cache is bounded so a guest cycling through counts
+    cannot grow it.
+    """
+    st = _BODY_STRUCTS.get(count)
     if st is None:
-        st = _VALUE_STRUCTS[count] = struct.Struct('<%dd' % count)
+        if len(_BODY_STRUCTS) >= 64:
+            _BODY_STRUCTS.clear()
+        st = _BODY_STRUCTS[count] = struct.Struct('<HHQQ%ds%dd' % (4 * count, count))
     return st
 
 
@@ -341,62 +349,161 @@ def pack_keys(keys):
     return struct.pack('<%dI' % len(keys), *keys)
 
 
-_RECORD_TOP = struct.Struct('<HHQQ')
+class RecordWriter(object):
+    """Writes records of one metric set into one region; the writer's per-sample path.
+
+    A writer sends the same metric set every interval, so the struct, the
+    packed key array and the slot geometry are worked out once and a record
+    is then packed with one struct call. Values are written as given; the
+    reader is the one that refuses bad ones.
+    """
+
+    __slots__ = ('buf', 'seed', 'count', 'packed_keys', 'body', 'capacity', 'record_size')
+
+    def __init__(self, buf, header, seed, keys, packed_keys=None):
+        count = len(keys)
+        if count > max_entries(header.record_size):
+            raise FormatError('too_many_metrics', '%d metrics, a %d-byte record holds %d'
+                              % (count, header.record_size, max_entries(header.record_size)))
+        self.buf = buf
+        self.seed = seed
+        self.count = count
+        self.packed_keys = packed_keys if packed_keys is not None else pack_keys(keys)
+        self.body = _body_struct(count)
+        self.capacity = header.capacity
+        self.record_size = header.record_size
+
+    def write(self, seq, timestamp_ns, values):
+        """Write record seq into its slot, then publish it in write_seq (the order readers rely on).
+
+        values: one per key, in key order (struct.error otherwise).
+        """
+        body = self.body.pack(self.count, 0, seq, timestamp_ns, self.packed_keys, *values)
+        off = HEADER_SIZE + ((seq - 1) % self.capacity) * self.record_size
+        self.buf[off:off + 4 + len(body)] = HEADER_CRC.pack(zlib.crc32(body, self.seed)) + body
+        WRITE_SEQ.pack_into(self.buf, WRITE_SEQ_OFFSET, seq)
 
 
 def write_record(buf, header, seed, seq, timestamp_ns, keys, values, packed_keys=None):
     """Write record seq into its slot, then publish it in write_seq.
 
     keys/values come from encode_metrics; packed_keys (from pack_keys(keys))
-    saves re-packing an unchanged metric set. Values are written as given;
-    the reader is the one that refuses bad ones.
+    saves re-packing an unchanged metric set. A writer that sends the same
+    set every time keeps a RecordWriter instead.
     """
-    count = len(keys)
-    if count > max_entries(header.record_size):
-        raise FormatError('too_many_metrics', '%d metrics, a %d-byte record holds %d'
-                          % (count, header.record_size, max_entries(header.record_size)))
-    tail = b''.join((_RECORD_TOP.pack(count, 0, seq, timestamp_ns),
-                     packed_keys if packed_keys is not None else pack_keys(keys),
-                     _values_struct(count).pack(*values)))
-    off = HEADER_SIZE + ((seq - 1) % header.capacity) * header.record_size
-    buf[off:off + 4 + len(tail)] = HEADER_CRC.pack(zlib.crc32(tail, seed) & 0xffffffff) + tail
-    WRITE_SEQ.pack_into(buf, WRITE_SEQ_OFFSET, seq)
+    RecordWriter(buf, header, seed, keys, packed_keys).write(seq, timestamp_ns, values)
 
 
-def _key_specs(key_bytes, count):
-    """(names, range groups) for a record's key array, or FormatError. Pure.
+class RecordLayout(object):
+    """One checked metric set, compiled once; a writer sends the same set in every record.
 
-    A range group is (low, high, getter): getter(values) gives the values
-    that share those bounds, so a record is range-checked with a few C-level
-    min()/max() calls instead of a Python loop per value.
+    Holds the record struct, the metric names, their bounds and a template
+    dict, so that decode_run() checks and decodes a record of this set with
+    a handful of C-level calls instead of a Python loop per value. Built
+    only from a key array that passed every key check.
     """
-    keys = struct.unpack('<%dI' % count, key_bytes)
-    names = []
-    by_bounds = {}
-    for i, key in enumerate(keys):
-        spec = SPEC_OF_KEY.get(key) or spec_of_key(key)
-        if spec is None:
-            raise FormatError('unknown_metric', 'unknown key 0x%08x' % key)
-        names.append(spec[0])
-        by_bounds.setdefault((spec[1], spec[2]), []).append(i)
-    if len(set(names)) != count:
-        raise FormatError('duplicate_metric', 'a metric is named twice')
-    groups = []
-    for (low, high), idx in by_bounds.items():
-        getter = operator.itemgetter(*idx) if len(idx) > 1 else (lambda values, i=idx[0]: (values[i],))
-        groups.append((low, high, getter))
-    return tuple(names), tuple(groups)
+
+    __slots__ = ('count', 'key_bytes', 'names', 'lows', 'highs', 'record', 'values_at', 'crc_end',
+                 'template', 'sign_lanes', 'limit_lanes')
+
+    def __init__(self, key_bytes, count):
+        specs = []
+        for key in struct.unpack('<%dI' % count, key_bytes):
+            spec = spec_of_key(key)
+            if spec is None:
+                raise FormatError('unknown_metric', 'unknown key 0x%08x' % key)
+            specs.append(spec)
+        names = tuple(spec[0] for spec in specs)
+        if len(set(names)) != count:
+            raise FormatError('duplicate_metric', 'a metric is named twice')
+        self.count = count
+        self.key_bytes = bytes(key_bytes)
+        self.names = names
+        self.lows = tuple(spec[1] for spec in specs)
+        self.highs = tuple(spec[2] for spec in specs)
+        self.record = struct.Struct('<IHHQQ%dx%dd' % (4 * count, count))   # keys compared in place
+        self.values_at = RECORD_HEAD_SIZE + 4 * count
+        self.crc_end = RECORD_HEAD_SIZE + ENTRY_SIZE * count
+        self.template = dict.fromkeys(names, 0.0)
+        # The bounds as lanes of one integer, for a check of every value with
+        # a few integer operations. For doubles with the sign bit clear, IEEE 754
+        # orders the bit patterns as it orders the numbers, inf and NaN above
+        # every finite value: 0 <= v <= high is "sign bit clear and
+        # bits(v) <= bits(high)". With the value bytes read as one little-endian
+        # integer of 64-bit lanes, `lanes & sign_lanes` finds any sign bit; and
+        # when there is none, in `limit_lanes - lanes` (each limit lane is
+        # bits(high) plus the top bit, so no lane borrows from the next) lane i
+        # keeps its top bit exactly when bits(v_i) <= bits(high_i). Exact,
+        # except that -0.0 (sign bit set, yet in range) is left to in_bounds().
+        # Needs low 0 and finite highs, true of every metric in METRIC_KINDS.
+        # Built from packed bytes: linear in count, as a guest may change its set.
+        if all(low == 0.0 for low in self.lows) and all(0.0 <= high < float('inf') for high in self.highs):
+            self.sign_lanes = int.from_bytes(b'\x00\x00\x00\x00\x00\x00\x00\x80' * count, 'little')
+            self.limit_lanes = self.sign_lanes | int.from_bytes(struct.pack('<%dd' % count, *self.highs), 'little')
+        else:
+            self.sign_lanes = self.limit_lanes = None
+
+    def in_bounds(self, values):
+        """The per-value check: every value within its metric's [low, high] (NaN never is)."""
+        return all(map(operator.le, self.lows, values)) and all(map(operator.le, values, self.highs))
+
+    def metrics(self, values):
+        """{name: value} in wire order; copying a template then updating it skips the dict's regrowth."""
+        metrics = self.template.copy()
+        metrics.update(zip(self.names, values))
+        return metrics
+
+    def decode_run(self, data, offset, stride, limit, seed, seq, after_ts):
+        """(timestamps, metric dicts) of the valid records of this set at the start of a run of slots.
+
+        Slot k (at offset + k * stride in data, a bytes object) should hold
+        record seq + k. Decodes up to `limit` slots and stops at the first one
+        that is not accepted: another sequence or metric set, a bad CRC, a
+        value out of bounds, or a timestamp not after the previous one
+        (after_ts for the first). The caller then checks that slot with
+        decode_slot() for the exact reason. Acceptance here makes the same
+        checks as decode_slot(), only in bulk.
+        """
+        unpack = self.record.unpack_from
+        view = memoryview(data)
+        count, key_bytes, crc_end, values_at = self.count, self.key_bytes, self.crc_end, self.values_at
+        signs, limits = self.sign_lanes, self.limit_lanes
+        names, template = self.names, self.template
+        crc32, from_bytes = zlib.crc32, int.from_bytes
+        timestamps = []
+        decoded = []
+        for k in range(limit):
+            off = offset + k * stride
+            rec = unpack(data, off)
+            if (rec[3] != seq + k or rec[1] != count or rec[4] <= after_ts
+                    or not data.startswith(key_bytes, off + RECORD_HEAD_SIZE)
+                    or rec[0] != crc32(view[off + 4:off + crc_end], seed)):
+                break
+            values = rec[5:]
+            if signs is not None:
+                lanes = from_bytes(data[off + values_at:off + crc_end], 'little')
+                if lanes & signs or (limits - lanes) & signs != signs:
+                    break
+            elif not self.in_bounds(values):          # a table with other bounds: no lanes
+                break
+            metrics = template.copy()
+            metrics.update(zip(names, values))
+            after_ts = rec[4]
+            timestamps.append(after_ts)
+            decoded.append(metrics)
+        return timestamps, decoded
 
 
-def decode_record(slot, header, seed, expected_seq, key_cache=None):
-    """(timestamp_ns, {name: value}) of one slot's bytes, or FormatError.
+def decode_slot(slot, header, seed, expected_seq, key_cache=None):
+    """(timestamp_ns, {name: value}, RecordLayout) of one slot's bytes, or FormatError.
 
     slot holds at least header.record_size bytes copied from the ring.
     Checks, in order: the count fits the record, the sequence is the one
     expected (else the slot was overwritten: 'overwritten'), the CRC, each
     key is a known metric, no duplicates, each value finite and in range.
-    key_cache: a dict the caller owns and bounds, mapping a key array to its
-    checked names (a writer sends the same metric set every time).
+    key_cache: a dict the caller owns, mapping a key array to its
+    RecordLayout (a writer sends the same metric set every time); kept
+    here to at most 16 entries.
     """
     crc, count, _flags, seq, timestamp_ns = RECORD_HEAD.unpack_from(slot, 0)
     if count > (header.record_size - RECORD_HEAD_SIZE) // ENTRY_SIZE:
@@ -408,35 +515,28 @@ def decode_record(slot, header, seed, expected_seq, key_cache=None):
     if crc != zlib.crc32(slot[4:end], seed) & 0xffffffff:
         raise FormatError('bad_crc', 'record %d fails its CRC' % seq)
     key_bytes = bytes(slot[RECORD_HEAD_SIZE:vstart])
-    specs = key_cache.get(key_bytes) if key_cache is not None else None
-    if specs is None:
+    layout = key_cache.get(key_bytes) if key_cache is not None else None
+    if layout is None:
         try:
-            specs = _key_specs(key_bytes, count)
+            layout = RecordLayout(key_bytes, count)
         except FormatError as exc:
             raise FormatError(exc.reason, 'record %d: %s' % (seq, exc.detail))
         if key_cache is not None:
             if len(key_cache) >= 16:
                 key_cache.clear()
-            key_cache[key_bytes] = specs
-    names, groups = specs
-    values = _values_struct(count).unpack_from(slot, vstart)
-    # sum() is NaN or inf when any value is (every bound is finite and far
-    # below overflow); then each range group is checked with min/max.
-    total = sum(values)
-    ok = math.isfinite(total)
-    if ok:
-        for low, high, getter in groups:
-            group = getter(values)
-            if min(group) < low or max(group) > high:
-                ok = False
-                break
-    if not ok:
-        for name, value in zip(names, values):
-            spec = spec_of_key(metric_key(name))
-            if not spec[1] <= value <= spec[2]:
-                raise FormatError('bad_value', 'record %d: %s = %r outside %g..%g' % (seq, name, value, spec[1], spec[2]))
-        raise FormatError('bad_value', 'record %d: a value is not finite' % seq)
-    return timestamp_ns, dict(zip(names, values))
+            key_cache[key_bytes] = layout
+    values = struct.unpack_from('<%dd' % count, slot, vstart)
+    if not layout.in_bounds(values):
+        for name, value, low, high in zip(layout.names, values, layout.lows, layout.highs):
+            if not low <= value <= high:
+                raise FormatError('bad_value', 'record %d: %s = %r outside %g..%g' % (seq, name, value, low, high))
+    return timestamp_ns, layout.metrics(values), layout
+
+
+def decode_record(slot, header, seed, expected_seq, key_cache=None):
+    """(timestamp_ns, {name: value}) of one slot's bytes, or FormatError; see decode_slot()."""
+    timestamp_ns, metrics, _layout = decode_slot(slot, header, seed, expected_seq, key_cache)
+    return timestamp_ns, metrics
 
 
 def finite(value):

@@ -16,6 +16,7 @@ __metaclass__ = type
 import argparse
 import json
 import mmap
+import operator
 import os
 import sys
 import time
@@ -435,21 +436,37 @@ class RingWriter(object):
             fmt.init_region(self.map, header)
         self.header = header
         self.seed = fmt.boot_seed(boot_id)
-        self._names = None
-        self._keys = None
-        self._packed = None
+        self._given = None           # how many metrics the compiled set was made from
+        self._values_of = None       # metrics dict -> values tuple in key order (one C call)
+        self._record = None          # fmt.RecordWriter of that set
+
+    def _compile(self, metrics):
+        """Keys and a C-level value getter for a new metric set; its values in that order."""
+        names = list(metrics)[:fmt.max_entries(self.header.record_size)]
+        keys = [fmt.metric_key(n) for n in names]
+        if len(names) > 1:
+            self._values_of = operator.itemgetter(*names)
+        else:
+            self._values_of = lambda m, names=tuple(names): tuple(m[n] for n in names)
+        self._given = len(metrics)
+        self._record = fmt.RecordWriter(self.map, self.header, self.seed, keys)
+        return self._values_of(metrics)
 
     def write(self, timestamp_ns, metrics):
-        """Append one sample; the record is sized at start for every metric this guest can produce."""
-        names = list(metrics)
-        if names != self._names:
-            limit = fmt.max_entries(self.header.record_size)
-            self._names = names
-            self._keys = [fmt.metric_key(n) for n in names][:limit]
-            self._packed = fmt.pack_keys(self._keys)
-        values = list(metrics.values())[:len(self._keys)]
+        """Append one sample; the record is sized at start for every metric this guest can produce.
+
+        The metric set rarely changes, so it is compiled once: a dict of the
+        same size holding every compiled name is the same set, whatever its
+        order, and its values are fetched in key order with one call.
+        """
+        try:
+            if len(metrics) != self._given:
+                raise KeyError('metric set changed')
+            values = self._values_of(metrics)
+        except KeyError:
+            values = self._compile(metrics)
         self.seq += 1
-        fmt.write_record(self.map, self.header, self.seed, self.seq, timestamp_ns, self._keys, values, self._packed)
+        self._record.write(self.seq, timestamp_ns, values)
 
 
 # ---------------------------------------------------------------- main

@@ -7,9 +7,11 @@ from __future__ import absolute_import, division, print_function
 __metaclass__ = type
 
 import math
+import struct
 import uuid
 
 import pytest
+from hypothesis import given, settings, strategies as st
 
 from ansible_collections.adaptive.intravm.plugins.module_utils import shm_format as fmt
 
@@ -127,3 +129,98 @@ def test_value_range(value, ok):
             fmt.decode_record(slot, header, seed, 1)
         assert err.value.reason == 'bad_value'
     assert fmt.finite(value) == (not (math.isnan(value) or math.isinf(value)))
+
+
+# ---------------------------------------------------------------- compiled layouts (bulk decoding)
+
+SPECIALS = [0.0, -0.0, 1.0, 100.0, 1e3, 1e6, 1e7, 1e13, 2.0 ** 60, 5e-324, -5e-324, 1.0000000000000002,
+            0.9999999999999999, 100.00000000000001, 2.0 ** 60 * (1 + 2.0 ** -52), 1e300, -1.0,
+            float('nan'), -float('nan'), float('inf'), -float('inf')]
+LAYOUT_NAMES = ('cpu.busy', 'psi.cpu.some_avg10', 'load1', 'vcpus', 'hw.ipc', 'disk.read_bytes_per_s',
+                'mem.total_bytes', 'vcpu.7.steal')
+
+
+def _layout_run(values_per_record, names=LAYOUT_NAMES, entries=16):
+    buf, header = make_region(size=1 << 16, entries=entries)
+    seed = fmt.boot_seed(BOOT)
+    keys = [fmt.metric_key(n) for n in names]
+    for i, values in enumerate(values_per_record):
+        fmt.write_record(buf, header, seed, i + 1, 1000 * (i + 1), keys, values)
+    start = fmt.slot_offset(header, 1)
+    data = bytes(buf[start:start + header.record_size * len(values_per_record)])
+    return data, header, seed, fmt.RecordLayout(fmt.pack_keys(keys), len(keys))
+
+
+def _in_range_or_at_the_edge(name):
+    high = fmt.spec_of_key(fmt.metric_key(name))[2]
+    return st.one_of(st.floats(min_value=0.0, max_value=high),
+                     st.sampled_from([0.0, -0.0, 5e-324, high, math.nextafter(high, 0.0), math.nextafter(high, math.inf)]))
+
+
+@settings(max_examples=500, deadline=None)
+@given(st.tuples(*[_in_range_or_at_the_edge(n) for n in LAYOUT_NAMES]),
+       st.lists(st.tuples(st.integers(min_value=0, max_value=len(LAYOUT_NAMES) - 1),
+                          st.one_of(st.sampled_from(SPECIALS), st.floats())), max_size=2),
+       st.booleans())
+def test_bulk_decoding_accepts_exactly_what_the_per_value_check_accepts(base, edits, without_lanes):
+    values = list(base)
+    for index, value in edits:
+        values[index] = value
+    data, header, seed, layout = _layout_run([values])
+    if without_lanes:
+        layout.sign_lanes = layout.limit_lanes = None      # the path for bounds lanes cannot express
+    timestamps, decoded = layout.decode_run(data, 0, header.record_size, 1, seed, 1, 0)
+    try:
+        expected = fmt.decode_record(data, header, seed, 1)
+    except fmt.FormatError as exc:
+        assert exc.reason == 'bad_value'
+        assert decoded == []
+        return
+    if decoded:
+        assert (timestamps[0], decoded[0]) == expected
+        assert tuple(decoded[0]) == LAYOUT_NAMES
+    else:
+        # Only -0.0 (in range, sign bit set) is left to the per-value check.
+        assert not without_lanes and any(v == 0.0 and math.copysign(1.0, v) < 0 for v in values)
+
+
+def test_bulk_decoding_stops_at_the_first_record_it_does_not_accept():
+    good = [0.5, 50.0, 1.0, 2.0, 1.5, 1e6, 2.0 ** 33, 0.25]
+    bad = list(good)
+    bad[2] = float('nan')
+    data, header, seed, layout = _layout_run([good, good, bad, good])
+    rsize = header.record_size
+    timestamps, decoded = layout.decode_run(data, 0, rsize, 4, seed, 1, 0)
+    assert timestamps == [1000, 2000] and len(decoded) == 2
+    assert layout.decode_run(data, 3 * rsize, rsize, 1, seed, 4, 2000)[0] == [4000]
+    assert layout.decode_run(data, 0, rsize, 4, seed, 2, 0)[0] == []              # slot holds another seq
+    assert layout.decode_run(data, 0, rsize, 4, seed, 1, 1000)[0] == []           # timestamp not after
+    assert layout.decode_run(data, 0, rsize, 1, fmt.boot_seed(b'\x01' * 16), 1, 0)[0] == []   # other boot
+    assert layout.decode_run(data, 0, rsize, 1, seed, 1, 0)[0] == [1000]          # the limit holds
+    other = fmt.RecordLayout(fmt.pack_keys([fmt.metric_key('cpu.busy')] + [fmt.metric_key(n) for n in LAYOUT_NAMES[:0:-1]]),
+                             len(LAYOUT_NAMES))
+    assert other.decode_run(data, 0, rsize, 4, seed, 1, 0)[0] == []               # another metric set
+
+
+def test_layout_refuses_unknown_and_duplicate_keys():
+    key = fmt.metric_key('cpu.busy')
+    for keys, reason in (([key, key], 'duplicate_metric'), ([0x7fff0000], 'unknown_metric')):
+        with pytest.raises(fmt.FormatError) as err:
+            fmt.RecordLayout(fmt.pack_keys(keys), len(keys))
+        assert err.value.reason == reason
+
+
+def test_record_writer_refuses_a_set_that_does_not_fit_and_a_wrong_value_count():
+    buf, header = make_region(entries=2)
+    keys = [fmt.metric_key('vcpu.%d.busy' % i) for i in range(10)]
+    with pytest.raises(fmt.FormatError) as err:
+        fmt.RecordWriter(buf, header, 0, keys)
+    assert err.value.reason == 'too_many_metrics'
+    writer = fmt.RecordWriter(buf, header, fmt.boot_seed(BOOT), keys[:2])
+    with pytest.raises(struct.error):
+        writer.write(1, 1, [0.5])
+    assert fmt.read_write_seq(buf) == 0
+    writer.write(1, 1, [0.5, 0.25])
+    off = fmt.slot_offset(header, 1)
+    assert fmt.decode_record(bytes(buf[off:off + header.record_size]), header, fmt.boot_seed(BOOT), 1) == (
+        1, {'vcpu.0.busy': 0.5, 'vcpu.1.busy': 0.25})

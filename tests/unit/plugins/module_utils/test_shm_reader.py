@@ -372,3 +372,91 @@ def test_default_burst_takes_a_whole_ring_of_backlog_then_limits_the_rate():
         guest.write()
     assert len(reader.poll()) == 12
     assert reader.stats['too_fast'] == cap - 2 - 12
+
+
+# ---------------------------------------------------------------- bulk decoding of a steady metric set
+
+STEADY = {'cpu.busy': 0.5, 'vcpu.0.busy': 0.25, 'vcpu.1.busy': 0.75, 'runnable': 2.0, 'mem.total_bytes': 2.0 ** 33}
+
+
+def test_refusals_in_the_middle_of_a_steady_run_are_typed_and_the_rest_accepted():
+    guest = Guest(size=1 << 16)
+    reader, _clock = reader_for(guest)
+    guest.write(STEADY)
+    assert len(reader.poll()) == 1               # the metric set is now compiled
+    guest.write(STEADY)
+    accepted_ts = guest.ts
+    guest.write(dict(STEADY, runnable=float('nan')))
+    guest.write(dict(STEADY, **{'vcpu.1.busy': 1.5}))
+    guest.write(STEADY, ts=accepted_ts)          # not after the last accepted timestamp
+    guest.write(dict(STEADY, **{'cpu.busy': -0.0}))   # -0.0 is in range
+    guest.write({'cpu.busy': 0.5})               # another metric set
+    guest.write(STEADY)
+    guest.buf[guest.slot(guest.seq) + 40] ^= 0x01
+    guest.write(STEADY)
+    got = reader.poll()
+    assert [s.seq for s in got] == [2, 6, 7, 9]
+    assert got[0].metrics == STEADY and list(got[0].metrics) == list(STEADY)
+    assert got[1].metrics['cpu.busy'] == 0.0 and got[2].metrics == {'cpu.busy': 0.5}
+    assert nonzero(reader.stats) == {'accepted': 5, 'bad_value': 2, 'bad_timestamp': 1, 'bad_crc': 1}
+    assert [r.seq for r in reader.recent_rejections] == [3, 4, 5, 8]
+
+
+def test_steady_run_respects_the_rate_limit_and_reboots():
+    guest = Guest(size=1 << 16)
+    reader, clock = reader_for(guest, min_interval_s=1.0, burst=4)
+    for _n in range(10):
+        guest.write(STEADY)
+    assert [s.seq for s in reader.poll()] == [1, 2, 3, 4]
+    assert reader.stats['too_fast'] == 6
+    clock.now += 2.0
+    guest.boot(BOOT_B)                           # same metric set, new boot: new CRC seed
+    for _n in range(3):
+        guest.write(STEADY)
+    got = reader.poll()
+    assert [(s.seq, s.boot_id) for s in got] == [(1, fmt.boot_id_text(BOOT_B)), (2, fmt.boot_id_text(BOOT_B))]
+    assert reader.stats['too_fast'] == 7
+
+
+def test_steady_run_after_geometry_change_with_the_same_boot():
+    guest = Guest(size=1 << 16)
+    reader, _clock = reader_for(guest, burst=10 ** 6)
+    guest.write(STEADY)
+    assert len(reader.poll()) == 1
+    guest.boot(BOOT_A, entries=1)                # 64-byte records: smaller than the compiled set's
+    guest.write({'cpu.busy': 0.5})
+    guest.write({'cpu.busy': 0.5})               # the reader goes on from seq 2: one slot to read
+    assert [(s.seq, s.metrics) for s in reader.poll()] == [(2, {'cpu.busy': 0.5})]
+    assert nonzero(reader.stats) == {'accepted': 2}
+
+
+def _steady_region():
+    guest = Guest(size=4096)
+    for i in range(12):
+        guest.write(dict(STEADY, **{'cpu.busy': (i % 10) / 10.0}))
+    return guest
+
+
+@settings(max_examples=400, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(st.lists(st.tuples(st.integers(min_value=fmt.HEADER_SIZE, max_value=4095), st.integers(min_value=0, max_value=255)),
+                min_size=1, max_size=8),
+       st.booleans(), st.integers(min_value=0, max_value=11))
+def test_fuzz_steady_runs_accept_only_what_the_exact_decoder_accepts(edits, reseal, polled_first):
+    guest = _steady_region()
+    reader = RingReader(guest.buf, burst=10 ** 6)
+    struct.pack_into('<Q', guest.buf, fmt.WRITE_SEQ_OFFSET, polled_first)
+    reader.poll()                                # the metric set compiled from untouched records
+    struct.pack_into('<Q', guest.buf, fmt.WRITE_SEQ_OFFSET, 12)
+    for off, byte in edits:
+        guest.buf[off] = byte
+    if reseal:
+        for seq in range(1, 13):
+            if fmt.slot_offset(guest.header, seq) + guest.header.record_size <= len(guest.buf):
+                guest.reseal(seq)
+    samples = reader.poll()
+    _check_samples(samples)
+    for sample in samples:
+        off = fmt.slot_offset(guest.header, sample.seq)
+        slot = bytes(guest.buf[off:off + guest.header.record_size])
+        assert fmt.decode_record(slot, guest.header, guest.seed, sample.seq) == (sample.timestamp_ns, sample.metrics)
+    assert reader.stats['accepted'] == polled_first + len(samples)

@@ -177,3 +177,25 @@ def test_agent_runs_standalone_with_plain_shm_format(tmp_path):
 def test_bad_interval_and_missing_device(tmp_path):
     assert agent.main(['--config', '/nonexistent', '--interval', '0.001', '--once', '--stdout']) == 2
     assert agent.main(['--config', '/nonexistent', '--device', '', '--once', '--no-perf', '--no-gpu']) in (0, 3)
+
+
+def test_writer_follows_metric_set_changes_and_any_dict_order(tmp_path):
+    region = tmp_path / 'region'
+    region.write_bytes(b'\x00' * (1 << 16))
+    writer = agent.RingWriter(str(region), b'\x42' * 16, 4, 1000)
+    sent = [
+        {'cpu.busy': 0.25, 'vcpu.0.busy': 0.5, 'runnable': 1.0},
+        {'runnable': 2.0, 'cpu.busy': 0.75, 'vcpu.0.busy': 1.0},       # same set, another order
+        {'cpu.busy': 0.5, 'vcpu.0.busy': 0.5, 'blocked': 3.0},         # same size, another set
+        {'cpu.busy': 0.5},                                             # a single metric
+        {},                                                            # none at all
+        dict(('vcpu.%d.busy' % i, 0.5) for i in range(12)),            # more than the record holds
+    ]
+    for i, metrics in enumerate(sent):
+        writer.write(1000 * (i + 1), metrics)
+    got = RingReader(str(region)).poll()
+    assert fmt.max_entries(writer.header.record_size) < 12
+    assert [s.metrics for s in got[:5]] == sent[:5]
+    assert got[5].metrics == dict(('vcpu.%d.busy' % i, 0.5) for i in range(fmt.max_entries(writer.header.record_size)))
+    with pytest.raises(fmt.FormatError):
+        writer.write(7000, {'cpu.bogus': 1.0})
