@@ -382,7 +382,9 @@ def parse_args(argv):
     p.add_argument('--max-hosts', type=int, default=None)
     p.add_argument('--host-cpus', type=int, default=32)
     p.add_argument('--nodes', type=int, default=2)
-    p.add_argument('--overcommit', type=float, default=4.0, help='vCPUs per host CPU (chosen on the calibration split)')
+    p.add_argument('--overcommit', type=float, default=1.5,
+                   help='vCPUs per host CPU: the lowest of 1.0, 1.25, ... at which static leaves >= 5%% unserved '
+                        'on the calibration split')
     p.add_argument('--max-vcpus', type=int, default=8)
     p.add_argument('--alpha', type=float, default=0.5, help='Dirichlet concentration of the per-vCPU split')
     p.add_argument('--phase-hours', type=float, default=6.0)

@@ -424,6 +424,10 @@ def _targets(state, planned, pins, current, topology, pol):
     multi_node = len(topology.get('nodes') or []) > 1
     cache = {}
 
+    def same(text, canonical):
+        # canonical is already normal form: equal text needs no parsing
+        return text == canonical or norm(text) == canonical
+
     def norm(text):
         if text not in cache:
             cache[text] = _norm(text)
@@ -433,8 +437,8 @@ def _targets(state, planned, pins, current, topology, pol):
         where = [state.where[(name, i)] for i in range(len(pins[name]))]
         vcpus = dict((str(i), str(c)) for i, c in enumerate(where))
         used = sorted(set(where))
-        span = cpuset.format(used)
-        nodes = sorted(set(state.node_of[c] for c in used))
+        span = _span(used)
+        nodes = sorted(set([state.node_of[c] for c in used]))
         cur = current[name]
         cur_iothreads = cur.get('iothreads') or {}
         iothreads = dict((str(t), span) for t in sorted(cur_iothreads, key=str))
@@ -443,18 +447,26 @@ def _targets(state, planned, pins, current, topology, pol):
         else:
             numa = {'mode': 'interleave', 'nodeset': cpuset.format(nodes)}
         allocations[name] = {'vcpus': vcpus, 'emulator': span, 'iothreads': iothreads,
-                             'nodes': cpuset.format(nodes), 'numa': numa}
+                             'nodes': _span(nodes), 'numa': numa}
         same_pins = all(len(pins[name][i]) == 1 and c in pins[name][i] for i, c in enumerate(where))
-        cur_io = dict((str(k), norm(v)) for k, v in cur_iothreads.items())
-        if not same_pins or norm(cur.get('emulator')) != span or cur_io != iothreads:
+        same_io = (len(cur_iothreads) == len(iothreads)
+                   and all(str(k) in iothreads and same(v, iothreads[str(k)]) for k, v in cur_iothreads.items()))
+        if not same_pins or not same(cur.get('emulator'), span) or not same_io:
             entry = {'name': name, 'vcpus': vcpus, 'emulator': span}
             if iothreads:
                 entry['iothreads'] = iothreads
             vcpu_plan.append(entry)
         tune = cur.get('numatune') or {}
-        if multi_node and (tune.get('mode') != numa['mode'] or norm(tune.get('nodeset')) != numa['nodeset']):
+        if multi_node and (tune.get('mode') != numa['mode'] or not same(tune.get('nodeset'), numa['nodeset'])):
             numa_plan.append(dict(name=name, **numa))
     return allocations, vcpu_plan, numa_plan
+
+
+def _span(ids):
+    """cpuset.format for an already sorted list of distinct ids; one id (the usual case here) needs no work."""
+    if len(ids) == 1:
+        return str(ids[0])
+    return cpuset.format(ids)
 
 
 def _norm(text):

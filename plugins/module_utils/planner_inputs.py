@@ -84,7 +84,17 @@ def _all_ok(values):
 
 
 def _series(block, quantile, n, where):
-    """One quantile's per-horizon list, checked to be finite, >= 0 and of length n."""
+    """One quantile's per-horizon list, checked to be finite, >= 0 and of length n.
+
+    where names the value in errors: a string, or a (format, args) pair that is
+    only formatted when there is an error (this runs once per vCPU per cycle).
+    """
+    if isinstance(block, dict):
+        values = block.get(quantile)
+        if isinstance(values, (list, tuple)) and len(values) == n and _all_ok(values):
+            return values
+    if isinstance(where, tuple):
+        where = where[0] % where[1]
     if not isinstance(block, dict):
         raise PlannerInputError('%s must be a dict of quantiles, got %r' % (where, block))
     values = block.get(quantile)
@@ -93,13 +103,35 @@ def _series(block, quantile, n, where):
     if not isinstance(values, (list, tuple)) or len(values) != n:
         raise PlannerInputError('%s.%s must be a list with one value per horizon (%d), got %r'
                                 % (where, quantile, n, values))
-    if _all_ok(values):
-        return values
     return [_number(v, '%s.%s[%d]' % (where, quantile, i)) for i, v in enumerate(values)]
 
 
+def _forecast_ok(fc):
+    """Fast path for validate_forecast_values: True when no value needs a closer look."""
+    for resource in ('cpu', 'net', 'gpu'):
+        block = fc.get(resource)
+        if isinstance(block, dict):
+            for values in block.values():
+                if isinstance(values, (list, tuple)) and not _all_ok(values):
+                    return False
+    per = fc.get('vcpu')
+    if per:
+        for block in per.values():
+            if isinstance(block, dict):
+                for values in block.values():
+                    if isinstance(values, (list, tuple)) and not _all_ok(values):
+                        return False
+    return True
+
+
 def validate_forecast_values(name, fc):
-    """Reject NaN, infinite or negative numbers anywhere in one VM's forecast."""
+    """Reject NaN, infinite or negative numbers anywhere in one VM's forecast.
+
+    The sorted walk names the same first bad value whatever the dict order; it
+    only runs when the unsorted fast pass found something.
+    """
+    if _forecast_ok(fc):
+        return
     for resource in ('cpu', 'net', 'gpu'):
         block = fc.get(resource)
         if isinstance(block, dict):
@@ -120,7 +152,10 @@ def horizon_indices(fc, name, lookahead_s):
     horizons = fc.get('horizons_s')
     if not isinstance(horizons, (list, tuple)) or not horizons:
         raise PlannerInputError('forecast for VM %r has no horizons_s list' % name)
-    hs = [_number(h, 'forecast for VM %r horizons_s[%d]' % (name, i)) for i, h in enumerate(horizons)]
+    if _all_ok(horizons):
+        hs = horizons
+    else:
+        hs = [_number(h, 'forecast for VM %r horizons_s[%d]' % (name, i)) for i, h in enumerate(horizons)]
     if lookahead_s is None:
         return list(range(len(hs)))
     chosen = [i for i, h in enumerate(hs) if h <= lookahead_s]
@@ -148,12 +183,13 @@ def vcpu_demands(fc, name, n_vcpus, quantile, lookahead_s, unknown):
     idx = horizon_indices(fc, name, lookahead_s) if (fc.get('cpu') or fc.get('vcpu')) else []
     whole = resource_peak(fc, name, 'cpu', quantile, lookahead_s)
     per = fc.get('vcpu') or {}
+    n_horizons = len(fc['horizons_s']) if idx else 0
     warnings = []
     out = []
     for i in range(n_vcpus):
         block = per.get(str(i), per.get(i)) if isinstance(per, dict) else None
         if block is not None:
-            values = _series(block, quantile, len(fc['horizons_s']), 'forecast for VM %r vcpu[%d]' % (name, i))
+            values = _series(block, quantile, n_horizons, ('forecast for VM %r vcpu[%d]', (name, i)))
             value = max(values[j] for j in idx)
         elif whole is not None:
             value = whole
@@ -262,12 +298,11 @@ def current_vcpus(name, alloc, online, memo=None):
         cpus = memo.get(text)
         if cpus is None:
             try:
-                cpus = memo[text] = cpuset.parse(text)
+                cpus = cpuset.parse(text) & online
             except cpuset.CpusetError as exc:
                 raise PlannerInputError('current allocation of VM %r vCPU %s: %s' % (name, key, exc))
-        out[idx] = cpus & online
-        if not out[idx]:
-            out[idx] = online  # pinned only to offline CPUs: treat as floating
+            memo[text] = cpus = cpus or online  # pinned only to offline CPUs: treat as floating
+        out[idx] = cpus
     if sorted(out) != list(range(len(out))):
         raise PlannerInputError('current allocation of VM %r: vCPU indices %s are not 0..%d'
                                 % (name, sorted(out), len(out) - 1))
