@@ -1,39 +1,366 @@
 # -*- coding: utf-8 -*-
 # Copyright: (c) 2026, adaptive.intravm contributors
 # GNU General Public License v3.0+ (see COPYING or https://www.gnu.org/licenses/gpl-3.0.txt)
-"""`make demo`: a small paused domain on the local libvirtd, playbooks/demo.yml
-run against it through ansible-playbook, and the domain removed afterwards."""
+"""`make demo`: two real guests replay real traces, once under a static pinning, once under the closed loop.
+
+    python scripts/demo.py [--traces ../shared/data/traces] [--out demo-out] [--seed 7]
+                           [--steps 20] [--step-s 6] [--predictor-step-s 3]
+
+Builds (or reuses) the guest image with the profiler, boots two 2-vCPU guests with an
+ivshmem channel, starts the host predictor, and replays a seeded trace -> duty-cycle
+schedule (scripts/demo_load.py) twice back to back: STATIC (vCPU i of each guest on host
+CPU i, never changed) then ADAPTIVE (forecasts -> playbooks/rebalance.yml, every few
+seconds). Prints a report, writes report.json and demo.png under --out. Everything it
+started (domains, regions, the daemon) is removed on exit, Ctrl-C and failure included.
+See docs/demo.md.
+"""
 
 from __future__ import absolute_import, division, print_function
 __metaclass__ = type
 
+import argparse
 import json
 import os
+import random
+import shutil
+import signal
 import subprocess
 import sys
-
-import libvirt
+import tempfile
+import time
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
-sys.path.insert(0, os.path.join(ROOT, 'tests'))
+COLLECTIONS = os.path.join(ROOT, '.build', 'collections')
+if COLLECTIONS not in sys.path:
+    sys.path.insert(0, COLLECTIONS)
 
-import libvirt_harness  # noqa: E402  pylint: disable=wrong-import-position
+import libvirt  # noqa: E402  pylint: disable=wrong-import-position
+
+from ansible_collections.adaptive.intravm.benchmarks import traces as trace_io  # noqa: E402  pylint: disable=wrong-import-position
+from ansible_collections.adaptive.intravm.scripts import demo_load, guests  # noqa: E402  pylint: disable=wrong-import-position
+
+libvirt.registerErrorHandler(lambda _ctx, _err: None, None)
+VCPUS = 2
+BOOT_MARGIN_S = 40
+# The control plane (predictor, ansible-playbook) runs at the lowest priority so that on a
+# 2-CPU host it takes what the guests leave instead of competing with their vCPUs.
+NICE = ['nice', '-n', '19']
 
 
-def main():
-    name = 'intravm-demo-%d' % os.getpid()
-    conn = libvirt.open(libvirt_harness.SYSTEM_URI)
-    print('demo: creating paused domain %s (2 vCPUs, %s)' % (name, libvirt_harness.virt_type()))
-    libvirt_harness.create(conn, libvirt_harness.domain_xml(name, vcpus=2, iothreads=1), persistent=False)
+def log(msg):
+    print('demo: [%s] %s' % (time.strftime('%H:%M:%S'), msg))
+    sys.stdout.flush()
+
+
+def env():
+    e = dict(os.environ)
+    e['PYTHONPATH'] = COLLECTIONS + (os.pathsep + e['PYTHONPATH'] if e.get('PYTHONPATH') else '')
+    e['ANSIBLE_COLLECTIONS_PATH'] = COLLECTIONS
+    e['PATH'] = os.path.dirname(sys.executable) + os.pathsep + e.get('PATH', '')
+    return e
+
+
+def playbook(path, extra, quiet=True):
+    cmd = [os.path.join(os.path.dirname(sys.executable), 'ansible-playbook'), path, '-i', 'localhost,', '-c', 'local',
+           '-e', json.dumps(dict(extra, ansible_python_interpreter=sys.executable))]
+    res = subprocess.run(cmd, env=env(), stdout=subprocess.PIPE, stderr=subprocess.STDOUT, universal_newlines=True,
+                         check=False)
+    if res.returncode != 0 or not quiet:
+        print(res.stdout[-4000:])
+    return res.returncode
+
+
+def build_image():
+    log('building (or reusing) the guest image with the profiler baked in')
+    res = subprocess.run([os.path.join(ROOT, 'scripts', 'build-guest-image.sh'), '--profiler'],
+                         stdout=subprocess.PIPE, universal_newlines=True, check=True)
+    return res.stdout.strip().splitlines()[-1]
+
+
+def make_schedules(traces_dir, seed, steps, limit_vms=40):
+    """Seeded schedules for the two guests from the first limit_vms traces (see demo_load)."""
+    vms = trace_io.load_traces(traces_dir, limit_vms=limit_vms)
+    rng = random.Random(seed)
+    picked = demo_load.pick_windows({vm.vm_id: list(vm.cpu_demand) for vm in vms}, 2, steps, rng)
+    out = []
+    for vm_id, offset, window in picked:
+        out.append({'trace_vm': vm_id, 'offset': offset, 'window': window,
+                    'duty': demo_load.duty_schedule(window, VCPUS, rng)})
+    return out
+
+
+class Sampler(object):
+    """Once a second: per-vCPU time and delay (getAllDomainStats), pins, and the forecast document."""
+
+    def __init__(self, conn, names, state_file):
+        self.conn, self.names, self.state_file = conn, names, state_file
+        self.samples = []   # (t, {dom: {vcpu: delay}}), for demo_load.phase_delay
+        self.rows = []      # everything, for the plot and report.json
+        self.forecasts = {}  # generated_at -> {dom: (p50, p90, horizon_s)}
+
+    def sample(self):
+        now = time.time()
+        doms = [self.conn.lookupByName(n) for n in self.names]
+        stats = self.conn.domainListGetStats(doms, libvirt.VIR_DOMAIN_STATS_VCPU)
+        delay, busy, pins = {}, {}, {}
+        for dom, rec in stats:
+            n = int(rec.get('vcpu.current', 0))
+            delay[dom.name()] = {i: rec.get('vcpu.%d.delay' % i, 0) for i in range(n)}
+            busy[dom.name()] = {i: rec.get('vcpu.%d.time' % i, 0) for i in range(n)}
+            try:
+                pins[dom.name()] = [[c for c, ok in enumerate(row) if ok] for row in dom.vcpuPinInfo(0)]
+            except libvirt.libvirtError:
+                pins[dom.name()] = None
+        self.samples.append((now, delay))
+        self.rows.append({'t': now, 'delay': delay, 'time': busy, 'pins': pins})
+        try:
+            with open(self.state_file) as handle:
+                doc = json.load(handle)
+            entry = {}
+            for name in self.names:
+                vm = doc.get('vms', {}).get(name)
+                if vm:
+                    entry[name] = {'p50': vm['cpu']['p50'][0], 'p90': vm['cpu']['p90'][0],
+                                   'h_s': vm['horizons_s'][0], 'model': vm.get('model')}
+            if entry:
+                self.forecasts[doc['generated_at']] = entry
+        except (OSError, ValueError, KeyError):
+            pass
+
+
+def static_pins(conn, names):
+    """vCPU i of every guest on host CPU i: balanced when each guest's load is spread, never changed."""
+    ncpu = conn.getInfo()[2]
+    for name in names:
+        dom = conn.lookupByName(name)
+        for v in range(VCPUS):
+            dom.pinVcpuFlags(v, tuple(c == v % ncpu for c in range(ncpu)), libvirt.VIR_DOMAIN_AFFECT_LIVE)
+
+
+def wait_until(t_end, sampler, every=1.0, action=None):
+    while time.time() < t_end:
+        t_next = time.time() + every
+        sampler.sample()
+        if action:
+            action()
+        time.sleep(max(0.0, min(t_next, t_end) - time.time()))
+
+
+def run(args, work, cleanup):
+    manifest = guests.load_manifest(build_image())
+    schedules = make_schedules(args.traces, args.seed, args.steps)
+    names = ['intravm-demo-a', 'intravm-demo-b']
+    conn = libvirt.open(guests.URI)
+    cleanup.append(conn.close)
+    phase_s = args.steps * args.step_s
+    for name in names:  # a demo left behind by a killed run
+        guests.destroy(conn, name, None, 'intravm-' + name)
+
+    state_file = os.path.join(work, 'forecasts.json')
+    cfg = {'uri': guests.URI, 'step_s': args.predictor_step_s, 'checkpoint_interval_s': 3600,
+           'state_dir': os.path.join(work, 'predictor'), 'state_file': state_file,
+           'listen': 'unix:' + os.path.join(work, 'predictor.sock'), 'gpu': False, 'log_level': 'WARNING'}
+    cfg_path = os.path.join(work, 'predictor.json')
+    with open(cfg_path, 'w') as handle:
+        json.dump(cfg, handle)
+    plog = open(os.path.join(work, 'predictor.log'), 'w')
+    predictor = [sys.executable, '-m', 'ansible_collections.adaptive.intravm.services.predictor', 'run', '--config', cfg_path]
+    daemon = subprocess.Popen(NICE + predictor, env=env(), stdout=plog, stderr=subprocess.STDOUT)
+
+    def stop_daemon():
+        if daemon.poll() is None:
+            daemon.terminate()
+            try:
+                daemon.wait(20)
+            except subprocess.TimeoutExpired:
+                daemon.kill()
+        plog.close()
+    cleanup.append(stop_daemon)
+    log('host predictor started (pid %d, step %ss)' % (daemon.pid, args.predictor_step_s))
+
+    t0 = time.time() + BOOT_MARGIN_S
+    seconds = BOOT_MARGIN_S + 2 * phase_s + 60
+    for name, sched in zip(names, schedules):
+        duty = demo_load.encode(sched['duty'] + sched['duty'])  # the same load twice: static, then adaptive
+        extra = 'intravm.seconds=%d intravm.duty_t0=%d intravm.duty_step=%s intravm.duty=%s' % (
+            seconds, t0, args.step_s, duty)
+        wd = os.path.join(work, name)
+        guests.define(conn, name, manifest, wd, vcpus=VCPUS, memory_mib=192, cmdline_extra=extra)
+        cleanup.append(lambda n=name, w=wd: guests.destroy(conn, n, w, 'intravm-' + n))
+        log('%s replays Bitbrains VM %s from step %d (%d steps of 300 s -> %s s each)' % (
+            name, sched['trace_vm'], sched['offset'], args.steps, args.step_s))
+    if playbook(os.path.join(ROOT, 'playbooks', 'demo.yml'), {'guests': names}):
+        raise RuntimeError('playbooks/demo.yml failed')
+    for name in names:
+        guests.start(conn, name)
+    static_pins(conn, names)
+    log('guests booting; load starts at %s, static phase %d s, then adaptive phase %d s' % (
+        time.strftime('%H:%M:%S', time.localtime(t0)), phase_s, phase_s))
+    sampler = Sampler(conn, names, state_file)
+    wait_until(t0, sampler)
+    t_static = time.time()
+    log('STATIC phase: pins fixed (vCPU i -> host CPU i)')
+    wait_until(t0 + phase_s, sampler)
+    if daemon.poll() is not None:
+        raise RuntimeError('the host predictor exited (%s); see %s' % (daemon.returncode, plog.name))
+
+    log('ADAPTIVE phase: forecasts -> playbooks/rebalance.yml in a loop')
+    runs = []
+    t_adaptive = time.time()
+    t_end = t0 + 2 * phase_s
+    rb_state = os.path.join(work, 'rebalance')
+    extra = {'target_hosts': 'localhost', 'rebalance_forecasts_path': state_file,
+             'rebalance_forecast_max_age': max(30, 5 * args.predictor_step_s), 'rebalance_state_dir': rb_state,
+             'rebalance_reason': 'demo', 'rebalance_policy': {'capacity': args.capacity}}
+    if args.no_loop:
+        log('--no-loop: the second phase keeps the static pins (A/A control)')
+        wait_until(t_end, sampler)
+    while time.time() < t_end and not args.no_loop:
+        started = time.time()
+        cmd = [os.path.join(os.path.dirname(sys.executable), 'ansible-playbook'), os.path.join(ROOT, 'playbooks', 'rebalance.yml'),
+               '-i', 'localhost,', '-c', 'local', '-e', json.dumps(dict(extra, ansible_python_interpreter=sys.executable))]
+        proc = subprocess.Popen(NICE + cmd, env=env(), stdout=subprocess.PIPE, stderr=subprocess.STDOUT, universal_newlines=True)
+        while proc.poll() is None:
+            sampler.sample()
+            time.sleep(1.0)
+        out = proc.stdout.read()
+        moves = []
+        try:
+            with open(os.path.join(rb_state, 'last-rebalance.json')) as handle:
+                moves = json.load(handle).get('moves', [])
+        except (OSError, ValueError):
+            pass
+        runs.append({'t': started, 'duration_s': time.time() - started, 'rc': proc.returncode, 'moves': moves})
+        if proc.returncode != 0:
+            log('rebalance.yml failed (rc %d):\n%s' % (proc.returncode, out[-3000:]))
+        else:
+            log('rebalance run %d: %.1f s, %d move(s)%s' % (len(runs), runs[-1]['duration_s'], len(moves),
+                                                            ''.join('\n    ' + m.get('reason', '') for m in moves)))
+        wait_until(min(t_end, started + args.predictor_step_s), sampler)
+    sampler.sample()
+
+    static = demo_load.phase_delay(sampler.samples, t_static, t0 + phase_s)
+    adaptive = demo_load.phase_delay(sampler.samples, t_adaptive, t_end)
+    rep = demo_load.report(static, adaptive)
+    rep.update({'no_loop': args.no_loop, 'seed': args.seed, 'steps': args.steps, 'step_s': args.step_s, 'phase_s': phase_s,
+                'predictor_step_s': args.predictor_step_s, 'capacity': args.capacity, 'rebalance_runs': len(runs),
+                'rebalance_failures': sum(1 for r in runs if r['rc']),
+                'rebalance_mean_s': sum(r['duration_s'] for r in runs) / len(runs) if runs else None,
+                'moves': sum(len(r['moves']) for r in runs),
+                'traces': [{k: s[k] for k in ('trace_vm', 'offset', 'duty')} for s in schedules]})
+    os.makedirs(args.out, exist_ok=True)
+    with open(os.path.join(args.out, 'report.json'), 'w') as handle:
+        json.dump({'report': rep, 'rows': sampler.rows, 'forecasts': sampler.forecasts, 'runs': runs,
+                   'phases': {'static': [t_static, t0 + phase_s], 'adaptive': [t_adaptive, t_end]}}, handle)
+    plot(os.path.join(args.out, 'demo.png'), names, sampler, (t_static, t0 + phase_s), (t_adaptive, t_end), runs)
+    print_report(rep)
+    return 0
+
+
+def print_report(rep):
+    print('\n=== make demo: report ===')
+    for t in rep['traces']:
+        print('trace VM %s from step %d' % (t['trace_vm'], t['offset']))
+    print('phase length %d s each (%d steps of %s s); predictor step %s s' % (
+        rep['phase_s'], rep['steps'], rep['step_s'], rep['predictor_step_s']))
+    print('planner capacity %.2f per host CPU; rebalance.yml runs: %d (%d failed), mean %.1f s per run, %d vCPU move(s)' % (
+        rep['capacity'], rep['rebalance_runs'], rep['rebalance_failures'], rep['rebalance_mean_s'] or 0, rep['moves']))
+    for dom, v in rep['per_domain'].items():
+        print('%-16s vCPU delay  static %7.2f s   adaptive %7.2f s' % (dom, v['static_s'], v['adaptive_s']))
+    print('TOTAL vCPU delay  static %.2f s   adaptive %.2f s   adaptive/static = %.3f' % (
+        rep['static_delay_s'], rep['adaptive_delay_s'], rep['ratio']))
+
+
+def plot(path, names, sampler, static, adaptive, runs):
+    import matplotlib  # pylint: disable=import-outside-toplevel
+    matplotlib.use('Agg')
+    import matplotlib.pyplot as plt  # pylint: disable=import-outside-toplevel
+    rows = sampler.rows
+    t0 = static[0]
+    fig, axes = plt.subplots(len(names) * 2 + 1, 1, figsize=(11, 3 * (2 * len(names) + 1)), sharex=True)
+    for k, name in enumerate(names):
+        ax = axes[k]
+        xs, ys = [], []
+        for a, b in zip(rows, rows[1:]):
+            dt = b['t'] - a['t']
+            if dt > 0 and name in a['time'] and name in b['time']:
+                xs.append(b['t'] - t0)
+                ys.append(sum(b['time'][name].values()) - sum(a['time'][name].values()))
+                ys[-1] = ys[-1] / 1e9 / dt / VCPUS
+        ax.plot(xs, ys, lw=0.8, label='actual CPU (vcpu.N.time)')
+        fx = sorted(sampler.forecasts)
+        pts = [(g + sampler.forecasts[g][name]['h_s'] - t0, sampler.forecasts[g][name]['p50'],
+                sampler.forecasts[g][name]['p90']) for g in fx if name in sampler.forecasts[g]]
+        if pts:
+            ax.plot([p[0] for p in pts], [p[1] for p in pts], lw=1, label='forecast P50 (h=1 step, at target time)')
+            ax.plot([p[0] for p in pts], [p[2] for p in pts], lw=1, ls='--', label='forecast P90')
+        ax.set_ylabel('%s\nCPU frac' % name)
+        ax.legend(fontsize=7, loc='upper right')
+        ax = axes[len(names) + k]
+        for v in range(VCPUS):
+            ax.step([r['t'] - t0 for r in rows if r['pins'].get(name)],
+                    [r['pins'][name][v][0] + 0.05 * v if len(r['pins'][name][v]) == 1 else -1
+                     for r in rows if r['pins'].get(name)], where='post', label='vCPU %d' % v)
+        ax.set_ylabel('%s\nhost CPU' % name)
+        ax.legend(fontsize=7, loc='upper right')
+    ax = axes[-1]
+    for name in names:
+        xs, ys = [], []
+        for a, b in zip(rows, rows[1:]):
+            dt = b['t'] - a['t']
+            if dt > 0 and name in a['delay'] and name in b['delay']:
+                xs.append(b['t'] - t0)
+                ys.append((sum(b['delay'][name].values()) - sum(a['delay'][name].values())) / 1e9 / dt)
+        ax.plot(xs, ys, lw=0.8, label='%s vcpu.*.delay' % name)
+    ax.set_ylabel('delay s/s')
+    for axis in axes:
+        axis.axvspan(static[0] - t0, static[1] - t0, color='0.9', zorder=0)
+        for r in runs:
+            axis.axvline(r['t'] - t0, color='0.8', lw=0.5, zorder=0)
+    ax.set_xlabel('seconds since the load started (grey: static phase; thin lines: rebalance runs)')
+    ax.legend(fontsize=7, loc='upper right')
+    fig.tight_layout()
+    fig.savefig(path, dpi=90)
+    plt.close(fig)
+
+
+def main(argv=None):
+    ap = argparse.ArgumentParser(description=__doc__.split('\n', maxsplit=1)[0])
+    ap.add_argument('--traces', default=os.path.join(ROOT, '..', 'shared', 'data', 'traces'))
+    ap.add_argument('--out', default=os.path.join(ROOT, '.build', 'demo'))
+    ap.add_argument('--seed', type=int, default=7)
+    ap.add_argument('--steps', type=int, default=16, help='trace steps per phase')
+    ap.add_argument('--step-s', type=float, default=10.0, help='seconds each 5-minute trace step lasts')
+    ap.add_argument('--predictor-step-s', type=int, default=2)
+    ap.add_argument('--capacity', type=float, default=0.5,
+                    help='planner capacity per host CPU (fraction); below 1 because under TCG a vCPU that is '
+                         'contended shows less usage than it demands')
+    ap.add_argument('--no-loop', action='store_true',
+                    help='control run: keep the static pins in the second phase too (measures phase-to-phase drift)')
+    args = ap.parse_args(argv)
+    work = tempfile.mkdtemp(prefix='intravm-demo-')
+    os.chmod(work, 0o755)
+    cleanup = []
+
+    def on_term(_signum, _frame):
+        raise KeyboardInterrupt()
+    signal.signal(signal.SIGTERM, on_term)
+    signal.signal(signal.SIGINT, signal.default_int_handler)
+    started = time.time()
     try:
-        cmd = [os.path.join(os.path.dirname(sys.executable), 'ansible-playbook'),
-               os.path.join(ROOT, 'playbooks', 'demo.yml'), '-i', 'localhost,', '-c', 'local',
-               '-e', json.dumps({'domain': name, 'ansible_python_interpreter': sys.executable})]
-        return subprocess.call(cmd)
+        return run(args, work, cleanup)
+    except KeyboardInterrupt:
+        log('interrupted')
+        return 130
     finally:
-        libvirt_harness.remove(conn, name)
-        conn.close()
-        print('demo: removed %s' % name)
+        signal.signal(signal.SIGINT, signal.SIG_IGN)
+        for undo in reversed(cleanup):
+            try:
+                undo()
+            except Exception as exc:  # pylint: disable=broad-except
+                log('cleanup: %r' % (exc,))
+        shutil.rmtree(work, ignore_errors=True)
+        log('cleaned up (domains, regions, predictor); total %.0f s' % (time.time() - started))
 
 
 if __name__ == '__main__':

@@ -12,6 +12,10 @@ Kernel command line options:
   intravm.seconds=N     power off after N seconds (default 60)
   intravm.busy_cpu=N    spin a busy loop pinned to vCPU N (repeatable as N,M)
   intravm.busy_after=S  start the busy loop S seconds after boot (default 0)
+  intravm.duty=SCHED    replay a duty-cycle schedule (scripts/demo_load.py writes it):
+                        steps joined by ',', per step one percentage per vCPU joined by '.'
+  intravm.duty_t0=T     wall-clock epoch second at which step 0 starts (default: at once)
+  intravm.duty_step=S   seconds per step (default 5)
 """
 
 from __future__ import absolute_import, division, print_function
@@ -67,6 +71,37 @@ def spin(cpu, until):
     return 0
 
 
+def parse_duty(text):
+    """'90.10,20.80' -> [[0.9, 0.1], [0.2, 0.8]]: per step, per vCPU, busy fraction."""
+    return [[min(1.0, max(0.0, int(p) / 100.0)) for p in step.split('.')] for step in text.split(',') if step]
+
+
+def duty_cycle(cpu, schedule, t0, step_s, period=0.1):
+    """Child pinned to vCPU cpu: busy duty*period, idle the rest, per step of the schedule."""
+    pid = os.fork()
+    if pid:
+        return pid
+    try:
+        os.sched_setaffinity(0, {cpu})
+        while time.time() < t0:
+            time.sleep(min(0.2, t0 - time.time()))
+        while True:
+            now = time.time()
+            idx = int((now - t0) // step_s)
+            if idx >= len(schedule):
+                break
+            duty = schedule[idx][cpu] if cpu < len(schedule[idx]) else 0.0
+            busy_until = now + duty * period
+            while time.time() < busy_until:
+                pass
+            rest = period - (time.time() - now)
+            if rest > 0:
+                time.sleep(rest)
+    finally:
+        os._exit(0)  # pylint: disable=protected-access
+    return 0
+
+
 def power_off(libc):
     os.sync()
     libc.mount(None, b'/', None, MS_REMOUNT | MS_RDONLY, None)
@@ -94,6 +129,13 @@ def main():
             for cpu in busy:
                 log('busy loop on vCPU %d' % cpu)
                 spin(cpu, start + seconds)
+        if opts.get('duty'):
+            schedule = parse_duty(opts['duty'])
+            t0 = float(opts.get('duty_t0', time.time()))
+            step_s = float(opts.get('duty_step', 5))
+            log('duty-cycle schedule: %d steps of %.1f s from %.0f' % (len(schedule), step_s, t0))
+            for cpu in range(os.cpu_count() or 1):
+                duty_cycle(cpu, schedule, t0, step_s)
         while time.monotonic() - start < seconds:
             time.sleep(0.5)
             try:

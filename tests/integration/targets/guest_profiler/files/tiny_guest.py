@@ -8,7 +8,7 @@
     python tiny_guest.py read NAME --shm SHM --seconds S     # JSON summary on stdout
     python tiny_guest.py destroy NAME --workdir D [--shm SHM]
 
-The disk is a sparse copy of the baked image, so a run never changes the cache.
+The domain handling lives in scripts/guests.py (shared with `make demo`).
 """
 
 from __future__ import absolute_import, division, print_function
@@ -16,62 +16,28 @@ __metaclass__ = type
 
 import argparse
 import json
-import os
-import shutil
-import subprocess
 import sys
 import time
 
 import libvirt
 
 from ansible_collections.adaptive.intravm.plugins.module_utils.shm_reader import RingReader
+from ansible_collections.adaptive.intravm.scripts import guests
 
 libvirt.registerErrorHandler(lambda _ctx, _err: None, None)
-URI = 'qemu:///system'
-
-
-def virt_type():
-    for mod in ('kvm_intel', 'kvm_amd'):
-        if os.path.exists('/sys/module/%s' % mod):
-            return 'kvm'
-    return 'qemu'
+URI = guests.URI
 
 
 def define(args):
-    with open(args.manifest) as handle:
-        man = json.load(handle)
-    os.makedirs(args.workdir, exist_ok=True)
-    os.chmod(args.workdir, 0o755)
-    disk = os.path.join(args.workdir, 'disk.img')
-    subprocess.run(['cp', '--sparse=always', man['profiler_image'], disk], check=True)
-    for part in ('kernel', 'initrd'):
-        shutil.copy(man[part], os.path.join(args.workdir, part))
-    xml = """<domain type='{vt}'>
-  <name>{name}</name>
-  <memory unit='MiB'>{mem}</memory>
-  <vcpu placement='static'>{vcpus}</vcpu>
-  <os><type arch='x86_64' machine='pc'>hvm</type>
-    <kernel>{wd}/kernel</kernel><initrd>{wd}/initrd</initrd>
-    <cmdline>{cmdline} {extra}</cmdline></os>
-  <on_poweroff>destroy</on_poweroff>
-  <on_crash>destroy</on_crash>
-  <devices>
-    <disk type='file' device='disk'><driver name='qemu' type='raw' cache='unsafe'/>
-      <source file='{wd}/disk.img'/><target dev='vda' bus='virtio'/></disk>
-    <serial type='file'><source path='{wd}/console.log'/><target port='0'/></serial>
-    <video><model type='none'/></video>
-    <memballoon model='none'/>
-  </devices>
-</domain>""".format(vt=virt_type(), name=args.name, mem=args.memory_mib, vcpus=args.vcpus, wd=args.workdir,
-                    cmdline=man['cmdline'], extra=args.cmdline_extra)
     conn = libvirt.open(URI)
-    conn.defineXML(xml)
+    guests.define(conn, args.name, guests.load_manifest(args.manifest), args.workdir, args.vcpus, args.memory_mib,
+                  args.cmdline_extra)
     conn.close()
 
 
 def start(args):
     conn = libvirt.open(URI)
-    conn.lookupByName(args.name).create()
+    guests.start(conn, args.name)
     conn.close()
 
 
@@ -106,18 +72,8 @@ def read(args):
 
 def destroy(args):
     conn = libvirt.open(URI)
-    try:
-        dom = conn.lookupByName(args.name)
-        if dom.isActive():
-            dom.destroy()
-        dom.undefine()
-    except libvirt.libvirtError:
-        pass
+    guests.destroy(conn, args.name, args.workdir, args.shm)
     conn.close()
-    if args.workdir:
-        shutil.rmtree(args.workdir, ignore_errors=True)
-    if args.shm and os.path.exists('/dev/shm/' + args.shm):
-        os.unlink('/dev/shm/' + args.shm)
 
 
 def main():

@@ -1,0 +1,91 @@
+# -*- coding: utf-8 -*-
+# Copyright: (c) 2026, adaptive.intravm contributors
+# GNU General Public License v3.0+ (see COPYING or https://www.gnu.org/licenses/gpl-3.0.txt)
+"""Define, boot and remove the tiny Debian guest (scripts/build-guest-image.sh) under libvirt.
+
+Shared by `make demo` (scripts/demo.py) and the guest_profiler integration target
+(tests/integration/targets/guest_profiler/files/tiny_guest.py). The disk is a sparse copy
+of the baked image in the guest's work directory, so a run never changes the cache.
+"""
+
+from __future__ import absolute_import, division, print_function
+__metaclass__ = type
+
+import json
+import os
+import shutil
+import subprocess
+
+import libvirt
+
+URI = 'qemu:///system'
+
+DOMAIN_XML = """<domain type='{vt}'>
+  <name>{name}</name>
+  <memory unit='MiB'>{mem}</memory>
+  <vcpu placement='static'>{vcpus}</vcpu>
+  <os><type arch='x86_64' machine='pc'>hvm</type>
+    <kernel>{wd}/kernel</kernel><initrd>{wd}/initrd</initrd>
+    <cmdline>{cmdline}</cmdline></os>
+  <on_poweroff>destroy</on_poweroff>
+  <on_crash>destroy</on_crash>
+  <devices>
+    <disk type='file' device='disk'><driver name='qemu' type='raw' cache='unsafe'/>
+      <source file='{wd}/disk.img'/><target dev='vda' bus='virtio'/></disk>
+    <serial type='file'><source path='{wd}/console.log'/><target port='0'/></serial>
+    <video><model type='none'/></video>
+    <memballoon model='none'/>
+  </devices>
+</domain>"""
+
+
+def virt_type():
+    """'kvm' where the KVM module is loaded, else 'qemu' (TCG)."""
+    for mod in ('kvm_intel', 'kvm_amd'):
+        if os.path.exists('/sys/module/%s' % mod):
+            return 'kvm'
+    return 'qemu'
+
+
+def load_manifest(path):
+    with open(path) as handle:
+        man = json.load(handle)
+    if 'profiler_image' not in man:
+        raise ValueError('%s has no profiler_image: build with scripts/build-guest-image.sh --profiler' % path)
+    return man
+
+
+def domain_xml(name, manifest, workdir, vcpus=2, memory_mib=256, cmdline_extra=''):
+    """The persistent definition: direct kernel boot of the work directory's copies."""
+    cmdline = ('%s %s' % (manifest['cmdline'], cmdline_extra)).strip()
+    return DOMAIN_XML.format(vt=virt_type(), name=name, mem=memory_mib, vcpus=vcpus, wd=workdir, cmdline=cmdline)
+
+
+def define(conn, name, manifest, workdir, vcpus=2, memory_mib=256, cmdline_extra=''):
+    """Copy disk, kernel and initrd into workdir and define the domain (not started)."""
+    os.makedirs(workdir, exist_ok=True)
+    os.chmod(workdir, 0o755)
+    subprocess.run(['cp', '--sparse=always', manifest['profiler_image'], os.path.join(workdir, 'disk.img')], check=True)
+    for part in ('kernel', 'initrd'):
+        shutil.copy(manifest[part], os.path.join(workdir, part))
+    return conn.defineXML(domain_xml(name, manifest, workdir, vcpus, memory_mib, cmdline_extra))
+
+
+def start(conn, name):
+    conn.lookupByName(name).create()
+
+
+def destroy(conn, name, workdir=None, shm=None):
+    """Stop and undefine the domain, remove its work directory and shared-memory region; never raises
+    for what is already gone, so it is safe in cleanup paths."""
+    try:
+        dom = conn.lookupByName(name)
+        if dom.isActive():
+            dom.destroy()
+        dom.undefine()
+    except libvirt.libvirtError:
+        pass
+    if workdir:
+        shutil.rmtree(workdir, ignore_errors=True)
+    if shm and os.path.exists('/dev/shm/' + shm):
+        os.unlink('/dev/shm/' + shm)

@@ -1,0 +1,93 @@
+# -*- coding: utf-8 -*-
+# Copyright: (c) 2026, adaptive.intravm contributors
+# GNU General Public License v3.0+ (see COPYING or https://www.gnu.org/licenses/gpl-3.0.txt)
+"""The pure parts of `make demo`: trace -> duty-cycle mapping and the report's numbers."""
+
+from __future__ import absolute_import, division, print_function
+__metaclass__ = type
+
+import math
+import random
+
+import pytest
+
+from ansible_collections.adaptive.intravm.scripts import demo_load
+
+
+def _series(n, base=0.1, amp=0.3):
+    return [base + amp * (1 + math.sin(i / 3.0)) / 2 for i in range(n)]
+
+
+def test_carry_forward_fills_gaps_with_previous_value():
+    nan = float('nan')
+    assert demo_load.carry_forward([nan, 0.2, nan, nan, 0.5]) == [0.2, 0.2, 0.2, 0.2, 0.5]
+
+
+def test_same_seed_same_schedule_other_seed_differs():
+    traces = {str(i): _series(100, base=0.01 * i) for i in range(1, 8)}
+
+    def build(seed):
+        rng = random.Random(seed)
+        return [(vm, off, demo_load.duty_schedule(w, 2, rng)) for vm, off, w in demo_load.pick_windows(traces, 2, 20, rng)]
+    assert build(7) == build(7)
+    assert build(7) != build(8)
+
+
+def test_flat_or_short_vms_are_not_candidates():
+    traces = {'flat': [0.0] * 100, 'short': _series(10), 'ok': _series(100)}
+    picked = demo_load.pick_windows(traces, 1, 20, random.Random(1))
+    assert [vm for vm, _o, _w in picked] == ['ok']
+    with pytest.raises(ValueError, match='need 2'):
+        demo_load.pick_windows(traces, 2, 20, random.Random(1))
+
+
+def test_window_is_a_slice_of_the_trace():
+    series = _series(100)
+    ((_vm, off, window),) = demo_load.pick_windows({'x': series}, 1, 20, random.Random(3))
+    assert window == series[off:off + 20]
+
+
+def test_duty_follows_intensity_with_one_hot_vcpu():
+    window = [0.0, 0.5, 1.0, 1.0, 0.25, 0.0, 1.0, 0.75]
+    sched = demo_load.duty_schedule(window, 2, random.Random(5), min_dwell=2, max_dwell=3)
+    u = demo_load.intensity(window)
+    for row, ui in zip(sched, u):
+        hot, cold = max(row), min(row)
+        assert hot == int(round(100 * (demo_load.HOT_BASE + demo_load.HOT_GAIN * ui)))
+        assert cold == int(round(100 * (demo_load.COLD_BASE + demo_load.COLD_GAIN * ui)))
+        assert hot > cold
+
+
+def test_hot_vcpu_moves_after_each_dwell():
+    seq = demo_load.hot_sequence(60, 2, random.Random(11), min_dwell=3, max_dwell=6)
+    runs = [1]
+    for a, b in zip(seq, seq[1:]):
+        if a == b:
+            runs[-1] += 1
+        else:
+            runs.append(1)
+    assert len(runs) > 1
+    assert all(3 <= r <= 6 for r in runs[:-1])
+
+
+def test_encode_decode_round_trip_matches_guest_format():
+    sched = [[68, 14], [14, 100], [0, 5]]
+    text = demo_load.encode(sched)
+    assert text == '68.14,14.100,0.5'
+    assert demo_load.decode(text) == sched
+
+
+def test_phase_delay_and_report():
+    samples = [(0.0, {'a': {0: 0, 1: 0}, 'b': {0: 0}}),
+               (10.0, {'a': {0: 2e9, 1: 1e9}, 'b': {0: 1e9}}),
+               (20.0, {'a': {0: 3e9, 1: 1e9}, 'b': {0: 1.5e9}})]
+    static = demo_load.phase_delay(samples, 0.1, 9.8)
+    adaptive = demo_load.phase_delay(samples, 10.2, 20.0)
+    assert static == {'a': 3e9, 'b': 1e9}
+    assert adaptive == {'a': 1e9, 'b': 0.5e9}
+    rep = demo_load.report(static, adaptive)
+    assert rep['static_delay_s'] == pytest.approx(4.0)
+    assert rep['adaptive_delay_s'] == pytest.approx(1.5)
+    assert rep['ratio'] == pytest.approx(0.375)
+    assert rep['per_domain']['b'] == {'static_s': 1.0, 'adaptive_s': 0.5}
+    assert math.isnan(demo_load.report({'a': 0}, {'a': 5})['ratio'])
