@@ -18,8 +18,28 @@ from __future__ import absolute_import, division, print_function
 __metaclass__ = type
 
 import math
+import sys
 
 import torch
+
+
+def _import_torch_compiler():
+    """Import torch._dynamo now, with the real sys.intern.
+
+    torch imports its compiler lazily on the first optimizer step, and that
+    import fails once ansible-core has replaced sys.intern with a patch object
+    (ansible-core 2.19, torch 2.13). Importing it here, with the builtin put
+    back for the moment, works whichever of the two was imported first.
+    """
+    patched = sys.intern
+    sys.intern = getattr(patched, 'unpatched_implementation', patched)
+    try:
+        import torch._dynamo  # noqa: F401  pylint: disable=unused-import,import-outside-toplevel
+    finally:
+        sys.intern = patched
+
+
+_import_torch_compiler()
 
 QUANTILES = (0.5, 0.9)
 ANCHOR = 0  # input column holding the current (scaled) demand

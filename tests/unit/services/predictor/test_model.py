@@ -116,3 +116,21 @@ def test_global_training_beats_untrained_on_synthetic_series():
         loss0 = mdl.pinball(untrained.run(x.unsqueeze(0))[0], y.unsqueeze(0), m.unsqueeze(0))
         loss1 = mdl.pinball(trained.run(x.unsqueeze(0))[0], y.unsqueeze(0), m.unsqueeze(0))
     assert float(loss1) < float(loss0)
+
+
+def test_training_works_after_ansible_core_patched_sys_intern():
+    """ansible-core swaps sys.intern for a patch object; torch's lazy compiler import then broke Adam."""
+    import os
+    import subprocess
+    import sys
+    code = ('import ansible.module_utils.basic, sys\n'
+            'assert not isinstance(sys.intern, type(len)), "ansible-core no longer patches sys.intern"\n'
+            'from ansible_collections.adaptive.intravm.services.predictor import training\n'
+            'import torch\n'
+            'p = torch.zeros(2, requires_grad=True)\n'
+            'opt = training.make_adam([p], 1e-2)\n'
+            'p.sum().backward(); opt.step()\n'
+            'print(float(p[0]))\n')
+    out = subprocess.run([sys.executable, '-c', code], capture_output=True, text=True, env=os.environ.copy(), timeout=120)
+    assert out.returncode == 0, out.stderr[-2000:]
+    assert float(out.stdout.split()[-1]) < 0
