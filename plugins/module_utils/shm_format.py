@@ -51,6 +51,11 @@ import operator
 import struct
 import zlib
 
+try:
+    from collections.abc import Mapping
+except ImportError:  # Python 2 (ansible-test's compile check only)
+    from collections import Mapping  # pylint: disable=deprecated-class
+
 MAGIC = b'IVMPROF\x00'
 FORMAT_VERSION = 1
 HEADER_SIZE = 64
@@ -71,6 +76,7 @@ WRITE_SEQ = struct.Struct('<Q')                 # at 48
 WRITE_SEQ_OFFSET = 48
 HEADER_CRC_OFFSET = 40
 RECORD_HEAD = struct.Struct('<IHHQQ')
+_DOUBLE_AT = struct.Struct('<d').unpack_from
 
 FRACTION = (0.0, 1.0)
 PERCENT = (0.0, 100.0)
@@ -394,17 +400,57 @@ def write_record(buf, header, seed, seq, timestamp_ns, keys, values, packed_keys
     RecordWriter(buf, header, seed, keys, packed_keys).write(seq, timestamp_ns, values)
 
 
+class MetricsView(Mapping):
+    """A record's metrics as a read-only {name: value} mapping, read from its bytes on use.
+
+    A record is validated in full when it is accepted (CRC, keys, every value
+    in range, which the bounds lanes check on the raw bytes), but a value is
+    unpacked only when something reads it. The name -> position index
+    belongs to the layout and is shared by every record of that metric set.
+    So accepting a record costs one small object, not 54 floats, a tuple and
+    a dict: a host that reads a few metrics of the newest sample of a poll
+    does not pay for the rest. A view keeps the poll's bytes (at most the
+    reader's per-poll budget) alive. dict(view) makes a plain dict.
+    """
+
+    __slots__ = ('_index', '_values', '_data', '_offset')
+
+    def __init__(self, index, values, data=None, offset=0):
+        self._index = index
+        self._values = values      # a tuple, or None: read from data at offset
+        self._data = data
+        self._offset = offset
+
+    def __getitem__(self, name):
+        if self._values is None:
+            return _DOUBLE_AT(self._data, self._offset + 8 * self._index[name])[0]
+        return self._values[self._index[name]]
+
+    def __iter__(self):
+        return iter(self._index)
+
+    def __len__(self):
+        return len(self._index)
+
+    def __contains__(self, name):
+        return name in self._index
+
+    def __repr__(self):
+        return 'MetricsView(%r)' % (dict(self),)
+
+
 class RecordLayout(object):
     """One checked metric set, compiled once; a writer sends the same set in every record.
 
-    Holds the record struct, the metric names, their bounds and a template
-    dict, so that decode_run() checks and decodes a record of this set with
-    a handful of C-level calls instead of a Python loop per value. Built
-    only from a key array that passed every key check.
+    Holds the value struct, the metric names, their bounds and the
+    name -> position index its MetricsView objects share, so that
+    decode_run() checks a record of this set with a handful of C-level calls
+    instead of a Python loop per value. Built only from a key array that
+    passed every key check.
     """
 
-    __slots__ = ('count', 'key_bytes', 'names', 'lows', 'highs', 'record', 'values_at', 'crc_end',
-                 'template', 'sign_lanes', 'limit_lanes')
+    __slots__ = ('count', 'key_bytes', 'names', 'lows', 'highs', 'record', 'values', 'values_at', 'crc_end',
+                 'index', 'sign_lanes', 'limit_lanes')
 
     def __init__(self, key_bytes, count):
         specs = []
@@ -421,10 +467,10 @@ class RecordLayout(object):
         self.names = names
         self.lows = tuple(spec[1] for spec in specs)
         self.highs = tuple(spec[2] for spec in specs)
-        self.record = struct.Struct('<IHHQQ%dx%dd' % (4 * count, count))   # keys compared in place
+        self.values = struct.Struct('<%dd' % count)
         self.values_at = RECORD_HEAD_SIZE + 4 * count
         self.crc_end = RECORD_HEAD_SIZE + ENTRY_SIZE * count
-        self.template = dict.fromkeys(names, 0.0)
+        self.index = dict((name, i) for i, name in enumerate(names))
         # The bounds as lanes of one integer, for a check of every value with
         # a few integer operations. For doubles with the sign bit clear, IEEE 754
         # orders the bit patterns as it orders the numbers, inf and NaN above
@@ -448,13 +494,11 @@ class RecordLayout(object):
         return all(map(operator.le, self.lows, values)) and all(map(operator.le, values, self.highs))
 
     def metrics(self, values):
-        """{name: value} in wire order; copying a template then updating it skips the dict's regrowth."""
-        metrics = self.template.copy()
-        metrics.update(zip(self.names, values))
-        return metrics
+        """The {name: value} mapping of one record of this set, in wire order."""
+        return MetricsView(self.index, values)
 
     def decode_run(self, data, offset, stride, limit, seed, seq, after_ts):
-        """(timestamps, metric dicts) of the valid records of this set at the start of a run of slots.
+        """(timestamps, MetricsView list) of the valid records of this set at the start of a run of slots.
 
         Slot k (at offset + k * stride in data, a bytes object) should hold
         record seq + k. Decodes up to `limit` slots and stops at the first one
@@ -464,32 +508,33 @@ class RecordLayout(object):
         decode_slot() for the exact reason. Acceptance here makes the same
         checks as decode_slot(), only in bulk.
         """
-        unpack = self.record.unpack_from
+        head = RECORD_HEAD.unpack_from
         view = memoryview(data)
         count, key_bytes, crc_end, values_at = self.count, self.key_bytes, self.crc_end, self.values_at
         signs, limits = self.sign_lanes, self.limit_lanes
-        names, template = self.names, self.template
+        index, make_view = self.index, MetricsView
         crc32, from_bytes = zlib.crc32, int.from_bytes
         timestamps = []
         decoded = []
         for k in range(limit):
             off = offset + k * stride
-            rec = unpack(data, off)
-            if (rec[3] != seq + k or rec[1] != count or rec[4] <= after_ts
+            crc, n, _flags, rseq, ts = head(data, off)
+            if (rseq != seq + k or n != count or ts <= after_ts
                     or not data.startswith(key_bytes, off + RECORD_HEAD_SIZE)
-                    or rec[0] != crc32(view[off + 4:off + crc_end], seed)):
+                    or crc != crc32(view[off + 4:off + crc_end], seed)):
                 break
-            values = rec[5:]
             if signs is not None:
-                lanes = from_bytes(data[off + values_at:off + crc_end], 'little')
+                lanes = from_bytes(view[off + values_at:off + crc_end], 'little')
                 if lanes & signs or (limits - lanes) & signs != signs:
                     break
-            elif not self.in_bounds(values):          # a table with other bounds: no lanes
-                break
-            metrics = template.copy()
-            metrics.update(zip(names, values))
-            after_ts = rec[4]
-            timestamps.append(after_ts)
+                metrics = make_view(index, None, data, off + values_at)
+            else:                                     # a table with other bounds: no lanes
+                values = self.values.unpack_from(data, off + values_at)
+                if not self.in_bounds(values):
+                    break
+                metrics = make_view(index, values)
+            after_ts = ts
+            timestamps.append(ts)
             decoded.append(metrics)
         return timestamps, decoded
 

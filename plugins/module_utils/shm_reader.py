@@ -248,7 +248,7 @@ class RingReader(object):
         i = 0
         while i < count:
             layout = self._layout
-            if layout is not None and layout.record.size <= rsize:
+            if layout is not None and layout.crc_end <= rsize:
                 limit = min(count - i, int(self._tokens))
                 timestamps, decoded = layout.decode_run(data, i * rsize, rsize, limit, self._seed, first + i, self._last_ts)
                 got = len(timestamps)

@@ -47,6 +47,21 @@ def test_record_round_trip():
     assert got == metrics
 
 
+def test_metrics_view_reads_like_a_dict_and_copies_to_one():
+    layout = fmt.RecordLayout(fmt.pack_keys([fmt.metric_key('cpu.busy'), fmt.metric_key('vcpu.1.busy')]), 2)
+    view = layout.metrics((0.25, 0.75))
+    assert list(view) == ['cpu.busy', 'vcpu.1.busy']
+    assert len(view) == 2 and 'cpu.busy' in view and 'runnable' not in view
+    assert view['vcpu.1.busy'] == 0.75 and view.get('runnable') is None
+    with pytest.raises(KeyError):
+        view['runnable']  # pylint: disable=pointless-statement
+    plain = dict(view)
+    assert type(plain) is dict and plain == {'cpu.busy': 0.25, 'vcpu.1.busy': 0.75} == view
+    assert view != {'cpu.busy': 0.25}
+    other = layout.metrics((0.5, 0.5))
+    assert other['cpu.busy'] == 0.5 and view['cpu.busy'] == 0.25  # records share the index, not values
+
+
 def test_slots_wrap():
     _buf, header = make_region()
     assert fmt.slot_offset(header, 1) == fmt.HEADER_SIZE

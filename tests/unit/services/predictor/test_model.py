@@ -131,6 +131,6 @@ def test_training_works_after_ansible_core_patched_sys_intern():
             'opt = training.make_adam([p], 1e-2)\n'
             'p.sum().backward(); opt.step()\n'
             'print(float(p[0]))\n')
-    out = subprocess.run([sys.executable, '-c', code], capture_output=True, text=True, env=os.environ.copy(), timeout=120)
+    out = subprocess.run([sys.executable, '-c', code], capture_output=True, text=True, env=os.environ.copy(), timeout=120, check=False)
     assert out.returncode == 0, out.stderr[-2000:]
     assert float(out.stdout.split()[-1]) < 0

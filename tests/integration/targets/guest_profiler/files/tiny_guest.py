@@ -51,7 +51,7 @@ def read(args):
         if len(samples) >= args.enough:
             break
         time.sleep(0.5)
-    last = samples[-1].metrics if samples else {}
+    last = dict(samples[-1].metrics) if samples else {}
     busiest = {}
     for sample in samples:
         for key, value in sample.metrics.items():
