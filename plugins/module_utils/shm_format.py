@@ -51,10 +51,7 @@ import operator
 import struct
 import zlib
 
-try:
-    from collections.abc import Mapping
-except ImportError:  # Python 2 (ansible-test's compile check only)
-    from collections import Mapping  # pylint: disable=deprecated-class
+from collections.abc import Mapping
 
 MAGIC = b'IVMPROF\x00'
 FORMAT_VERSION = 1

@@ -56,7 +56,7 @@ def test_metrics_view_reads_like_a_dict_and_copies_to_one():
     with pytest.raises(KeyError):
         view['runnable']  # pylint: disable=pointless-statement
     plain = dict(view)
-    assert type(plain) is dict and plain == {'cpu.busy': 0.25, 'vcpu.1.busy': 0.75} == view
+    assert isinstance(plain, dict) and plain == {'cpu.busy': 0.25, 'vcpu.1.busy': 0.75} == view
     assert view != {'cpu.busy': 0.25}
     other = layout.metrics((0.5, 0.5))
     assert other['cpu.busy'] == 0.5 and view['cpu.busy'] == 0.25  # records share the index, not values
