@@ -27,6 +27,9 @@ DEFAULT_CONFIG = {
     'online_lr': 1e-3,
     'gpu': True,
     'log_level': 'INFO',
+    # How many recent steps of per-vCPU time split a VM's forecast over its vCPUs
+    # (an hour at the default step); fewer follow a hot vCPU that moves sooner.
+    'vcpu_share_steps': 12,
 }
 
 
@@ -49,6 +52,9 @@ def load_config(path=None, overrides=None):
     for key in ('step_s', 'checkpoint_interval_s', 'hidden', 'chunk'):
         if not isinstance(cfg[key], (int, float)) or isinstance(cfg[key], bool) or cfg[key] <= 0:
             raise ConfigError('%s must be a positive number, got %r' % (key, cfg[key]))
+    share = cfg['vcpu_share_steps']
+    if not isinstance(share, int) or isinstance(share, bool) or share <= 0:
+        raise ConfigError('vcpu_share_steps must be a positive whole number of steps, got %r' % (share,))
     hz = cfg['horizons']
     if not isinstance(hz, list) or not hz or not all(isinstance(h, int) and not isinstance(h, bool) and h > 0 for h in hz):
         raise ConfigError('horizons must be a non-empty list of positive step counts, got %r' % (hz,))

@@ -58,14 +58,14 @@ CANDIDATES = ('lstm',) + tuple(name for name, _fn in baselines.BASELINES)
 class VmTrack(object):
     """Everything the daemon keeps for one domain: history, normaliser, safeguards."""
 
-    def __init__(self, uuid, name, n_horizons):
+    def __init__(self, uuid, name, n_horizons, vcpu_share_steps=features.HOUR_STEPS):
         self.uuid = uuid
         self.name = name
         self.vcpus = 0
         self.row = None
         self.scale = 1.0
         self.hist = collections.deque(maxlen=HISTORY)   # (t, cpu, net, disk, mem, steal, gpu)
-        self.vcpu_recent = collections.deque(maxlen=features.HOUR_STEPS)
+        self.vcpu_recent = collections.deque(maxlen=vcpu_share_steps)   # per-vCPU time, splits the forecast
         self.prev = None
         self.prev_t = None
         self.ring = None
@@ -280,7 +280,7 @@ class Predictor(object):
         return os.path.join(self.ckpt_dir, checkpoint.safe_name(uuid) + '.pt')
 
     def add_vm(self, uuid, name):
-        track = VmTrack(uuid, name, len(self.horizons))
+        track = VmTrack(uuid, name, len(self.horizons), self.cfg['vcpu_share_steps'])
         one = self.global_model.select([0])
         shapes = dict((k, tuple(v.shape)) for k, v in one.items())
         loaded = checkpoint.load(self._ckpt_path(uuid), shapes)
@@ -299,7 +299,7 @@ class Predictor(object):
                 LOG.info('domain %s: restored model from checkpoint (%d samples seen)', name, track.steps)
             except (KeyError, ValueError, TypeError, RuntimeError, IndexError) as exc:
                 checkpoint.set_aside(self._ckpt_path(uuid), 'bad contents: %s' % exc)
-                track = VmTrack(uuid, name, len(self.horizons))
+                track = VmTrack(uuid, name, len(self.horizons), self.cfg['vcpu_share_steps'])
                 params = lstm_state = None
         else:
             LOG.info('domain %s: new model from the global model', name)

@@ -115,6 +115,9 @@ def test_config_errors_name_the_value(tmp_path):
         daemon.load_config(overrides={'nonsense': 1})
     with pytest.raises(daemon.ConfigError, match="'localhost'"):
         daemon.load_config(overrides={'listen': 'localhost'})
+    for share in (0, 2.5, True):
+        with pytest.raises(daemon.ConfigError, match='vcpu_share_steps'):
+            daemon.load_config(overrides={'vcpu_share_steps': share})
     bad = tmp_path / 'c.json'
     bad.write_text('{')
     with pytest.raises(daemon.ConfigError, match='not valid JSON'):
