@@ -80,3 +80,12 @@ def describe(dom):
         'numatune': read_numatune(dom, side),
     }
     return info
+
+
+def running_placements(conn):
+    """{name: live pins + numatune} of every running domain: the planner's `current`."""
+    current = {}
+    for dom in sorted(conn.listAllDomains(), key=lambda d: d.name()):
+        if dom.isActive():
+            current[dom.name()] = dict(read_pins(dom, 'live'), numatune=read_numatune(dom, 'live'))
+    return current

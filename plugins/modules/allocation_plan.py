@@ -200,7 +200,7 @@ from ansible.module_utils.basic import AnsibleModule, missing_required_lib
 from ansible.module_utils.urls import open_url
 
 from ansible_collections.adaptive.intravm.plugins.module_utils import libvirt_conn
-from ansible_collections.adaptive.intravm.plugins.module_utils.placement import read_numatune, read_pins
+from ansible_collections.adaptive.intravm.plugins.module_utils.placement import running_placements
 from ansible_collections.adaptive.intravm.plugins.module_utils.planner import (
     PlannerConflictError, PlannerInputError, plan,
 )
@@ -264,12 +264,8 @@ def check_document(doc, where):
 
 
 def current_placement(conn, names):
-    """Live pins and numatune of every running domain (or of the named ones)."""
-    current = {}
-    for dom in sorted(conn.listAllDomains(), key=lambda d: d.name()):
-        if not dom.isActive():
-            continue
-        current[dom.name()] = dict(read_pins(dom, 'live'), numatune=read_numatune(dom, 'live'))
+    """Live pins and numatune of every running domain, failing when a named one is not running."""
+    current = running_placements(conn)
     if names:
         missing = sorted(set(names) - set(current))
         if missing:
