@@ -3,11 +3,15 @@
 # GNU General Public License v3.0+ (see COPYING or https://www.gnu.org/licenses/gpl-3.0.txt)
 """Offline one-step LSTM forecasts for benchmarks/policy_sim.py (--forecaster lstm).
 
-Forecaster(args).forecast(demand) takes a (T, V) demand matrix (per-vCPU, 0..1)
-and returns (p50, p90) where row t uses rows < t only. The first `warmup` rows
-(a week, at most a third of T) train the global model and are forecast by the
-last-value-plus-error baseline; after that every column runs its own LSTM copy
-walk-forward with online updates, exactly as benchmarks/backtest.py does.
+Forecaster.forecast(demand) takes a (T, V) demand matrix (per-vCPU, 0..1) and
+returns (p50, p90) where row t uses rows < t only. As in the daemon, every
+column starts from one global model and adapts online walk-forward, the way
+benchmarks/backtest.py runs it. The global model is either trained once on
+other columns (pretrain(): policy_sim passes the calibration VMs, so the
+simulated VMs and days are never trained on offline) or, without that, on
+each matrix's first `warmup` rows. Rows before `warmup` (or before a day with
+a pretrained model, for the per-column scale) are forecast by the
+last-value-plus-error baseline.
 """
 
 from __future__ import absolute_import, division, print_function
@@ -19,6 +23,18 @@ import torch
 from ansible_collections.adaptive.intravm.services.predictor import baselines, features, training
 
 WARMUP_STEPS = 7 * features.DAY_STEPS
+HORIZONS = (1,)
+STEP_S = 300.0
+
+
+def _arrays(demand, warm):
+    """(xs, ys, masks, scales) for the columns of a (T, V) matrix; scales from the first `warm` rows."""
+    n_t, n_v = demand.shape
+    hours = (np.arange(n_t) * STEP_S % 86400) / 3600.0
+    scales = np.array([features.cpu_scale(demand[:max(warm, 1), v]) for v in range(n_v)])
+    xs = np.stack([features.feature_matrix(demand[:, v], hours, scale=scales[v]) for v in range(n_v)])
+    ym = [features.targets(demand[:, v], HORIZONS, scale=scales[v]) for v in range(n_v)]
+    return xs, np.stack([a for a, _m in ym]), np.stack([m for _a, m in ym]), scales
 
 
 class Forecaster(object):
@@ -27,28 +43,40 @@ class Forecaster(object):
         self.epochs = epochs or training.DEFAULTS['epochs']
         self.max_train = max_train
         self.seed = int(getattr(args, 'seed', seed) or 0)
+        self.global_model = None
         self.label = ('services/predictor LSTM (per column, h=1, global model on the first min(%d steps, a third of the run))'
                       % self.warmup)
+
+    def _train(self, xs, ys, masks):
+        rows = np.arange(xs.shape[0])
+        if len(rows) > self.max_train:
+            rows = np.sort(np.random.RandomState(self.seed).choice(len(rows), self.max_train, replace=False))
+        return training.train_global(xs[rows], ys[rows], masks[rows], hidden=training.DEFAULTS['hidden'],
+                                     horizons=HORIZONS, epochs=self.epochs, chunk=training.DEFAULTS['chunk'],
+                                     batch=len(rows), seed=self.seed)
+
+    def pretrain(self, demand, source):
+        """Train the global model once on a (T, V) matrix of other columns; forecast() then reuses it."""
+        demand = np.asarray(demand, dtype=np.float64)
+        xs, ys, ms, _scales = _arrays(demand, demand.shape[0])
+        self.global_model = self._train(xs, ys, ms)
+        self.warmup = features.DAY_STEPS
+        self.label = ('services/predictor LSTM (per column, h=1; global model trained once on %s, %d columns; '
+                      'online from the first step, baseline for the first day)' % (source, demand.shape[1]))
 
     def forecast(self, demand):
         demand = np.asarray(demand, dtype=np.float64)
         n_t, n_v = demand.shape
         warm = min(self.warmup, n_t // 3)
-        horizons = (1,)
-        hours = (np.arange(n_t) * 300.0 % 86400) / 3600.0     # 5-minute steps
-        scales = np.array([features.cpu_scale(demand[:max(warm, 1), v]) for v in range(n_v)])
-        xs = np.stack([features.feature_matrix(demand[:, v], hours, scale=scales[v]) for v in range(n_v)])
-        ym = [features.targets(demand[:, v], horizons, scale=scales[v]) for v in range(n_v)]
-        ys = np.stack([a for a, _m in ym])
-        ms = np.stack([m for _a, m in ym])
-        train_m = ms.copy()
-        train_m[:, max(warm - 1, 0):] = False          # targets inside the warm-up only
-        rows = np.arange(n_v)
-        if n_v > self.max_train:
-            rows = np.sort(np.random.RandomState(self.seed).choice(n_v, self.max_train, replace=False))
-        glob = training.train_global(xs[rows, :warm], ys[rows, :warm], train_m[rows, :warm],
-                                     hidden=training.DEFAULTS['hidden'], horizons=horizons, epochs=self.epochs,
-                                     chunk=training.DEFAULTS['chunk'], batch=len(rows), seed=self.seed)
+        xs, ys, ms, scales = _arrays(demand, warm)
+        glob = self.global_model
+        if glob is None:
+            train_m = ms.copy()
+            train_m[:, max(warm - 1, 0):] = False          # targets inside the warm-up only
+            glob = self._train(xs[:, :warm], ys[:, :warm], train_m[:, :warm])
+            learn_from = warm
+        else:
+            learn_from = 0
         learner = training.OnlineLearner(glob, n_v, lr=training.DEFAULTS['online_lr'])
         chunk = training.DEFAULTS['chunk']
         made = np.zeros((n_v, n_t, 2))
@@ -56,7 +84,7 @@ class Forecaster(object):
             t1 = min(t0 + chunk, n_t)
             start = (learner.state[0].clone(), learner.state[1].clone())
             made[:, t0:t1] = learner.forecast(xs[:, t0:t1])[:, :, 0, :]
-            if t1 > warm:
+            if t1 > learn_from:
                 known = ms[:, t0:t1].copy()
                 known[:, t1 - t0 - 1:, 0] = False
                 learner.update(torch.from_numpy(xs[:, t0:t1]), torch.from_numpy(ys[:, t0:t1]), torch.from_numpy(known), start)
