@@ -35,3 +35,18 @@ def test_forecast_shapes_order_and_no_lookahead():
     r50, _r90 = sim_adapter.Forecaster(warmup=150, epochs=2).forecast(d2)
     assert np.allclose(p50[:401], r50[:401], atol=1e-5)
     assert 'LSTM' in fc.label
+
+
+def test_pretrained_global_model_is_reused_and_forecasts_stay_causal():
+    fc = sim_adapter.Forecaster(epochs=2)
+    fc.pretrain(demand(400, v=4, seed=1), 'other columns')
+    glob = fc.global_model
+    assert glob is not None and 'trained once on other columns' in fc.label
+    d = demand(700)
+    p50, p90 = fc.forecast(d)
+    assert fc.global_model is glob                       # not retrained per matrix
+    assert (p50 <= p90).all() and p50.shape == d.shape
+    d2 = d.copy()
+    d2[500:] = 1.0
+    r50, _r90 = fc.forecast(d2)
+    assert np.allclose(p50[:501], r50[:501], atol=1e-5)
