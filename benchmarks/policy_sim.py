@@ -478,7 +478,10 @@ def main(argv=None):
         per_vcpu = build_workload(vms, args, overcommit)
     forecaster = make_forecaster(args, pretrain_columns(all_traces, args) if args.forecaster == 'lstm' else None)
     policies = [p for p in POLICIES if p == 'static' or p in args.policies.split(',')]
-    per_host = [run_host(h, args, forecaster, topo, policies) for h in per_vcpu]
+    per_host = []
+    for k, host in enumerate(per_vcpu):
+        per_host.append(run_host(host, args, forecaster, topo, policies))
+        sys.stderr.write('policy_sim: host %d/%d simulated (%.0f s)\n' % (k + 1, len(per_vcpu), time.time() - t0))
     res = summarize(per_host)
     floor = sum(h['_floor'][0] for h in per_host) / max(1e-12, sum(h['_floor'][1] for h in per_host))
     meta = {
