@@ -37,7 +37,7 @@ if COLLECTIONS not in sys.path:
 import libvirt  # noqa: E402  pylint: disable=wrong-import-position
 
 from ansible_collections.adaptive.intravm.benchmarks import traces as trace_io  # noqa: E402  pylint: disable=wrong-import-position
-from ansible_collections.adaptive.intravm.plugins.module_utils import planner  # noqa: E402  pylint: disable=wrong-import-position
+from ansible_collections.adaptive.intravm.plugins.module_utils import cpuset, planner  # noqa: E402  pylint: disable=wrong-import-position
 from ansible_collections.adaptive.intravm.plugins.module_utils.placement import running_placements  # noqa: E402  pylint: disable=wrong-import-position
 from ansible_collections.adaptive.intravm.plugins.module_utils.topology import parse_capabilities  # noqa: E402  pylint: disable=wrong-import-position
 from ansible_collections.adaptive.intravm.scripts import demo_load, guests  # noqa: E402  pylint: disable=wrong-import-position
@@ -170,6 +170,18 @@ def planned_moves(conn, names, topology, state_file, policy, seen):
         return None
 
 
+def apply_direct(conn, moves):
+    """--apply-direct: the planned vCPU moves as live libvirt pins from this process, no Ansible.
+
+    A measurement aid, not the product path: it shows what the placement is
+    worth on this host without the cost of an ansible-playbook run.
+    """
+    ncpu = conn.getInfo()[2]
+    for move in moves:
+        conn.lookupByName(move['vm']).pinVcpuFlags(int(move['vcpu']), cpuset.to_cpumap(cpuset.parse(move['to']), ncpu),
+                                                     libvirt.VIR_DOMAIN_AFFECT_LIVE)
+
+
 def wait_until(t_end, sampler, every=1.0, action=None):
     while time.time() < t_end:
         t_next = time.time() + every
@@ -262,6 +274,12 @@ def run(args, work, cleanup):
         if not planned:
             continue
         started = time.time()
+        if args.apply_direct:
+            apply_direct(conn, planned)
+            runs.append({'t': started, 'duration_s': time.time() - started, 'rc': 0, 'moves': planned,
+                         'planned': len(planned)})
+            log('direct apply %d: %s' % (len(runs), '; '.join(m.get('reason', '') for m in planned)))
+            continue
         cmd = [os.path.join(os.path.dirname(sys.executable), 'ansible-playbook'), os.path.join(ROOT, 'playbooks', 'rebalance.yml'),
                '-i', 'localhost,', '-c', 'local', '-e', json.dumps(dict(extra, ansible_python_interpreter=sys.executable))]
         proc = subprocess.Popen(IDLE + cmd, env=env(), stdout=subprocess.PIPE, stderr=subprocess.STDOUT, universal_newlines=True)
@@ -288,7 +306,7 @@ def run(args, work, cleanup):
     static = demo_load.phase_delay(sampler.samples, t_static, t0 + phase_s)
     adaptive = demo_load.phase_delay(sampler.samples, t_adaptive, t_end)
     rep = demo_load.report(static, adaptive)
-    rep.update({'no_loop': args.no_loop, 'seed': args.seed, 'steps': args.steps, 'step_s': args.step_s, 'phase_s': phase_s,
+    rep.update({'no_loop': args.no_loop, 'apply_direct': args.apply_direct, 'seed': args.seed, 'steps': args.steps, 'step_s': args.step_s, 'phase_s': phase_s,
                 'predictor_step_s': args.predictor_step_s, 'capacity': args.capacity, 'rebalance_runs': len(runs),
                 'plan_checks': 0 if args.no_loop else checks,
                 'rebalance_failures': sum(1 for r in runs if r['rc']),
@@ -385,6 +403,9 @@ def main(argv=None):
     ap.add_argument('--capacity', type=float, default=0.5,
                     help='planner capacity per host CPU (fraction); below 1 because under TCG a vCPU that is '
                          'contended shows less usage than it demands')
+    ap.add_argument('--apply-direct', action='store_true',
+                    help='measurement aid: apply planned moves with libvirt from this process instead of running '
+                         'rebalance.yml (what the placement is worth without the cost of the Ansible run)')
     ap.add_argument('--no-loop', action='store_true',
                     help='control run: keep the static pins in the second phase too (measures phase-to-phase drift)')
     args = ap.parse_args(argv)

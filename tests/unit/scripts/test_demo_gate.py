@@ -43,3 +43,12 @@ def test_plans_each_forecast_once_and_moves_only_on_a_hotspot(multi_node_conn, m
     write_forecasts(state, now + 2, dom.name(), [0.9, 0.9])        # CPU 0 forecast at 1.8
     moves = demo.planned_moves(multi_node_conn, [dom.name()], topology, str(state), policy, seen)
     assert len(moves) >= 1 and moves[0]['vm'] == dom.name() and moves[0]['from'] == '0'
+
+
+def test_apply_direct_pins_the_planned_vcpu_live(libvirtd, make_domain):
+    dom = make_domain(vcpus=2)
+    ncpu = libvirtd.getInfo()[2]
+    demo.apply_direct(libvirtd, [{'vm': dom.name(), 'vcpu': 1, 'from': '0-%d' % (ncpu - 1), 'to': str(ncpu - 1)}])
+    pins = dom.vcpuPinInfo(libvirt.VIR_DOMAIN_AFFECT_LIVE)
+    assert [c for c, ok in enumerate(pins[1]) if ok] == [ncpu - 1]
+    assert all(pins[0])                                   # the other vCPU untouched
