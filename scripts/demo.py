@@ -10,8 +10,9 @@ Builds (or reuses) the guest image with the profiler, boots two 2-vCPU guests wi
 ivshmem channel, starts the host predictor, and replays a seeded trace -> duty-cycle
 schedule (scripts/demo_load.py) twice back to back: STATIC (vCPU i of each guest on host
 CPU i, never changed) then ADAPTIVE (every new forecast goes through the planner in this
-process, and playbooks/rebalance.yml runs whenever it would move a vCPU). Prints a report, writes report.json and demo.png under --out. Everything it
-started (domains, regions, the daemon) is removed on exit, Ctrl-C and failure included.
+process, and playbooks/rebalance.yml runs whenever it would move a vCPU). Prints a report,
+writes report.json and demo.png under --out. Everything it started (domains, regions, the
+daemon) is removed on exit, Ctrl-C and failure included.
 See docs/demo.md.
 """
 
@@ -328,9 +329,11 @@ def print_report(rep):
         print('trace VM %s from step %d' % (t['trace_vm'], t['offset']))
     print('phase length %d s each (%d steps of %s s); predictor step %s s' % (
         rep['phase_s'], rep['steps'], rep['step_s'], rep['predictor_step_s']))
-    print('planner capacity %.2f per host CPU; %d forecast(s) checked; rebalance.yml runs: %d (%d failed), '
-          'mean %.1f s per run, %d vCPU move(s)' % (rep['capacity'], rep['plan_checks'], rep['rebalance_runs'],
-                                                    rep['rebalance_failures'], rep['rebalance_mean_s'] or 0, rep['moves']))
+    print('planner capacity %.2f per host CPU; %d forecast(s) checked; %s: %d (%d failed), '
+          'mean %.1f s per run, %d vCPU move(s)' % (rep['capacity'], rep['plan_checks'],
+                                                    'direct applies (--apply-direct)' if rep['apply_direct'] else 'rebalance.yml runs',
+                                                    rep['rebalance_runs'], rep['rebalance_failures'],
+                                                    rep['rebalance_mean_s'] or 0, rep['moves']))
     for dom, v in rep['per_domain'].items():
         print('%-16s vCPU delay  static %7.2f s   adaptive %7.2f s' % (dom, v['static_s'], v['adaptive_s']))
     print('TOTAL vCPU delay  static %.2f s   adaptive %.2f s   adaptive/static = %.3f' % (
