@@ -179,8 +179,8 @@ def apply_direct(conn, moves):
     """
     ncpu = conn.getInfo()[2]
     for move in moves:
-        conn.lookupByName(move['vm']).pinVcpuFlags(int(move['vcpu']), cpuset.to_cpumap(cpuset.parse(move['to']), ncpu),
-                                                     libvirt.VIR_DOMAIN_AFFECT_LIVE)
+        cpumap = cpuset.to_cpumap(cpuset.parse(move['to']), ncpu)
+        conn.lookupByName(move['vm']).pinVcpuFlags(int(move['vcpu']), cpumap, libvirt.VIR_DOMAIN_AFFECT_LIVE)
 
 
 def wait_until(t_end, sampler, every=1.0, action=None):
