@@ -27,7 +27,7 @@ DEFAULT_CONFIG = {
     'online_lr': 1e-3,
     'gpu': True,
     'log_level': 'INFO',
-    # How many recent steps of per-vCPU time split a VM's forecast over its vCPUs
+    # How many recent steps of per-vCPU demand split a VM's forecast over its vCPUs
     # (an hour at the default step); fewer follow a hot vCPU that moves sooner.
     'vcpu_share_steps': 12,
 }

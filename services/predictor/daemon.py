@@ -65,7 +65,7 @@ class VmTrack(object):
         self.row = None
         self.scale = 1.0
         self.hist = collections.deque(maxlen=HISTORY)   # (t, cpu, net, disk, mem, steal, gpu)
-        self.vcpu_recent = collections.deque(maxlen=vcpu_share_steps)   # per-vCPU time, splits the forecast
+        self.vcpu_recent = collections.deque(maxlen=vcpu_share_steps)   # per-vCPU demand, splits the forecast
         self.prev = None
         self.prev_t = None
         self.ring = None

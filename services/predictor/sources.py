@@ -68,25 +68,29 @@ def counters(stats):
 def rates_from_stats(prev, cur, dt_s):
     """Per-VM rates between two counters() records dt_s seconds apart.
 
-    cpu: vCPU time used / (dt x vCPUs), 1.0 = all vCPUs busy; steal: time runnable
-    but waiting (vcpu.N.delay) on the same scale; vcpu: per-vCPU busy fractions;
-    net: bytes/s; disk: KB/s (like the traces). A counter that went back
-    (domain restarted) or a non-positive dt gives None, never a negative rate.
+    Demand is what a vCPU ran plus what it waited to run: usage alone hides the
+    demand that contention left unserved, the very thing the planner must see.
+    cpu: (vcpu.N.time + vcpu.N.delay) / (dt x vCPUs), 1.0 = all vCPUs wanting
+    to run all the time; steal: the waiting part alone, on the same scale; vcpu:
+    per-vCPU demand fractions; net: bytes/s; disk: KB/s (like the traces). A
+    counter that went back (domain restarted) or a non-positive dt gives None,
+    never a negative rate.
     """
     if prev is None or dt_s <= 0:
         return None
     vcpus = cur['vcpus']
     if vcpus <= 0:
         return None
+    waited = dict((i, (d - prev['vcpu_delay'][i]) / (dt_s * 1e9)) for i, d in cur['vcpu_delay'].items()
+                  if i in prev['vcpu_delay'] and d >= prev['vcpu_delay'][i])
     per_vcpu = {}
     for i, t in cur['vcpu_time'].items():
         p = prev['vcpu_time'].get(i)
         if p is not None and t >= p:
-            per_vcpu[i] = min(max((t - p) / (dt_s * 1e9), 0.0), 1.0)
+            per_vcpu[i] = min(max((t - p) / (dt_s * 1e9) + waited.get(i, 0.0), 0.0), 1.0)
     if not per_vcpu:
         return None
-    steal = [(d - prev['vcpu_delay'][i]) / (dt_s * 1e9) for i, d in cur['vcpu_delay'].items()
-             if i in prev['vcpu_delay'] and d >= prev['vcpu_delay'][i]]
+    steal = list(waited.values())
 
     def rate(key, scale=1.0):
         if cur.get(key) is None or prev.get(key) is None or cur[key] < prev[key]:

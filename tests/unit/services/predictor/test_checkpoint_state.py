@@ -92,8 +92,9 @@ def test_rates_from_bulk_stats():
                             'vcpu.1.delay': 0, 'net.count': 1, 'net.0.rx.bytes': 3000, 'net.0.tx.bytes': 1000,
                             'block.count': 1, 'block.0.rd.bytes': 2048, 'block.0.wr.bytes': 2048})
     r = sources.rates_from_stats(prev, cur, 2.0)
-    assert r['vcpu'] == {0: 0.5, 1: 0.25}
-    assert r['cpu'] == pytest.approx(0.375)
+    # demand = time run + time waited to run: vCPU 0 ran 0.5 and waited 0.1 of the 2 s
+    assert r['vcpu'] == {0: pytest.approx(0.6), 1: 0.25}
+    assert r['cpu'] == pytest.approx(0.425)
     assert r['steal'] == pytest.approx(0.05)
     assert r['net'] == pytest.approx(1500.0) and r['disk'] == pytest.approx(2.0)
     # a restarted domain's counters go back: no negative rate, no sample
