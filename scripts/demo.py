@@ -41,14 +41,15 @@ from ansible_collections.adaptive.intravm.benchmarks import traces as trace_io  
 from ansible_collections.adaptive.intravm.plugins.module_utils import cpuset, planner  # noqa: E402  pylint: disable=wrong-import-position
 from ansible_collections.adaptive.intravm.plugins.module_utils.placement import running_placements  # noqa: E402  pylint: disable=wrong-import-position
 from ansible_collections.adaptive.intravm.plugins.module_utils.topology import parse_capabilities  # noqa: E402  pylint: disable=wrong-import-position
-from ansible_collections.adaptive.intravm.scripts import demo_load, guests  # noqa: E402  pylint: disable=wrong-import-position
+from ansible_collections.adaptive.intravm.scripts import control_cgroup, demo_load, guests  # noqa: E402  pylint: disable=wrong-import-position
 
 libvirt.registerErrorHandler(lambda _ctx, _err: None, None)
 VCPUS = 2
 BOOT_MARGIN_S = 40
 # The control plane runs below the guests so that on a 2-CPU host it takes what their vCPUs
-# leave: the predictor at nice 19, ansible-playbook as SCHED_IDLE (a waking vCPU thread does not
-# always preempt a nice-19 task, but always preempts a SCHED_IDLE one).
+# leave: this process and its children in an idle cgroup (scripts/control_cgroup.py; a
+# scheduling policy alone is not enough across cgroups), and within it the predictor at nice 19
+# and ansible-playbook as SCHED_IDLE.
 NICE = ['nice', '-n', '19']
 IDLE = ['chrt', '--idle', '0']
 
@@ -183,6 +184,22 @@ def apply_direct(conn, moves):
         conn.lookupByName(move['vm']).pinVcpuFlags(int(move['vcpu']), cpumap, libvirt.VIR_DOMAIN_AFFECT_LIVE)
 
 
+def check_guests(sampler, start, end, work, phase):
+    """Fail, with the guest's console, when a guest did no work in the phase (no ratio from that)."""
+    bad = demo_load.stalled(sampler.rows, start, end)
+    if not bad:
+        return
+    tails = []
+    for name in bad:
+        try:
+            with open(os.path.join(work, name, 'console.log'), errors='replace') as handle:
+                tails.append('--- %s console.log (end)\n%s' % (name, ''.join(handle.readlines()[-15:])))
+        except OSError:
+            pass
+    raise RuntimeError('guest(s) %s ran no load in the %s phase (not running?): no ratio can be reported\n%s'
+                       % (', '.join(bad), phase, '\n'.join(tails)))
+
+
 def wait_until(t_end, sampler, every=1.0, action=None):
     while time.time() < t_end:
         t_next = time.time() + every
@@ -198,6 +215,12 @@ def run(args, work, cleanup):
     names = ['intravm-demo-a', 'intravm-demo-b']
     conn = libvirt.open(guests.URI)
     cleanup.append(conn.close)
+    try:
+        leave, how = control_cgroup.enter_idle()
+        cleanup.append(leave)
+        log('control plane (this process, the predictor, ansible-playbook) in an idle cgroup: %s' % how)
+    except OSError as exc:
+        log('no idle cgroup (%s): the control plane competes with the guests at nice 19 / SCHED_IDLE only' % exc)
     phase_s = args.steps * args.step_s
     for name in names:  # a demo left behind by a killed run
         guests.destroy(conn, name, None, 'intravm-' + name)
@@ -248,6 +271,7 @@ def run(args, work, cleanup):
     t_static = time.time()
     log('STATIC phase: pins fixed (vCPU i -> host CPU i)')
     wait_until(t0 + phase_s, sampler)
+    check_guests(sampler, t_static, t0 + phase_s, work, 'static')
     if daemon.poll() is not None:
         raise RuntimeError('the host predictor exited (%s); see %s' % (daemon.returncode, plog.name))
 
@@ -263,7 +287,7 @@ def run(args, work, cleanup):
         log('--no-loop: the second phase keeps the static pins (A/A control)')
         wait_until(t_end, sampler)
     seen = set()
-    checks = 0
+    checks = streak = 0
     policy = {'capacity': args.capacity}
     topology = parse_capabilities(conn.getCapabilities(), conn.getCPUMap()[1])   # read once: it does not change here
     while time.time() < t_end and not args.no_loop:
@@ -272,8 +296,12 @@ def run(args, work, cleanup):
         if planned is None:
             continue
         checks += 1
-        if not planned:
+        # like the event source's `debounce`: act on a hotspot that held for that many
+        # forecasts in a row, not on one noisy step
+        streak = streak + 1 if planned else 0
+        if streak < args.debounce:
             continue
+        streak = 0
         started = time.time()
         if args.apply_direct:
             apply_direct(conn, planned)
@@ -304,11 +332,12 @@ def run(args, work, cleanup):
                 ''.join('\n    ' + m.get('reason', '') for m in moves)))
     sampler.sample()
 
+    check_guests(sampler, t_adaptive, t_end, work, 'adaptive')
     static = demo_load.phase_delay(sampler.samples, t_static, t0 + phase_s)
     adaptive = demo_load.phase_delay(sampler.samples, t_adaptive, t_end)
     rep = demo_load.report(static, adaptive)
     rep.update({'no_loop': args.no_loop, 'apply_direct': args.apply_direct, 'seed': args.seed, 'steps': args.steps, 'step_s': args.step_s, 'phase_s': phase_s,
-                'predictor_step_s': args.predictor_step_s, 'capacity': args.capacity, 'rebalance_runs': len(runs),
+                'predictor_step_s': args.predictor_step_s, 'capacity': args.capacity, 'debounce': args.debounce, 'rebalance_runs': len(runs),
                 'plan_checks': 0 if args.no_loop else checks,
                 'rebalance_failures': sum(1 for r in runs if r['rc']),
                 'rebalance_mean_s': sum(r['duration_s'] for r in runs) / len(runs) if runs else None,
@@ -354,9 +383,10 @@ def plot(path, names, sampler, static, adaptive, runs):
             dt = b['t'] - a['t']
             if dt > 0 and name in a['time'] and name in b['time']:
                 xs.append(b['t'] - t0)
-                ys.append(sum(b['time'][name].values()) - sum(a['time'][name].values()))
-                ys[-1] = ys[-1] / 1e9 / dt / VCPUS
-        ax.plot(xs, ys, lw=0.8, label='actual CPU (vcpu.N.time)')
+                used = sum(b['time'][name].values()) - sum(a['time'][name].values())
+                waited = sum(b['delay'][name].values()) - sum(a['delay'][name].values())
+                ys.append((used + waited) / 1e9 / dt / VCPUS)
+        ax.plot(xs, ys, lw=0.8, label='actual demand (vcpu.N.time + vcpu.N.delay)')
         fx = sorted(sampler.forecasts)
         pts = [(g + sampler.forecasts[g][name]['h_s'] - t0, sampler.forecasts[g][name]['p50'],
                 sampler.forecasts[g][name]['p90']) for g in fx if name in sampler.forecasts[g]]
@@ -402,10 +432,13 @@ def main(argv=None):
     ap.add_argument('--step-s', type=float, default=10.0, help='seconds each 5-minute trace step lasts')
     ap.add_argument('--predictor-step-s', type=int, default=2)
     ap.add_argument('--vcpu-share-steps', type=int, default=3,
-                    help="predictor steps of per-vCPU time that split a VM's forecast over its vCPUs")
-    ap.add_argument('--capacity', type=float, default=0.5,
-                    help='planner capacity per host CPU (fraction); below 1 because under TCG a vCPU that is '
-                         'contended shows less usage than it demands')
+                    help="predictor steps of per-vCPU demand that split a VM's forecast over its vCPUs")
+    ap.add_argument('--capacity', type=float, default=1.0,
+                    help='planner capacity per host CPU (fraction); the forecasts are of demand (time run plus '
+                         'time waited), so 1.0 means a host CPU is full')
+    ap.add_argument('--debounce', type=int, default=2,
+                    help='consecutive forecasts that must plan a move before the loop acts (as the event '
+                         "source's debounce, default 2)")
     ap.add_argument('--apply-direct', action='store_true',
                     help='measurement aid: apply planned moves with libvirt from this process instead of running '
                          'rebalance.yml (what the placement is worth without the cost of the Ansible run)')

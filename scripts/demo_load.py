@@ -96,6 +96,20 @@ def decode(text):
     return [[int(p) for p in step.split('.')] for step in text.split(',') if step]
 
 
+def stalled(rows, start, end, min_busy_s=1.0):
+    """Guests whose vCPUs ran less than min_busy_s between start and end.
+
+    A guest that did not boot or stopped makes any delay ratio meaningless, so
+    the demo fails on it instead of reporting one. rows: [{'t', 'time': {domain:
+    {vcpu: cumulative ns}}}] in time order.
+    """
+    inside = [r for r in rows if start <= r['t'] <= end]
+    if len(inside) < 2:
+        return sorted(rows[-1]['time']) if rows else []
+    first, last = inside[0]['time'], inside[-1]['time']
+    return sorted(n for n in last if sum(last[n].values()) - sum(first.get(n, {}).values()) < min_busy_s * 1e9)
+
+
 def phase_delay(samples, start, end):
     """Total vCPU delay (ns) per domain between the samples nearest to start and end.
 

@@ -23,6 +23,7 @@ __metaclass__ = type
 
 import ctypes
 import os
+import random
 import shlex
 import subprocess
 import sys
@@ -77,12 +78,18 @@ def parse_duty(text):
 
 
 def duty_cycle(cpu, schedule, t0, step_s, period=0.1):
-    """Child pinned to vCPU cpu: busy duty*period, idle the rest, per step of the schedule."""
+    """Child pinned to vCPU cpu: busy duty*period, idle the rest, per step of the schedule.
+
+    The busy part starts at a random point of each period, so how much two
+    guests' busy parts overlap on a shared host CPU averages out within a step
+    instead of hanging on when their loops happened to start.
+    """
     pid = os.fork()
     if pid:
         return pid
     try:
         os.sched_setaffinity(0, {cpu})
+        rng = random.Random(os.getpid() ^ int(time.time() * 1e6))
         while time.time() < t0:
             time.sleep(min(0.2, t0 - time.time()))
         while True:
@@ -91,7 +98,11 @@ def duty_cycle(cpu, schedule, t0, step_s, period=0.1):
             if idx >= len(schedule):
                 break
             duty = schedule[idx][cpu] if cpu < len(schedule[idx]) else 0.0
-            busy_until = now + duty * period
+            busy = duty * period
+            lead = rng.random() * (period - busy) if busy < period else 0.0
+            if lead > 0:
+                time.sleep(lead)
+            busy_until = time.time() + busy
             while time.time() < busy_until:
                 pass
             rest = period - (time.time() - now)

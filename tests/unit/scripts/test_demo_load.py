@@ -91,3 +91,11 @@ def test_phase_delay_and_report():
     assert rep['ratio'] == pytest.approx(0.375)
     assert rep['per_domain']['b'] == {'static_s': 1.0, 'adaptive_s': 0.5}
     assert math.isnan(demo_load.report({'a': 0}, {'a': 5})['ratio'])
+
+
+def test_stalled_names_a_guest_whose_vcpus_did_not_run():
+    rows = [{'t': t, 'time': {'a': {0: t * 0.6e9, 1: t * 0.2e9}, 'b': {0: 5e9, 1: 0}}} for t in range(0, 12)]
+    assert demo_load.stalled(rows, 1, 11) == ['b']
+    assert demo_load.stalled(rows, 1, 11, min_busy_s=10.0) == ['a', 'b']
+    assert demo_load.stalled(rows, 50, 60) == ['a', 'b']      # no samples in the phase: nothing ran that we saw
+    assert demo_load.stalled([], 0, 1) == []
