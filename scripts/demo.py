@@ -119,7 +119,12 @@ class Sampler(object):
             except libvirt.libvirtError:
                 pins[dom.name()] = None
         self.samples.append((now, delay))
-        self.rows.append({'t': now, 'delay': delay, 'time': busy, 'pins': pins})
+        try:
+            with open('/proc/stat') as handle:
+                steal = demo_load.steal_seconds(handle.read(), os.sysconf('SC_CLK_TCK'))
+        except (OSError, ValueError):
+            steal = None
+        self.rows.append({'t': now, 'delay': delay, 'time': busy, 'pins': pins, 'steal_s': steal})
         try:
             with open(self.state_file) as handle:
                 doc = json.load(handle)
@@ -342,6 +347,8 @@ def run(args, work, cleanup):
                 'rebalance_failures': sum(1 for r in runs if r['rc']),
                 'rebalance_mean_s': sum(r['duration_s'] for r in runs) / len(runs) if runs else None,
                 'moves': sum(len(r['moves']) for r in runs),
+                'host_steal_s': {'static': demo_load.phase_steal(sampler.rows, t_static, t0 + phase_s),
+                                 'adaptive': demo_load.phase_steal(sampler.rows, t_adaptive, t_end)},
                 'traces': [{k: s[k] for k in ('trace_vm', 'offset', 'duty')} for s in schedules]})
     os.makedirs(args.out, exist_ok=True)
     with open(os.path.join(args.out, 'report.json'), 'w') as handle:
@@ -367,6 +374,10 @@ def print_report(rep):
         print('%-16s vCPU delay  static %7.2f s   adaptive %7.2f s' % (dom, v['static_s'], v['adaptive_s']))
     print('TOTAL vCPU delay  static %.2f s   adaptive %.2f s   adaptive/static = %.3f' % (
         rep['static_delay_s'], rep['adaptive_delay_s'], rep['ratio']))
+    steal = rep.get('host_steal_s') or {}
+    if steal.get('static') is not None and steal.get('adaptive') is not None:
+        print("host steal (this machine's CPUs taken by its own hypervisor; every waiting vCPU waits longer): "
+              'static %.1f s   adaptive %.1f s' % (steal['static'], steal['adaptive']))
 
 
 def plot(path, names, sampler, static, adaptive, runs):

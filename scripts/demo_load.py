@@ -126,6 +126,30 @@ def phase_delay(samples, start, end):
     return out
 
 
+def steal_seconds(proc_stat, hz=100):
+    """Seconds of steal, summed over CPUs, from the text of /proc/stat (None if absent).
+
+    Steal is time this machine's CPUs were taken by the hypervisor it runs on;
+    during it every runnable vCPU thread here waits, so it inflates vCPU delay
+    in whichever phase it falls and is reported beside the ratio.
+    """
+    for line in proc_stat.splitlines():
+        fields = line.split()
+        if fields and fields[0] == 'cpu':
+            return int(fields[8]) / float(hz) if len(fields) > 8 else None
+    return None
+
+
+def phase_steal(rows, start, end):
+    """Host steal seconds between the rows nearest to start and end (None without data)."""
+    marked = [r for r in rows if r.get('steal_s') is not None]
+    if not marked:
+        return None
+    first = min(marked, key=lambda r: abs(r['t'] - start))
+    last = min(marked, key=lambda r: abs(r['t'] - end))
+    return last['steal_s'] - first['steal_s']
+
+
 def report(static, adaptive):
     """The headline numbers from per-domain delay totals of the two phases (ns)."""
     s_total, a_total = sum(static.values()), sum(adaptive.values())

@@ -99,3 +99,13 @@ def test_stalled_names_a_guest_whose_vcpus_did_not_run():
     assert demo_load.stalled(rows, 1, 11, min_busy_s=10.0) == ['a', 'b']
     assert demo_load.stalled(rows, 50, 60) == ['a', 'b']      # no samples in the phase: nothing ran that we saw
     assert demo_load.stalled([], 0, 1) == []
+
+
+def test_steal_from_proc_stat_and_per_phase():
+    text = 'cpu  100 0 50 900 10 0 3 250 0 0\ncpu0 50 0 25 450 5 0 1 125 0 0\nintr 1\n'
+    assert demo_load.steal_seconds(text, hz=100) == 2.5
+    assert demo_load.steal_seconds('intr 1\n') is None
+    rows = [{'t': 0, 'steal_s': 1.0}, {'t': 10, 'steal_s': 1.5}, {'t': 20, 'steal_s': 6.5}, {'t': 21, 'steal_s': None}]
+    assert demo_load.phase_steal(rows, 0, 10) == 0.5
+    assert demo_load.phase_steal(rows, 10, 20) == 5.0
+    assert demo_load.phase_steal([{'t': 0}], 0, 10) is None
