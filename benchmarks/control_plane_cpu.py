@@ -47,10 +47,7 @@ BUSY = 'import os, time\nos.sched_setaffinity(0, {0})\nend = time.time() + %f\nw
 
 def _in_cgroup(path):
     """preexec_fn: the child joins cgroup `path` before it execs."""
-    def join():
-        with open(os.path.join(path, 'cgroup.procs'), 'w') as handle:
-            handle.write(str(os.getpid()))
-    return join
+    return lambda: control_cgroup.join(path, os.getpid())
 
 
 def measure(seconds, way, guest_cg, idle_cg):
@@ -81,7 +78,7 @@ def main(argv=None):
     guest_cg = os.path.join(base, 'intravm-bench-guest')
     if not os.path.isdir(guest_cg):
         os.mkdir(guest_cg)
-    _base, idle_cg, how = control_cgroup.make_idle('intravm-bench-control')
+    _base, idle_cg, knob = control_cgroup.make_idle('intravm-bench-control')
     results = {}
     try:
         for way in ('none', 'nice19_root', 'sched_idle_root', 'idle_cgroup'):
@@ -94,7 +91,7 @@ def main(argv=None):
                 os.rmdir(path)
             except OSError:
                 pass
-    print('idle cgroup: %s' % how.split(' in ')[0])
+    print('idle cgroup: %s' % knob)
     if args.json:
         with open(args.json, 'w') as handle:
             json.dump({'seconds': args.seconds, 'run_delay_s': results}, handle, indent=1)

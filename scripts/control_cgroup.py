@@ -35,11 +35,16 @@ def _write(path, value):
         handle.write(value)
 
 
+def join(path, pid):
+    """Move process pid into the cgroup directory path."""
+    _write(os.path.join(path, 'cgroup.procs'), str(pid))
+
+
 def make_idle(name='intravm-control', root='/sys/fs/cgroup'):
     """Create (or reuse) cgroup NAME next to the guests' with the lowest CPU claim.
 
-    Returns (hierarchy, path, how); how names the knob set. Raises OSError when
-    cgroups cannot be written here.
+    Returns (hierarchy, path, knob); knob names the setting written. Raises
+    OSError when cgroups cannot be written here.
     """
     base, version = cpu_hierarchy(root)
     if base is None:
@@ -61,7 +66,7 @@ def make_idle(name='intravm-control', root='/sys/fs/cgroup'):
     else:
         _write(os.path.join(path, 'cpu.shares'), '2')
         how = 'cpu.shares=2'
-    return base, path, '%s in %s' % (how, path)
+    return base, path, how
 
 
 def enter_idle(name='intravm-control', root='/sys/fs/cgroup', pid=None):
@@ -69,14 +74,14 @@ def enter_idle(name='intravm-control', root='/sys/fs/cgroup', pid=None):
 
     Returns (undo, how): undo() moves pid back and removes the cgroup.
     """
-    base, path, how = make_idle(name, root)
+    base, path, knob = make_idle(name, root)
     pid = os.getpid() if pid is None else pid
-    _write(os.path.join(path, 'cgroup.procs'), str(pid))
+    join(path, pid)
 
     def undo():
-        _write(os.path.join(base, 'cgroup.procs'), str(pid))
+        join(base, pid)
         try:
             os.rmdir(path)
         except OSError:
             pass  # a child still in it (it leaves when it exits); the empty cgroup is harmless
-    return undo, how
+    return undo, '%s in %s' % (knob, path)

@@ -67,10 +67,14 @@ def env():
     return e
 
 
+def playbook_cmd(path, extra):
+    """ansible-playbook PATH on localhost with this interpreter and extra vars."""
+    return [os.path.join(os.path.dirname(sys.executable), 'ansible-playbook'), path, '-i', 'localhost,', '-c', 'local',
+            '-e', json.dumps(dict(extra, ansible_python_interpreter=sys.executable))]
+
+
 def playbook(path, extra, quiet=True):
-    cmd = [os.path.join(os.path.dirname(sys.executable), 'ansible-playbook'), path, '-i', 'localhost,', '-c', 'local',
-           '-e', json.dumps(dict(extra, ansible_python_interpreter=sys.executable))]
-    res = subprocess.run(cmd, env=env(), stdout=subprocess.PIPE, stderr=subprocess.STDOUT, universal_newlines=True,
+    res = subprocess.run(playbook_cmd(path, extra), env=env(), stdout=subprocess.PIPE, stderr=subprocess.STDOUT, universal_newlines=True,
                          check=False)
     if res.returncode != 0 or not quiet:
         print(res.stdout[-4000:])
@@ -285,15 +289,15 @@ def run(args, work, cleanup):
     t_adaptive = time.time()
     t_end = t0 + 2 * phase_s
     rb_state = os.path.join(work, 'rebalance')
+    policy = {'capacity': args.capacity}   # the gate below plans with exactly what rebalance.yml gets
     extra = {'target_hosts': 'localhost', 'rebalance_forecasts_path': state_file,
              'rebalance_forecast_max_age': max(30, 5 * args.predictor_step_s), 'rebalance_state_dir': rb_state,
-             'rebalance_reason': 'demo', 'rebalance_policy': {'capacity': args.capacity}}
+             'rebalance_reason': 'demo', 'rebalance_policy': policy}
     if args.no_loop:
         log('--no-loop: the second phase keeps the static pins (A/A control)')
         wait_until(t_end, sampler)
     seen = set()
     checks = streak = 0
-    policy = {'capacity': args.capacity}
     topology = parse_capabilities(conn.getCapabilities(), conn.getCPUMap()[1])   # read once: it does not change here
     while time.time() < t_end and not args.no_loop:
         wait_until(min(t_end, time.time() + args.predictor_step_s / 2.0), sampler)
@@ -314,8 +318,7 @@ def run(args, work, cleanup):
                          'planned': len(planned)})
             log('direct apply %d: %s' % (len(runs), '; '.join(m.get('reason', '') for m in planned)))
             continue
-        cmd = [os.path.join(os.path.dirname(sys.executable), 'ansible-playbook'), os.path.join(ROOT, 'playbooks', 'rebalance.yml'),
-               '-i', 'localhost,', '-c', 'local', '-e', json.dumps(dict(extra, ansible_python_interpreter=sys.executable))]
+        cmd = playbook_cmd(os.path.join(ROOT, 'playbooks', 'rebalance.yml'), extra)
         proc = subprocess.Popen(IDLE + cmd, env=env(), stdout=subprocess.PIPE, stderr=subprocess.STDOUT, universal_newlines=True)
         while proc.poll() is None:
             sampler.sample()

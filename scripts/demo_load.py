@@ -110,6 +110,12 @@ def stalled(rows, start, end, min_busy_s=1.0):
     return sorted(n for n in last if sum(last[n].values()) - sum(first.get(n, {}).values()) < min_busy_s * 1e9)
 
 
+def _ends(records, start, end, when):
+    """The records nearest in time to start and to end (when(record) gives its time)."""
+    return (min(records, key=lambda r: abs(when(r) - start)),
+            min(records, key=lambda r: abs(when(r) - end)))
+
+
 def phase_delay(samples, start, end):
     """Total vCPU delay (ns) per domain between the samples nearest to start and end.
 
@@ -117,8 +123,7 @@ def phase_delay(samples, start, end):
     """
     if not samples:
         raise ValueError('no samples')
-    first = min(samples, key=lambda s: abs(s[0] - start))
-    last = min(samples, key=lambda s: abs(s[0] - end))
+    first, last = _ends(samples, start, end, lambda s: s[0])
     out = {}
     for dom, vcpus in last[1].items():
         before = first[1].get(dom, {})
@@ -145,8 +150,7 @@ def phase_steal(rows, start, end):
     marked = [r for r in rows if r.get('steal_s') is not None]
     if not marked:
         return None
-    first = min(marked, key=lambda r: abs(r['t'] - start))
-    last = min(marked, key=lambda r: abs(r['t'] - end))
+    first, last = _ends(marked, start, end, lambda r: r['t'])
     return last['steal_s'] - first['steal_s']
 
 
