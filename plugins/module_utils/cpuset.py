@@ -1,14 +1,22 @@
 # -*- coding: utf-8 -*-
 # Copyright: (c) 2026, adaptive.intravm contributors
 # GNU General Public License v3.0+ (see COPYING or https://www.gnu.org/licenses/gpl-3.0.txt)
-"""CPU set strings ("0-3,8,10-11") as libvirt and the kernel write them.
+"""CPU set strings ("0-3,8,10-11") and the numbers in them, as libvirt and the kernel write them.
 
-Pure functions, no I/O: the same parser serves modules, planner and daemon,
-so a cpuset means exactly one thing everywhere.
+Pure functions, no I/O: the same grammar serves modules, planner and daemon,
+so a cpuset, a NUMA node or a vCPU index means exactly one thing everywhere.
+A number is ASCII digits only: str.isdigit() and int() also take "١"
+(ARABIC-INDIC DIGIT ONE), "²", "1_0" and surrounding newlines, and a pin
+must never move because of one.
 """
 
 from __future__ import absolute_import, division, print_function
 __metaclass__ = type
+
+import re
+
+_NUMBER = re.compile(r'[0-9]+\Z')
+_SPACE = ' \t\r\n'  # ASCII whitespace only, like the digits
 
 # Upper bound on a CPU id we accept from users or libvirt; keeps a typo such as
 # "0-4000000" from allocating a huge set.
@@ -29,12 +37,12 @@ def parse(text):
         text = str(text)
     if not isinstance(text, str):
         raise CpusetError('cpuset must be a string such as "0-3,6", got %r' % (text,))
-    text = text.strip()
+    text = text.strip(_SPACE)
     if not text:
         return frozenset()
     included, excluded = set(), set()
     for part in text.split(','):
-        part = part.strip()
+        part = part.strip(_SPACE)
         target = included
         if part.startswith('^'):
             target, part = excluded, part[1:]
@@ -54,9 +62,31 @@ def parse(text):
     return frozenset(result)
 
 
+def is_number(text):
+    """True when text is a string of ASCII digits and nothing else."""
+    return isinstance(text, str) and _NUMBER.match(text) is not None
+
+
+def index(value, what='index', maximum=MAX_CPU_ID):
+    """A non-negative int from an int or a string of ASCII digits (spaces around allowed).
+
+    For keys and ids that operators and guests write: vCPU indexes, NUMA cells,
+    iothread ids. Raises CpusetError naming `what` for anything else.
+    """
+    if isinstance(value, int) and not isinstance(value, bool):
+        number = value
+    elif isinstance(value, str) and is_number(value.strip(_SPACE)):
+        number = int(value.strip(_SPACE))
+    else:
+        raise CpusetError('%s %r is not a non-negative integer of ASCII digits' % (what, value))
+    if not 0 <= number <= maximum:
+        raise CpusetError('%s %r is outside 0..%d' % (what, value, maximum))
+    return number
+
+
 def _cpu_id(token, text):
-    token = token.strip()
-    if not token.isdigit():
+    token = token.strip(_SPACE)
+    if not is_number(token):
         raise CpusetError('%r in cpuset %r is not a CPU number' % (token, text))
     value = int(token)
     if value > MAX_CPU_ID:

@@ -45,9 +45,9 @@ def parse_request(mode, nodeset, memnodes, host_nodes, guest_cells):
     request = {'mode': mode, 'nodeset': check('nodeset', nodeset) if nodeset is not None else None, 'memnodes': {}}
     for cell, text in (memnodes or {}).items():
         try:
-            cell_id = int(str(cell))
-        except ValueError:
-            raise NumaRequestError('memnodes: key %r is not a guest NUMA cell number' % (cell,))
+            cell_id = cpuset.index(cell, 'key')
+        except cpuset.CpusetError as exc:
+            raise NumaRequestError('memnodes: %s' % exc)
         if cell_id not in guest_cells:
             raise NumaRequestError('memnodes[%s]: the domain has no guest NUMA cell %d (cells: %s)'
                                    % (cell, cell_id, ', '.join(str(c) for c in guest_cells) or 'none'))

@@ -21,6 +21,7 @@ __metaclass__ = type
 import os
 import traceback
 
+from ansible_collections.adaptive.intravm.plugins.module_utils import cpuset
 from ansible_collections.adaptive.intravm.plugins.module_utils import gpu_model
 
 try:
@@ -115,7 +116,7 @@ class Nvml(object):
     def handle(self, gpu):
         """(index, handle, pci) for a GPU named by NVML index or PCI address."""
         text = str(gpu).strip()
-        if text.isdigit():
+        if cpuset.is_number(text):
             index = int(text)
             total = self.count()
             if index >= total:

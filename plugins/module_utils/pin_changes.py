@@ -106,9 +106,6 @@ def _parse(label, text):
 
 def _index(label, key):
     try:
-        value = int(str(key).strip())
-    except ValueError:
-        value = -1
-    if value < 0:
-        raise PinRequestError('%s: key %r is not a non-negative integer' % (label, key))
-    return value
+        return cpuset.index(key, 'key')
+    except cpuset.CpusetError as exc:
+        raise PinRequestError('%s: %s' % (label, exc))

@@ -470,7 +470,7 @@ def _span(ids):
 
 
 def _norm(text):
-    if text is None or text == '' or (isinstance(text, str) and text.isdigit()):
+    if text is None or text == '' or cpuset.is_number(text):
         return text
     try:
         return cpuset.normalize(text)

@@ -205,8 +205,8 @@ def vcpu_demands(fc, name, n_vcpus, quantile, lookahead_s, unknown):
 
 def _index(key):
     try:
-        return int(key)
-    except (TypeError, ValueError):
+        return cpuset.index(key)
+    except cpuset.CpusetError:
         return None
 
 

@@ -14,6 +14,8 @@ __metaclass__ = type
 
 import bisect
 
+from ansible_collections.adaptive.intravm.plugins.module_utils import cpuset
+
 
 class HostState(object):
     """Per-CPU load and per-CPU VM counts, with CPUs of each cache group kept sorted by load."""
@@ -24,7 +26,7 @@ class HostState(object):
         self.siblings = {}
         for cpu in topology['cpus']:
             self.node_of[cpu['id']] = cpu['node']
-            self.siblings[cpu['id']] = _parse_ids(cpu.get('siblings') or str(cpu['id']))
+            self.siblings[cpu['id']] = cpuset.parse(cpu.get('siblings') or str(cpu['id']))
         self.distance = {}
         for node in topology['nodes']:
             for other, value in (node.get('distances') or {}).items():
@@ -275,20 +277,6 @@ class HostState(object):
         return [c for c in sorted(self.usable) if self.load[c] > capacity + 1e-9]
 
 
-def _parse_ids(text):
-    ids = set()
-    for part in str(text).split(','):
-        part = part.strip()
-        if not part:
-            continue
-        if '-' in part:
-            lo, hi = part.split('-')
-            ids.update(range(int(lo), int(hi) + 1))
-        else:
-            ids.add(int(part))
-    return frozenset(ids)
-
-
 def _cache_groups(topology, usable, node_of):
     """CPU -> its last-level cache group (the highest cache level libvirt lists), else its node."""
     caches = topology.get('caches') or []
@@ -297,7 +285,7 @@ def _cache_groups(topology, usable, node_of):
         top = max(b['level'] for b in caches)
         for bank in caches:
             if bank['level'] == top:
-                for cpu in _parse_ids(bank['cpus']):
+                for cpu in cpuset.parse(bank['cpus']):
                     if cpu in group:
                         group[cpu] = ('cache', node_of[cpu], bank['id'])
     return dict((c, group[c]) for c in usable)

@@ -176,7 +176,7 @@ def metric_key(name):
     if key is not None:
         return key
     parts = name.split('.', 2)
-    if len(parts) == 3 and parts[0] == 'vcpu' and parts[1].isdigit() and parts[2] in _INDEXED_KINDS:
+    if len(parts) == 3 and parts[0] == 'vcpu' and parts[1].isascii() and parts[1].isdigit() and parts[2] in _INDEXED_KINDS:
         index = int(parts[1])
         if index <= MAX_INDEX and str(index) == parts[1]:
             return (_INDEXED_KINDS[parts[2]] << 16) | index

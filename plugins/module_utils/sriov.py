@@ -24,6 +24,8 @@ import importlib.util
 import os
 import traceback
 
+from ansible_collections.adaptive.intravm.plugins.module_utils import cpuset
+
 try:
     from pyroute2 import IPRoute as _RealIPRoute
     from pyroute2.netlink.exceptions import NetlinkError
@@ -133,7 +135,7 @@ def vf_pci_addresses(root, pf):
     except OSError:
         return found
     for name in names:
-        if name.startswith('virtfn') and name[6:].isdigit():
+        if name.startswith('virtfn') and cpuset.is_number(name[6:]):
             found[int(name[6:])] = os.path.basename(os.readlink(os.path.join(device, name)))
     return found
 
@@ -159,7 +161,7 @@ def resolve_vf_pci(root, pci):
     if not pf_names:
         return None
     for name in entries:
-        if name.startswith('virtfn') and name[6:].isdigit():
+        if name.startswith('virtfn') and cpuset.is_number(name[6:]):
             if os.path.basename(os.readlink(os.path.join(pf_dir, name))) == pci:
                 return pf_names[0], int(name[6:])
     return None

@@ -167,6 +167,7 @@ import uuid
 
 from ansible.module_utils.basic import AnsibleModule, missing_required_lib
 
+from ansible_collections.adaptive.intravm.plugins.module_utils import cpuset
 from ansible_collections.adaptive.intravm.plugins.module_utils import gpu_model
 from ansible_collections.adaptive.intravm.plugins.module_utils import libvirt_conn
 from ansible_collections.adaptive.intravm.plugins.module_utils import nvml
@@ -204,7 +205,7 @@ def resolve_type(types, wanted):
     """Type id for a name (case-insensitive) or a numeric id; error lists the known names."""
     text = str(wanted).strip()
     for entry in types:
-        if entry['name'].lower() == text.lower() or (text.isdigit() and entry['id'] == int(text)):
+        if entry['name'].lower() == text.lower() or (cpuset.is_number(text) and entry['id'] == int(text)):
             return entry['id']
     raise VgpuFailure('unknown vGPU type %r for this GPU; supported types: %s'
                       % (wanted, ', '.join(t['name'] for t in types) or 'none'))

@@ -70,6 +70,6 @@ def parse_listen(text):
     if text.startswith('unix:/'):
         return ('unix', text[5:])
     host, sep, port = text.rpartition(':')
-    if not sep or not port.isdigit() or not 0 <= int(port) < 65536:
+    if not sep or not (port.isascii() and port.isdigit()) or not 0 <= int(port) < 65536:
         return None
     return ('tcp', (host.strip('[]') or '127.0.0.1', int(port)))

@@ -19,6 +19,8 @@ NONE = {'mode': None, 'nodeset': None, 'placement': None, 'memnodes': {}}
     (dict(mode=None, nodeset='0-x', memnodes=None), "'x' in nodeset"),
     (dict(mode=None, nodeset=None, memnodes={'3': '0'}), 'memnodes[3]: the domain has no guest NUMA cell 3 (cells: 0, 1)'),
     (dict(mode=None, nodeset=None, memnodes={'c': '0'}), "memnodes: key 'c'"),
+    (dict(mode=None, nodeset=None, memnodes={'\u0661': '0'}), "memnodes: key '\u0661' is not a non-negative integer of ASCII digits"),
+    (dict(mode=None, nodeset='\u0661', memnodes=None), "'\u0661' in nodeset"),
     (dict(mode=None, nodeset=None, memnodes={'1': '5'}), 'memnodes[1]: NUMA nodes 5 do not exist'),
 ])
 def test_errors_name_the_value(kwargs, message):

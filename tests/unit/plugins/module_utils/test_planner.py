@@ -249,6 +249,13 @@ def test_nan_in_a_per_vcpu_or_net_forecast_is_rejected():
         plan(topo(), {'a': vm(['0'])}, {'a': bad})
 
 
+def test_per_vcpu_forecast_keys_are_ascii_numbers_only():
+    forecast = fc(0.1, 0.2)
+    forecast['vcpu']['\u0661'] = {'p50': [0.9], 'p90': [0.95]}
+    r = plan(topo(), {'a': vm(['0', '1'])}, {'a': forecast})
+    assert any("'\u0661'" in w or '\u0661' in w for w in r['warnings']), r['warnings']
+
+
 def test_unknown_vms_are_ignored_and_reported_and_unforecast_vms_keep_their_pins():
     t = topo(**NO_SMT)
     r = plan(t, {'a': vm(['0']), 'b': vm(['0-7'])}, {'a': fc(0.5), 'ghost': fc(0.9)})
