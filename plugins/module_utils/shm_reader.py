@@ -11,6 +11,8 @@ per poll are bounded by host-side limits, never by guest-supplied numbers.
 
 Reads use pread() on the file rather than a mapping: a region truncated
 under us returns short reads instead of killing the process with SIGBUS.
+Only a regular file is read, opened non-blocking and without following a
+link: whoever can create a FIFO in /dev/shm must not stop the predictor.
 """
 
 from __future__ import absolute_import, division, print_function
@@ -19,13 +21,14 @@ __metaclass__ = type
 import collections
 import itertools
 import os
+import stat
 import time
 
 from ansible_collections.adaptive.intravm.plugins.module_utils import shm_format as fmt
 
 # Rejection reasons, each with a counter in RingReader.stats.
 REASONS = (
-    'region_missing', 'region_too_small', 'empty', 'bad_magic', 'bad_version', 'bad_header',
+    'region_missing', 'region_not_file', 'region_too_small', 'empty', 'bad_magic', 'bad_version', 'bad_header',
     'bad_geometry', 'bad_record', 'bad_crc', 'unknown_metric', 'duplicate_metric', 'bad_value',
     'bad_sequence', 'bad_timestamp', 'too_fast', 'torn',
 )
@@ -33,6 +36,12 @@ REASONS = (
 # Host policy defaults.
 DEFAULT_MIN_INTERVAL_S = 0.1   # sustained rate a guest may write at: 10 records/s
 READ_BUDGET_BYTES = 1 << 20    # most bytes copied out of the ring per poll
+SEQ_READS = 4                  # reads of write_seq to get two that agree
+_OPEN_FLAGS = os.O_RDONLY | os.O_NONBLOCK | getattr(os, 'O_NOFOLLOW', 0) | getattr(os, 'O_CLOEXEC', 0)
+
+
+class NotRegularFile(OSError):
+    """The region path names something other than a regular file (a FIFO, a device, a link)."""
 
 
 class Rejection(object):
@@ -69,7 +78,7 @@ class Sample(object):
 
 
 class _FileSource(object):
-    """pread() access to /dev/shm/NAME; reopens when the file is replaced."""
+    """pread() access to /dev/shm/NAME; reopens, and checks the type again, when the file is replaced."""
 
     def __init__(self, path):
         self.path = path
@@ -77,19 +86,32 @@ class _FileSource(object):
         self._ino = None
 
     def size(self):
-        """Current size of the region, or None when the file does not exist."""
+        """Current size of the region, or None when the file does not exist.
+
+        Raises NotRegularFile for anything but a regular file. The open never
+        blocks (O_NONBLOCK: a FIFO would wait for a writer forever) and the
+        type is checked on the opened descriptor, so a swap between the
+        lstat() and the open() is caught too.
+        """
         try:
-            st = os.stat(self.path)
+            st = os.lstat(self.path)
         except OSError:
             self.close()
             return None
-        if self._fd is None or st.st_ino != self._ino:
+        if not stat.S_ISREG(st.st_mode):
+            self.close()
+            raise NotRegularFile('%s is not a regular file (mode %o)' % (self.path, st.st_mode))
+        if self._fd is None or (st.st_dev, st.st_ino) != self._ino:
             self.close()
             try:
-                self._fd = os.open(self.path, os.O_RDONLY)
+                fd = os.open(self.path, _OPEN_FLAGS)
             except OSError:
                 return None
-            self._ino = os.fstat(self._fd).st_ino
+            opened = os.fstat(fd)
+            if not stat.S_ISREG(opened.st_mode):
+                os.close(fd)
+                raise NotRegularFile('%s is not a regular file (mode %o)' % (self.path, opened.st_mode))
+            self._fd, self._ino = fd, (opened.st_dev, opened.st_ino)
         return os.fstat(self._fd).st_size
 
     def read(self, offset, length):
@@ -146,6 +168,7 @@ class RingReader(object):
         self._last_ts = 0
         self._tokens = None
         self._refill_at = None
+        self._polled_at = None       # host clock of the last poll that read a header
         self._key_cache = {}
         self._layout = None          # RecordLayout of the last accepted record
 
@@ -171,13 +194,18 @@ class RingReader(object):
     def poll(self):
         """New validated samples since the last poll, oldest first. Never raises for guest data."""
         self.stats['polls'] += 1
-        size = self._src.size()
+        try:
+            size = self._src.size()
+        except NotRegularFile as exc:
+            self._reject('region_not_file', str(exc))
+            return []
         if size is None:
             self._reject('region_missing', 'no region at %s' % getattr(self._src, 'path', 'buffer'))
             return []
         try:
             head = self._src.read(0, fmt.HEADER_SIZE)
             header, write_seq = fmt.parse_header(head, size if len(head) >= fmt.HEADER_SIZE else len(head))
+            write_seq = self._settled_write_seq(write_seq)
         except fmt.FormatError as exc:
             self._reject(exc.reason if exc.reason in self.stats else 'bad_header', exc.detail)
             return []
@@ -185,6 +213,7 @@ class RingReader(object):
             self._reject('region_missing', 'cannot read region: %s' % exc)
             return []
         self._refill(header.capacity)
+        since, self._polled_at = self._polled_at, self._clock()
         if header.boot_id != self._boot_raw:
             if self._boot_raw is not None:
                 self.stats['reboots'] += 1
@@ -205,12 +234,43 @@ class RingReader(object):
         # The oldest slot may be under rewrite right now; never start there.
         oldest_safe = write_seq - header.capacity + 2
         if first < oldest_safe:
-            lost = oldest_safe - first
-            self.stats['overruns'] += lost
+            self._count_overrun(oldest_safe - first, since, header, write_seq)
             first = oldest_safe
         batch = max(1, READ_BUDGET_BYTES // header.record_size)
         last = min(write_seq, first + batch - 1)
         return self._read_range(header, first, last)
+
+    def _settled_write_seq(self, write_seq):
+        """write_seq once two reads agree.
+
+        Our writer publishes with one store, but an older profiler stored the
+        sequence byte by byte, and a read racing that sees half of each value:
+        a sequence that went "back" or leapt ahead, blamed on a good guest.
+        The window is nanoseconds, so a second read settles it.
+        """
+        for _attempt in range(SEQ_READS):
+            again = fmt.WRITE_SEQ.unpack(self._src.read(fmt.WRITE_SEQ_OFFSET, 8))[0]
+            if again == write_seq:
+                return write_seq
+            write_seq = again
+        return write_seq
+
+    def _count_overrun(self, skipped, since, header, write_seq):
+        """Count records lost to the ring's wrap, in records the writer can have written.
+
+        The first poll of a ring starts at its newest records without calling
+        the older ones lost. A jump in sequence larger than a writer at the
+        host's rate limit could have made since the last poll is a guest that
+        skipped numbers, a bad_sequence, not millions of overruns.
+        """
+        if since is None:
+            return
+        possible = int((self._polled_at - since) / self.min_interval_s) + header.capacity
+        if skipped > possible:
+            self._reject('bad_sequence', 'write_seq jumped by %d records, more than the %d a writer at the rate limit could write'
+                         % (skipped, possible), write_seq)
+        else:
+            self.stats['overruns'] += skipped
 
     def _read_range(self, header, first, last):
         samples = []

@@ -449,6 +449,8 @@ class RingWriter(object):
         else:
             self._values_of = lambda m, names=tuple(names): tuple(m[n] for n in names)
         self._given = len(metrics)
+        if self._record is not None:
+            self._record.close()
         self._record = fmt.RecordWriter(self.map, self.header, self.seed, keys)
         return self._values_of(metrics)
 

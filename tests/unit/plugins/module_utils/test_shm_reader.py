@@ -8,6 +8,7 @@ __metaclass__ = type
 
 import math
 import os
+import signal
 import struct
 import zlib
 
@@ -233,6 +234,7 @@ def test_slot_holding_another_sequence_is_torn():
 def test_overrun_is_counted_and_reader_catches_up():
     guest = Guest()
     reader, clock = reader_for(guest, burst=10 ** 6)
+    assert reader.poll() == []              # following the ring from its start
     cap = guest.header.capacity
     for _n in range(cap * 3 + 5):
         guest.write()
@@ -241,6 +243,97 @@ def test_overrun_is_counted_and_reader_catches_up():
     assert reader.stats['overruns'] == cap * 3 + 5 - (cap - 1)
     assert [s.seq for s in got] == list(range(2 * cap + 7, 3 * cap + 6))
     assert reader.stats['torn'] == 0
+
+
+def test_records_before_the_first_poll_are_not_overruns():
+    """A reader (re)started on a busy ring takes its newest records and blames the guest for nothing."""
+    guest = Guest()
+    cap = guest.header.capacity
+    for _n in range(cap * 3 + 5):
+        guest.write()
+    reader, _clock = reader_for(guest, burst=10 ** 6)
+    assert [s.seq for s in reader.poll()] == list(range(2 * cap + 7, 3 * cap + 6))
+    assert nonzero(reader.stats) == {'accepted': cap - 1}
+
+
+def test_sequence_leap_beyond_the_rate_limit_is_bad_sequence_not_overruns():
+    """Overruns are counted in records a writer could have written, not in sequence numbers."""
+    guest = Guest()
+    guest.write()
+    reader, clock = reader_for(guest)
+    assert len(reader.poll()) == 1
+    clock.now += 10.0                       # 100 records at the default 0.1 s limit, plus a ring
+    guest.write(seq=10 ** 12)
+    got = reader.poll()
+    assert [s.seq for s in got] == [10 ** 12]
+    assert reader.stats['overruns'] == 0
+    assert reader.stats['bad_sequence'] == 1
+
+
+def test_torn_write_seq_of_an_old_byte_wise_writer_is_read_again():
+    """A write_seq read half-old, half-new is read again rather than blamed on the guest."""
+    guest = Guest()
+    for _n in range(255):
+        guest.write()
+    reader, clock = reader_for(guest)
+    assert len(reader.poll()) > 0
+    guest.write(publish=False)              # record 256 in its slot, write_seq still 255
+    # A byte-wise store of 256 over 255 passes through 0x100 + 0xff ... and 0x000:
+    # the first read sees the half-written 0, the next read the finished 256.
+    reads = iter([struct.pack('<Q', 256)] * 4)
+    real_read = reader._src.read
+
+    def racing_read(offset, length):
+        if offset == 0:
+            data = bytearray(real_read(offset, length))
+            struct.pack_into('<Q', data, fmt.WRITE_SEQ_OFFSET, 0)
+            return bytes(data)
+        if offset == fmt.WRITE_SEQ_OFFSET and length == 8:
+            return next(reads)
+        return real_read(offset, length)
+
+    reader._src.read = racing_read
+    clock.now += 1.0
+    got = reader.poll()
+    assert [s.seq for s in got] == [256]
+    assert reader.stats['bad_sequence'] == 0 and reader.stats['overruns'] == 0
+
+
+def test_fifo_region_never_blocks_the_reader(tmp_path):
+    """A FIFO at the region path (first open, or swapped in later) is refused without blocking."""
+    signal.signal(signal.SIGALRM, _hung)
+    signal.alarm(10)                        # a regression hangs in open(): fail instead
+    try:
+        _fifo_cases(tmp_path)
+    finally:
+        signal.alarm(0)
+
+
+def _hung(_signum, _frame):
+    raise AssertionError('the reader blocked on the region path')
+
+
+def _fifo_cases(tmp_path):
+    path = tmp_path / 'region'
+    os.mkfifo(str(path))
+    reader = RingReader(str(path))
+    assert reader.poll() == []
+    assert reader.stats['region_not_file'] == 1
+    os.unlink(str(path))
+    guest = Guest()
+    guest.write()
+    path.write_bytes(bytes(guest.buf))
+    assert [s.seq for s in reader.poll()] == [1]
+    tmp = tmp_path / 'fifo'
+    os.mkfifo(str(tmp))
+    os.rename(str(tmp), str(path))          # a FIFO swapped in under the reader
+    assert reader.poll() == []
+    assert reader.stats['region_not_file'] == 2
+    os.unlink(str(path))
+    os.symlink(os.devnull, str(path))       # nor does it follow a link anywhere else
+    assert reader.poll() == []
+    assert reader.stats['region_not_file'] == 3
+    reader.close()
 
 
 def test_reboot_detected_and_followed():
