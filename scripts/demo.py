@@ -38,7 +38,7 @@ if COLLECTIONS not in sys.path:
 import libvirt  # noqa: E402  pylint: disable=wrong-import-position
 
 from ansible_collections.adaptive.intravm.benchmarks import traces as trace_io  # noqa: E402  pylint: disable=wrong-import-position
-from ansible_collections.adaptive.intravm.plugins.module_utils import cpuset, planner  # noqa: E402  pylint: disable=wrong-import-position
+from ansible_collections.adaptive.intravm.plugins.module_utils import cpuset, forecast_doc, planner  # noqa: E402  pylint: disable=wrong-import-position
 from ansible_collections.adaptive.intravm.plugins.module_utils.placement import running_placements  # noqa: E402  pylint: disable=wrong-import-position
 from ansible_collections.adaptive.intravm.plugins.module_utils.topology import parse_capabilities  # noqa: E402  pylint: disable=wrong-import-position
 from ansible_collections.adaptive.intravm.scripts import control_cgroup, demo_load, guests  # noqa: E402  pylint: disable=wrong-import-position
@@ -130,8 +130,7 @@ class Sampler(object):
             steal = None
         self.rows.append({'t': now, 'delay': delay, 'time': busy, 'pins': pins, 'steal_s': steal})
         try:
-            with open(self.state_file) as handle:
-                doc = json.load(handle)
+            doc = forecast_doc.load(path=self.state_file)
             entry = {}
             for name in self.names:
                 vm = doc.get('vms', {}).get(name)
@@ -140,7 +139,7 @@ class Sampler(object):
                                    'h_s': vm['horizons_s'][0], 'model': vm.get('model')}
             if entry:
                 self.forecasts[doc['generated_at']] = entry
-        except (OSError, ValueError, KeyError):
+        except (forecast_doc.ForecastDocError, KeyError, TypeError, IndexError):
             pass
 
 
@@ -163,9 +162,8 @@ def planned_moves(conn, names, topology, state_file, policy, seen):
     runs it only on a predicted hotspot.
     """
     try:
-        with open(state_file) as handle:
-            doc = json.load(handle)
-    except (OSError, ValueError):
+        doc = forecast_doc.load(path=state_file)
+    except forecast_doc.ForecastDocError:
         return None
     if doc.get('generated_at') in seen:
         return None

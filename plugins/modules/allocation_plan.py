@@ -33,10 +33,15 @@ options:
     type: str
     default: qemu:///system
   forecasts_path:
-    description: Path of the predictor's JSON state file.
+    description:
+      - Path of the predictor's JSON state file. It must be a regular file of at most 16 MiB
+        (a FIFO or device is refused without blocking).
     type: path
   forecasts_url:
-    description: URL of the predictor's JSON endpoint (for example C(http://127.0.0.1:9187/forecasts)).
+    description:
+      - URL of the predictor's JSON endpoint (for example C(http://127.0.0.1:9187/forecasts)).
+      - Only C(http) and C(https) URLs are read, also after a redirect; the body may be at most 16 MiB
+        and nest at most 16 levels deep.
     type: str
   forecasts:
     description:
@@ -193,25 +198,18 @@ forecast_age_s:
   type: float
 '''
 
-import json
 import time
 
 from ansible.module_utils.basic import AnsibleModule, missing_required_lib
 from ansible.module_utils.urls import open_url
 
+from ansible_collections.adaptive.intravm.plugins.module_utils import forecast_doc
 from ansible_collections.adaptive.intravm.plugins.module_utils import libvirt_conn
 from ansible_collections.adaptive.intravm.plugins.module_utils.placement import running_placements
 from ansible_collections.adaptive.intravm.plugins.module_utils.planner import (
     PlannerConflictError, PlannerInputError, plan,
 )
 from ansible_collections.adaptive.intravm.plugins.module_utils.topology import parse_capabilities
-
-FORECAST_VERSION = 1
-
-
-class ForecastSourceError(Exception):
-    """Forecasts that cannot be read or are not in the predictor's format."""
-
 
 def empty_result(reason, age):
     result = {
@@ -226,41 +224,9 @@ def empty_result(reason, age):
 
 
 def load_forecasts(params):
-    """The forecast document from whichever source was given, checked for its shape."""
-    if params['forecasts'] is not None:
-        doc, where = params['forecasts'], 'forecasts option'
-    elif params['forecasts_path']:
-        where = params['forecasts_path']
-        try:
-            with open(where) as handle:
-                doc = json.load(handle)
-        except (IOError, OSError) as exc:
-            raise ForecastSourceError('cannot read forecasts file %s: %s' % (where, exc))
-        except ValueError as exc:
-            raise ForecastSourceError('forecasts file %s is not valid JSON: %s' % (where, exc))
-    else:
-        where = params['forecasts_url']
-        try:
-            doc = json.loads(open_url(where, timeout=params['timeout']).read())
-        except ValueError as exc:
-            raise ForecastSourceError('forecasts endpoint %s did not return valid JSON: %s' % (where, exc))
-        except Exception as exc:  # pylint: disable=broad-except  # urllib raises several kinds
-            raise ForecastSourceError('cannot fetch forecasts from %s: %s' % (where, exc))
-    return check_document(doc, where)
-
-
-def check_document(doc, where):
-    if not isinstance(doc, dict):
-        raise ForecastSourceError('forecasts from %s must be a JSON object, got %r' % (where, type(doc).__name__))
-    if doc.get('version') != FORECAST_VERSION:
-        raise ForecastSourceError('forecasts from %s have version %r; this module reads version %d'
-                                  % (where, doc.get('version'), FORECAST_VERSION))
-    generated = doc.get('generated_at')
-    if isinstance(generated, bool) or not isinstance(generated, (int, float)):
-        raise ForecastSourceError('forecasts from %s have no numeric generated_at (epoch seconds): %r' % (where, generated))
-    if not isinstance(doc.get('vms'), dict):
-        raise ForecastSourceError('forecasts from %s have no "vms" object' % where)
-    return doc
+    """The forecast document from whichever source was given, read within forecast_doc's bounds."""
+    return forecast_doc.load(path=params['forecasts_path'], url=params['forecasts_url'], doc=params['forecasts'],
+                             opener=open_url, timeout=params['timeout'])
 
 
 def current_placement(conn, names):
@@ -333,7 +299,7 @@ def main():
         module.fail_json(msg='max_age is %d: it must be 0 or more seconds' % module.params['max_age'])
     try:
         result = run(module)
-    except (ForecastSourceError, PlannerInputError, PlannerConflictError, libvirt_conn.IntravmLibvirtError) as exc:
+    except (forecast_doc.ForecastDocError, PlannerInputError, PlannerConflictError, libvirt_conn.IntravmLibvirtError) as exc:
         module.fail_json(msg=str(exc))
     except libvirt_conn.libvirt.libvirtError as exc:
         module.fail_json(msg='libvirt error: %s' % libvirt_conn.error_text(exc))

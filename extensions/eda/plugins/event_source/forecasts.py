@@ -31,8 +31,12 @@ __metaclass__ = type
 
 import asyncio
 import json
-import socket
+import logging
 import urllib.request
+
+from ansible_collections.adaptive.intravm.plugins.module_utils import forecast_doc
+
+LOG = logging.getLogger('adaptive.intravm.forecasts')
 
 DOCUMENTATION = r'''
 ---
@@ -42,7 +46,7 @@ description:
     when a predicted CPU hotspot appears or clears, or a VM's forecast crosses its allocation.
 options:
   url:
-    description: URL of the predictor's forecasts endpoint.
+    description: URL of the predictor's forecasts endpoint (http or https only).
     type: str
   path:
     description: Path of the predictor's JSON state file (instead of url).
@@ -133,14 +137,14 @@ class Debouncer(object):
 
 
 def read_state(url=None, path=None, timeout=5.0):
-    """The predictor's current state, or None when it cannot be read right now."""
+    """The predictor's current state, or None (logged) when it cannot be read right now.
+
+    forecast_doc bounds it: http(s) URLs only, 16 MiB, 16 levels, the predictor's shape.
+    """
     try:
-        if path:
-            with open(path) as handle:
-                return json.load(handle)
-        with urllib.request.urlopen(url, timeout=timeout) as response:  # nosec B310 - operator-given URL
-            return json.loads(response.read().decode('utf-8'))
-    except (OSError, ValueError, socket.timeout):
+        return forecast_doc.load(path=path, url=None if path else url, opener=urllib.request.urlopen, timeout=timeout)
+    except forecast_doc.ForecastDocError as exc:
+        LOG.warning('%s', exc)
         return None
 
 
@@ -149,6 +153,8 @@ async def main(queue, args):
     url, path = args.get('url'), args.get('path')
     if not url and not path:
         raise ValueError('adaptive.intravm.forecasts needs url or path')
+    if url and not path:
+        forecast_doc.check_url(url)     # a file:// or other scheme stops the activation at once
     interval = float(args.get('interval', 5))
     debouncer = Debouncer(int(args.get('debounce', 2)))
     max_events = int(args.get('max_events') or 0)

@@ -68,3 +68,18 @@ def test_main_reads_a_state_file_and_puts_debounced_events(tmp_path):
 def test_main_requires_a_source():
     with pytest.raises(ValueError, match='url or path'):
         asyncio.run(source.main(asyncio.Queue(), {}))
+
+
+def test_main_refuses_urls_other_than_http():
+    with pytest.raises(ValueError, match='only http and https URLs are read'):
+        asyncio.run(source.main(asyncio.Queue(), {'url': 'file:///etc/shadow'}))
+
+
+def test_read_state_gives_none_for_hostile_documents(tmp_path):
+    deep = tmp_path / 'deep.json'
+    deep.write_text('[' * 100000 + ']' * 100000)
+    assert source.read_state(path=str(deep)) is None
+    fifo = tmp_path / 'fifo'
+    os.mkfifo(str(fifo))
+    assert source.read_state(path=str(fifo)) is None
+    assert source.read_state(url='file://' + str(deep)) is None

@@ -12,6 +12,7 @@ import time
 import pytest
 
 from ansible_collections.adaptive.intravm.plugins.modules import allocation_plan as mod
+from ansible_collections.adaptive.intravm.plugins.module_utils.forecast_doc import ForecastDocError, check
 from ansible_collections.adaptive.intravm.plugins.module_utils.planner import PlannerInputError
 
 TEST_URI = 'test:///default'  # a 2-NUMA-node, 16-CPU host with a running domain "test" (2 vCPUs)
@@ -66,22 +67,42 @@ def test_stale_forecasts_give_an_empty_plan_with_the_reason():
     ({'version': 1, 'generated_at': 1}, '"vms"'),
 ])
 def test_malformed_documents_are_named(bad, message):
-    with pytest.raises(mod.ForecastSourceError, match=message):
-        mod.check_document(bad, 'here')
+    with pytest.raises(ForecastDocError, match=message):
+        check(bad, 'here')
 
 
 def test_unreadable_and_invalid_files(tmp_path):
-    with pytest.raises(mod.ForecastSourceError, match='cannot read forecasts file'):
+    with pytest.raises(ForecastDocError, match='cannot read forecasts file'):
         mod.load_forecasts(FakeModule(forecasts_path=str(tmp_path / 'missing.json')).params)
     bad = tmp_path / 'bad.json'
     bad.write_text('{not json')
-    with pytest.raises(mod.ForecastSourceError, match='not valid JSON'):
+    with pytest.raises(ForecastDocError, match='not valid JSON'):
         mod.load_forecasts(FakeModule(forecasts_path=str(bad)).params)
 
 
 def test_unreachable_endpoint_is_named():
-    with pytest.raises(mod.ForecastSourceError, match='127.0.0.1:9'):
+    with pytest.raises(ForecastDocError, match='127.0.0.1:9'):
         mod.load_forecasts(FakeModule(forecasts_url='http://127.0.0.1:9/forecasts', timeout=1).params)
+
+
+@pytest.mark.parametrize('url', ['file:///etc/shadow', 'FILE:///etc/passwd', 'ftp://127.0.0.1/x', '/etc/shadow', 'data:,{}'])
+def test_only_http_and_https_urls_are_read(url):
+    with pytest.raises(ForecastDocError, match='only http and https URLs are read'):
+        mod.load_forecasts(FakeModule(forecasts_url=url).params)
+
+
+def test_deeply_nested_and_oversized_files_are_refused_by_name(tmp_path):
+    deep = tmp_path / 'deep.json'
+    deep.write_text('[' * 100000 + ']' * 100000)
+    with pytest.raises(ForecastDocError, match='deep.json nest deeper than'):
+        mod.load_forecasts(FakeModule(forecasts_path=str(deep)).params)
+    big = tmp_path / 'big.json'
+    with open(str(big), 'w') as handle:
+        handle.write('{"version": 1, "generated_at": 1, "vms": {}, "pad": "')
+        handle.write('x' * (17 << 20))
+        handle.write('"}')
+    with pytest.raises(ForecastDocError, match='larger than 16777216 bytes'):
+        mod.load_forecasts(FakeModule(forecasts_path=str(big)).params)
 
 
 def test_nan_forecast_fails_before_planning():

@@ -1,0 +1,147 @@
+# -*- coding: utf-8 -*-
+# Copyright: (c) 2026, adaptive.intravm contributors
+# GNU General Public License v3.0+ (see COPYING or https://www.gnu.org/licenses/gpl-3.0.txt)
+"""The one reader of the predictor's forecast document, within bounds.
+
+allocation_plan (as root), the event source and the demo read forecasts from a
+file, an endpoint or a value handed over by an event. Whatever the source, the
+bytes are few (MAX_BYTES), the nesting shallow (MAX_DEPTH), the URL http(s)
+only (a `file:///etc/shadow` must not be read by a root module) and the
+document of the predictor's shape; anything else is a ForecastDocError that
+names the source, never a RecursionError, a MemoryError or a traceback.
+"""
+
+from __future__ import absolute_import, division, print_function
+__metaclass__ = type
+
+import json
+import os
+import stat
+from urllib.parse import urlsplit
+
+VERSION = 1
+MAX_BYTES = 16 << 20      # 1,000 VMs of 32 vCPUs with per-vCPU forecasts take about 7 MiB
+MAX_DEPTH = 16            # the predictor's document nests 6 deep (doc, vms, vm, vcpu, index, p90 list)
+MAX_NODES = 4000000       # values in a document handed over already parsed
+SCHEMES = ('http', 'https')
+
+
+class ForecastDocError(ValueError):
+    """Forecasts that cannot be read, are too big or deep, or are not in the predictor's format."""
+
+
+def check_url(url):
+    """url when its scheme is http or https; ForecastDocError otherwise."""
+    scheme = urlsplit(str(url)).scheme.lower()
+    if scheme not in SCHEMES:
+        raise ForecastDocError('forecasts_url %r: only %s URLs are read (got scheme %r)'
+                               % (url, ' and '.join(SCHEMES), scheme or 'none'))
+    return url
+
+
+def read_file(path, max_bytes=MAX_BYTES):
+    """Text of a regular file of at most max_bytes; the open never blocks on a FIFO."""
+    flags = os.O_RDONLY | getattr(os, 'O_NONBLOCK', 0) | getattr(os, 'O_CLOEXEC', 0)
+    try:
+        fd = os.open(path, flags)
+    except OSError as exc:
+        raise ForecastDocError('cannot read forecasts file %s: %s' % (path, exc))
+    try:
+        if not stat.S_ISREG(os.fstat(fd).st_mode):
+            raise ForecastDocError('forecasts file %s is not a regular file' % path)
+        with os.fdopen(os.dup(fd), 'rb') as handle:
+            data = handle.read(max_bytes + 1)
+    except OSError as exc:
+        raise ForecastDocError('cannot read forecasts file %s: %s' % (path, exc))
+    finally:
+        os.close(fd)
+    return _bounded(data, path, max_bytes)
+
+
+def fetch(url, opener, timeout, max_bytes=MAX_BYTES):
+    """Body of an http(s) URL through opener(url, timeout=...) (ansible's open_url or urllib's urlopen)."""
+    check_url(url)
+    try:
+        response = opener(url, timeout=timeout)
+        try:
+            final = response.geturl() if hasattr(response, 'geturl') else url
+            if final != url:
+                check_url(final)    # a redirect must not lead out of http(s) either
+            data = response.read(max_bytes + 1)
+        finally:
+            response.close()
+    except ForecastDocError:
+        raise
+    except Exception as exc:  # pylint: disable=broad-except  # urllib and open_url raise several kinds
+        raise ForecastDocError('cannot fetch forecasts from %s: %s' % (url, exc))
+    return _bounded(data, url, max_bytes)
+
+
+def _bounded(data, where, max_bytes):
+    if len(data) > max_bytes:
+        raise ForecastDocError('forecasts from %s are larger than %d bytes; refused' % (where, max_bytes))
+    return data
+
+
+def parse(data, where):
+    """The checked document from JSON bytes or text."""
+    try:
+        if isinstance(data, bytes):
+            data = data.decode('utf-8')
+        doc = json.loads(data)
+    except RecursionError:
+        raise ForecastDocError('forecasts from %s nest deeper than %d levels; refused' % (where, MAX_DEPTH))
+    except ValueError as exc:   # UnicodeDecodeError and JSONDecodeError are ValueErrors
+        raise ForecastDocError('forecasts from %s are not valid JSON: %s' % (where, exc))
+    return check(doc, where)
+
+
+def check(doc, where):
+    """doc when it is the predictor's document (version, generated_at, vms of objects) within bounds."""
+    _check_bounds(doc, where)
+    if not isinstance(doc, dict):
+        raise ForecastDocError('forecasts from %s must be a JSON object, got %r' % (where, type(doc).__name__))
+    if doc.get('version') != VERSION:
+        raise ForecastDocError('forecasts from %s have version %r; this collection reads version %d'
+                               % (where, doc.get('version'), VERSION))
+    generated = doc.get('generated_at')
+    if isinstance(generated, bool) or not isinstance(generated, (int, float)) or generated != generated:
+        raise ForecastDocError('forecasts from %s have no numeric generated_at (epoch seconds): %r' % (where, generated))
+    vms = doc.get('vms')
+    if not isinstance(vms, dict):
+        raise ForecastDocError('forecasts from %s have no "vms" object' % where)
+    for name, entry in vms.items():
+        if not isinstance(name, str) or not isinstance(entry, dict):
+            raise ForecastDocError('forecasts from %s: vms[%r] must be an object named by a string' % (where, name))
+    return doc
+
+
+def _check_bounds(doc, where):
+    """Depth and size of an already parsed value, walked without recursion."""
+    stack = [(doc, 1)]
+    nodes = 0
+    while stack:
+        value, depth = stack.pop()
+        nodes += 1
+        if nodes > MAX_NODES:
+            raise ForecastDocError('forecasts from %s hold more than %d values; refused' % (where, MAX_NODES))
+        if isinstance(value, dict):
+            children = value.values()
+        elif isinstance(value, (list, tuple)):
+            children = value
+        else:
+            continue
+        if depth >= MAX_DEPTH and children:
+            raise ForecastDocError('forecasts from %s nest deeper than %d levels; refused' % (where, MAX_DEPTH))
+        stack.extend((child, depth + 1) for child in children)
+
+
+def load(path=None, url=None, doc=None, opener=None, timeout=10, max_bytes=MAX_BYTES):
+    """The checked document from exactly one of a file path, an http(s) URL (read with opener) or a value."""
+    if sum(source is not None for source in (path, url, doc)) != 1:
+        raise ForecastDocError('forecasts need exactly one of a path, a URL or a document')
+    if doc is not None:
+        return check(doc, 'the forecasts value')
+    if path is not None:
+        return parse(read_file(path, max_bytes), path)
+    return parse(fetch(url, opener, timeout, max_bytes), url)

@@ -1,0 +1,133 @@
+# -*- coding: utf-8 -*-
+# Copyright: (c) 2026, adaptive.intravm contributors
+# GNU General Public License v3.0+ (see COPYING or https://www.gnu.org/licenses/gpl-3.0.txt)
+"""forecast_doc: the bounded reader every consumer of forecasts uses."""
+
+from __future__ import absolute_import, division, print_function
+__metaclass__ = type
+
+import io
+import json
+import os
+import signal
+import time
+
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from ansible_collections.adaptive.intravm.plugins.module_utils import forecast_doc
+from ansible_collections.adaptive.intravm.plugins.module_utils.forecast_doc import ForecastDocError
+
+GOOD = {'version': 1, 'generated_at': 1.0, 'host': 'h', 'step_s': 60,
+        'vms': {'a': {'horizons_s': [60], 'vcpu': {'0': {'p50': [0.1], 'p90': [0.2]}}}}}
+
+
+class Response(io.BytesIO):
+    def __init__(self, body, final_url):
+        super(Response, self).__init__(body)
+        self.final_url = final_url
+
+    def geturl(self):
+        return self.final_url
+
+
+def opener_for(body, final_url=None):
+    def opener(url, timeout):
+        return Response(body, final_url or url)
+    return opener
+
+
+def test_the_predictors_document_is_read_from_each_source(tmp_path):
+    path = tmp_path / 'fc.json'
+    path.write_text(json.dumps(GOOD))
+    assert forecast_doc.load(path=str(path)) == GOOD
+    assert forecast_doc.load(url='http://127.0.0.1:9177/forecasts', opener=opener_for(json.dumps(GOOD).encode())) == GOOD
+    assert forecast_doc.load(doc=GOOD) is GOOD
+
+
+def test_exactly_one_source():
+    with pytest.raises(ForecastDocError, match='exactly one'):
+        forecast_doc.load()
+    with pytest.raises(ForecastDocError, match='exactly one'):
+        forecast_doc.load(path='/x', doc=GOOD)
+
+
+def test_a_redirect_out_of_http_is_refused():
+    with pytest.raises(ForecastDocError, match="scheme 'file'"):
+        forecast_doc.load(url='http://127.0.0.1/f', opener=opener_for(b'{}', 'file:///etc/shadow'))
+
+
+def test_size_limit_applies_to_endpoints_too():
+    body = json.dumps(dict(GOOD, pad='x' * 2000)).encode()
+    with pytest.raises(ForecastDocError, match='larger than 1000 bytes'):
+        forecast_doc.load(url='https://h/f', opener=opener_for(body), max_bytes=1000)
+
+
+def test_depth_of_a_value_handed_over_is_checked_without_recursion():
+    deep = []
+    for _n in range(100000):
+        deep = [deep]
+    with pytest.raises(ForecastDocError, match='nest deeper than 16'):
+        forecast_doc.load(doc=dict(GOOD, extra=deep))
+
+
+@pytest.mark.parametrize('bad, message', [
+    ({'version': 1, 'generated_at': float('nan'), 'vms': {}}, 'generated_at'),
+    ({'version': 1, 'generated_at': True, 'vms': {}}, 'generated_at'),
+    ({'version': 1, 'generated_at': 1, 'vms': {'a': [1]}}, r"vms\['a'\] must be an object"),
+    ({'version': '1', 'generated_at': 1, 'vms': {}}, "version '1'"),
+])
+def test_shape_is_checked(bad, message):
+    with pytest.raises(ForecastDocError, match=message):
+        forecast_doc.check(bad, 'here')
+
+
+def test_a_fifo_path_is_refused_without_blocking(tmp_path):
+    fifo = tmp_path / 'fc.json'
+    os.mkfifo(str(fifo))
+
+    def hung(_signum, _frame):
+        raise AssertionError('reading forecasts blocked on a FIFO')
+
+    signal.signal(signal.SIGALRM, hung)
+    signal.alarm(10)
+    try:
+        with pytest.raises(ForecastDocError, match='not a regular file'):
+            forecast_doc.load(path=str(fifo))
+    finally:
+        signal.alarm(0)
+
+
+def test_invalid_utf8_is_a_clear_error(tmp_path):
+    path = tmp_path / 'fc.json'
+    path.write_bytes(b'{"version": 1, "x": "\xff"}')
+    with pytest.raises(ForecastDocError, match='not valid JSON'):
+        forecast_doc.load(path=str(path))
+
+
+_json = st.recursive(st.none() | st.booleans() | st.floats() | st.integers() | st.text(max_size=8),
+                     lambda inner: st.lists(inner, max_size=4) | st.dictionaries(st.text(max_size=4), inner, max_size=4),
+                     max_leaves=40)
+
+
+@given(st.one_of(st.binary(max_size=200), _json.map(lambda v: json.dumps(v).encode()),
+                 st.integers(1, 3000).map(lambda n: b'{"version": 1, "vms": ' + b'[' * n + b']' * n + b'}')))
+@settings(max_examples=600, deadline=None)
+def test_fuzz_loader_returns_a_document_or_forecast_doc_error(body):
+    """Whatever an endpoint sends, the loader gives the predictor's shape or ForecastDocError, nothing else."""
+    try:
+        doc = forecast_doc.load(url='http://127.0.0.1/f', opener=opener_for(body))
+    except ForecastDocError:
+        return
+    assert doc['version'] == 1 and isinstance(doc['vms'], dict)
+
+
+def test_a_big_hosts_document_fits_the_size_limit():
+    """1,000 VMs of 32 vCPUs with 6 horizons fit the size limit (what a big host publishes)."""
+    series = {'p50': [0.123456] * 6, 'p90': [0.234567] * 6}
+    vm = {'uuid': 'u' * 36, 'vcpus': 32, 'model': 'lstm', 'horizons_s': [60] * 6, 'cpu': series,
+          'vcpu': dict((str(i), series) for i in range(32))}
+    body = json.dumps({'version': 1, 'generated_at': time.time(), 'vms': dict(('vm%04d' % i, vm) for i in range(1000))})
+    assert len(body) < forecast_doc.MAX_BYTES
+    assert len(forecast_doc.load(url='http://h/f', opener=opener_for(body.encode()))['vms']) == 1000
