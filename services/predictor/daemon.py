@@ -10,7 +10,9 @@ when the domain has one, runs every VM's LSTM in one batched computation,
 serves the best of LSTM and baselines per VM, and publishes the result as a
 JSON file, an HTTP endpoint and Prometheus metrics. Models are checkpointed
 every few minutes and on SIGTERM; a domain that is undefined has its
-checkpoint archived.
+checkpoint archived. A state file or checkpoint that cannot be written (a
+full disk) is logged, counted and reported by /healthz; it never stops the
+daemon.
 """
 
 from __future__ import absolute_import, division, print_function
@@ -22,6 +24,7 @@ import logging
 import math
 import os
 import queue
+import re
 import signal
 import socket
 import threading
@@ -51,6 +54,7 @@ except ImportError:
 
 LOG = logging.getLogger('host_predictor')
 HISTORY = 2 * features.DAY_STEPS + 2 * features.HOUR_STEPS
+HIST_COLS = 7   # (t, cpu, net, disk, mem, steal, gpu)
 NET_MODEL = 'last_plus_err_p90'
 CANDIDATES = ('lstm',) + tuple(name for name, _fn in baselines.BASELINES)
 
@@ -64,7 +68,7 @@ class VmTrack(object):
         self.vcpus = 0
         self.row = None
         self.scale = 1.0
-        self.hist = collections.deque(maxlen=HISTORY)   # (t, cpu, net, disk, mem, steal, gpu)
+        self.hist = collections.deque(maxlen=HISTORY)   # rows of HIST_COLS
         self.vcpu_recent = collections.deque(maxlen=vcpu_share_steps)   # per-vCPU demand, splits the forecast
         self.prev = None
         self.prev_t = None
@@ -81,7 +85,50 @@ class VmTrack(object):
         return np.array([row[col] for row in self.hist], dtype=np.float64)
 
     def history_tensor(self):
-        return torch.tensor([list(row) for row in self.hist], dtype=torch.float64).reshape(-1, 7)
+        return torch.tensor([list(row) for row in self.hist], dtype=torch.float64).reshape(-1, HIST_COLS)
+
+
+def _finite_number(value):
+    return isinstance(value, (int, float)) and not isinstance(value, bool) and math.isfinite(value)
+
+
+def _matrix(extra, key, rows, cols):
+    """extra[key] as a float64 [rows, cols] tensor (rows None: any number)."""
+    value = extra.get(key)
+    if not checkpoint.is_float_tensor(value) or value.dim() != 2 or value.shape[1] != cols or rows not in (None, value.shape[0]):
+        raise ValueError('%s is %s, expected a float tensor of shape [%s, %d]' % (
+            key, tuple(value.shape) if torch.is_tensor(value) else type(value).__name__, rows or 'N', cols))
+    return value.double()
+
+
+def check_vm_extra(extra, hidden, n_horizons):
+    """The VM track a checkpoint restores (see save_vm), checked against the configuration.
+
+    A file whose weights are fine but whose history has the wrong width or whose
+    step count is negative would crash every step, and every restart; raising
+    here (ValueError) has checkpoint.load set it aside instead.
+    """
+    if not isinstance(extra, dict):
+        raise ValueError('extra is a %s, not a dict' % type(extra).__name__)
+    scale, steps, calib = extra.get('scale'), extra.get('steps'), extra.get('calib')
+    if not (_finite_number(scale) and features.MIN_SCALE <= scale <= features.CPU_CLIP):
+        raise ValueError('scale %r is not in [%g, %g]' % (scale, features.MIN_SCALE, features.CPU_CLIP))
+    if not isinstance(steps, int) or isinstance(steps, bool) or steps < 0:
+        raise ValueError('steps %r is not a count' % (steps,))
+    if not (isinstance(calib, (list, tuple)) and len(calib) == n_horizons and
+            all(_finite_number(k) and abs(k) <= selector.CAL_LIMIT for k in calib)):
+        raise ValueError('calib is not %d factors in [-%g, %g]' % (n_horizons, selector.CAL_LIMIT, selector.CAL_LIMIT))
+    hist = _matrix(extra, 'history', None, HIST_COLS)
+    cpu = hist[:, 1]
+    if not (bool(torch.isfinite(hist[:, 0]).all()) and bool(((cpu >= 0) & (cpu <= features.CPU_CLIP)).all()) and
+            not bool(torch.isinf(hist[:, 2:]).any())):
+        raise ValueError('history holds a non-finite time, a CPU demand outside [0, %g] or an infinite rate' % features.CPU_CLIP)
+    state = _matrix(extra, 'state', 2, hidden)
+    if not bool(torch.isfinite(state).all()) or bool((state[0].abs() > 1).any()):
+        raise ValueError('LSTM state is not finite or its output is outside [-1, 1]')
+    return {'scale': float(scale), 'steps': steps, 'calib': [float(k) for k in calib],
+            'history': [tuple(row) for row in hist.tolist()],
+            'state': (state[0].float().reshape(1, -1), state[1].float().reshape(1, -1))}
 
 
 class ModelBank(object):
@@ -175,7 +222,7 @@ class ModelBank(object):
 
 
 class Metrics(object):
-    """Prometheus series: forecast vs actual per VM, model error, rejected samples."""
+    """Prometheus series: forecast vs actual per VM, model error, rejected samples, failed writes."""
 
     def __init__(self):
         self.registry = prom.CollectorRegistry() if HAS_PROMETHEUS else None
@@ -190,6 +237,11 @@ class Metrics(object):
                                      ['domain', 'reason'], registry=self.registry)
         self.resets = prom.Gauge('intravm_model_resets', 'VM models reset to the global model', registry=self.registry)
         self.vms = prom.Gauge('intravm_tracked_vms', 'Domains with a model', registry=self.registry)
+        self.write_failures = prom.Counter('intravm_predictor_write_failures',
+                                           'State file and checkpoint writes that failed (the daemon keeps running)',
+                                           ['what'], registry=self.registry)
+        for what in ('state', 'checkpoint'):
+            self.write_failures.labels(what)
 
     def exposition(self):
         if not self.registry:
@@ -242,8 +294,13 @@ class Predictor(object):
         self.last_checkpoint = clock()
         self.ckpt_dir = os.path.join(cfg['state_dir'], 'models')
         self.archive_dir = os.path.join(cfg['state_dir'], 'archive')
-        for d in (self.ckpt_dir, self.archive_dir, os.path.dirname(os.path.abspath(cfg['state_file']))):
+        self.write_errors = {}          # path -> why its last write failed; /healthz is degraded while any
+        state_dir = os.path.dirname(os.path.abspath(cfg['state_file']))
+        for d in (self.ckpt_dir, self.archive_dir, state_dir):
             os.makedirs(d, exist_ok=True)
+        # temporaries of writes that a kill -9 interrupted: only our own names
+        checkpoint.remove_stale_temps(self.ckpt_dir, r'[A-Za-z0-9_.-]+\.pt')
+        checkpoint.remove_stale_temps(state_dir, re.escape(os.path.basename(cfg['state_file'])))
 
     # -- libvirt -----------------------------------------------------------
     def connect(self):
@@ -272,7 +329,7 @@ class Predictor(object):
             elif kind in ('stopped', 'undefined'):
                 self.remove_vm(uuid, archive=(kind == 'undefined'))
                 if kind == 'undefined':
-                    archived = checkpoint.archive(self._ckpt_path(uuid), self.archive_dir)
+                    archived = self._write('checkpoint', self._ckpt_path(uuid), checkpoint.archive, self.archive_dir)
                     if archived:
                         LOG.info('domain %s (%s) undefined: model archived as %s', name, uuid, archived)
 
@@ -283,24 +340,16 @@ class Predictor(object):
         track = VmTrack(uuid, name, len(self.horizons), self.cfg['vcpu_share_steps'])
         one = self.global_model.select([0])
         shapes = dict((k, tuple(v.shape)) for k, v in one.items())
-        loaded = checkpoint.load(self._ckpt_path(uuid), shapes)
+        loaded = checkpoint.load(self._ckpt_path(uuid), shapes,
+                                 lambda extra: check_vm_extra(extra, self.global_model.hidden, len(self.horizons)))
         params = lstm_state = None
         if loaded is not None:
-            params, extra = loaded
-            try:
-                track.scale = float(extra['scale'])
-                for row in extra['history'].tolist():
-                    track.hist.append(tuple(row))
-                track.steps = int(extra['steps'])
-                st = extra['state']
-                lstm_state = (st[0].float().reshape(1, -1), st[1].float().reshape(1, -1))
-                for cal, logk in zip(track.calib, extra['calib']):
-                    cal.logk = float(logk)
-                LOG.info('domain %s: restored model from checkpoint (%d samples seen)', name, track.steps)
-            except (KeyError, ValueError, TypeError, RuntimeError, IndexError) as exc:
-                checkpoint.set_aside(self._ckpt_path(uuid), 'bad contents: %s' % exc)
-                track = VmTrack(uuid, name, len(self.horizons), self.cfg['vcpu_share_steps'])
-                params = lstm_state = None
+            params, saved = loaded
+            track.scale, track.steps, lstm_state = saved['scale'], saved['steps'], saved['state']
+            track.hist.extend(saved['history'])
+            for cal, logk in zip(track.calib, saved['calib']):
+                cal.logk = logk
+            LOG.info('domain %s: restored model from checkpoint (%d samples seen)', name, track.steps)
         else:
             LOG.info('domain %s: new model from the global model', name)
         track.row = self.bank.allocate(params, lstm_state)
@@ -330,21 +379,47 @@ class Predictor(object):
         self.metrics.forget(track.name)
         LOG.info('domain %s gone (%s): checkpoint saved', track.name, 'undefined' if archive else 'stopped')
 
-    # -- checkpoints ---------------------------------------------------------
+    # -- state file and checkpoints ------------------------------------------
+    def _write(self, what, path, write, *args):
+        """write(path, *args), or None when it fails: a failed write (a full disk) is never fatal.
+
+        It is logged, counted (intravm_predictor_write_failures_total) and reported
+        by /healthz until path is written again.
+        """
+        try:
+            result = write(path, *args)
+        except OSError as exc:
+            LOG.error('%s write to %s failed: %s', what, path, exc)
+            with self.lock:
+                self.write_errors[path] = '%s %s: %s' % (what, path, exc)
+            if self.metrics.registry:
+                self.metrics.write_failures.labels(what).inc()
+            return None
+        with self.lock:
+            self.write_errors.pop(path, None)
+        return result
+
+    def health(self):
+        """'ok', or 'degraded: <why>' while the last write of the state file or of a VM's checkpoint failed."""
+        with self.lock:
+            why = sorted(self.write_errors.values())
+        return 'degraded: %s' % '; '.join(why) if why else 'ok'
+
     def save_vm(self, track):
         st = self.bank.learner.state
         extra = {'uuid': track.uuid, 'name': track.name, 'scale': track.scale, 'steps': track.steps,
                  'history': track.history_tensor(),
                  'state': torch.stack((st[0][track.row, 0].detach().clone(), st[1][track.row, 0].detach().clone())),
                  'calib': [c.logk for c in track.calib], 'saved_at': self.clock()}
-        checkpoint.save(self._ckpt_path(track.uuid), self.bank.learner.net.select([track.row]), extra)
+        self._write('checkpoint', self._ckpt_path(track.uuid), checkpoint.save, self.bank.learner.net.select([track.row]), extra)
 
     def checkpoint_all(self):
         for track in list(self.vms.values()):
-            try:
-                self.save_vm(track)
-            except OSError as exc:
-                LOG.error('checkpoint of %s failed: %s', track.name, exc)
+            self.save_vm(track)
+        keep = set(self._ckpt_path(uuid) for uuid in self.vms) | {self.cfg['state_file']}
+        with self.lock:
+            for path in set(self.write_errors) - keep:
+                del self.write_errors[path]     # a gone VM's failed last write is not retried
         self.last_checkpoint = self.clock()
 
     # -- one step ------------------------------------------------------------
@@ -418,7 +493,7 @@ class Predictor(object):
                 vms[track.name] = track.last_forecast
         doc = state_fmt.document(socket.gethostname(), now, self.cfg['step_s'], vms)
         body = json.dumps(doc, sort_keys=True).encode()
-        state_fmt.write_atomic(self.cfg['state_file'], doc)
+        self._write('state', self.cfg['state_file'], state_fmt.write_atomic, doc)
         with self.lock:
             self.doc, self.doc_bytes = doc, body
         if self.metrics.registry:
@@ -525,17 +600,20 @@ def serve(predictor, listen):
     class Handler(http.server.BaseHTTPRequestHandler):
         def do_GET(self):  # pylint: disable=invalid-name
             path = self.path.split('?')[0]
+            status = 200
             if path in ('/', '/forecasts'):
                 with predictor.lock:
                     body, ctype = predictor.doc_bytes, 'application/json'
             elif path == '/metrics':
                 body, ctype = predictor.metrics.exposition(), 'text/plain; version=0.0.4'
             elif path == '/healthz':
-                body, ctype = b'ok\n', 'text/plain'
+                health = predictor.health()
+                body, ctype = (health + '\n').encode(), 'text/plain'
+                status = 200 if health == 'ok' else 503
             else:
                 self.send_error(404, 'unknown path %s' % path)
                 return
-            self.send_response(200)
+            self.send_response(status)
             self.send_header('Content-Type', ctype)
             self.send_header('Content-Length', str(len(body)))
             self.end_headers()
