@@ -22,6 +22,7 @@ import collections
 import itertools
 import os
 import stat
+import struct
 import time
 
 from ansible_collections.adaptive.intravm.plugins.module_utils import shm_format as fmt
@@ -255,6 +256,14 @@ class RingReader(object):
             write_seq = again
         return write_seq
 
+    def _lapped(self, header, seq):
+        """True when the writer has since come round to rewrite seq's slot, so our copy may mix two records."""
+        try:
+            now = fmt.WRITE_SEQ.unpack(self._src.read(fmt.WRITE_SEQ_OFFSET, 8))[0]
+        except (OSError, struct.error):
+            return False
+        return now >= seq + header.capacity - 1
+
     def _count_overrun(self, skipped, since, header, write_seq):
         """Count records lost to the ring's wrap, in records the writer can have written.
 
@@ -333,8 +342,9 @@ class RingReader(object):
         try:
             timestamp_ns, metrics, layout = fmt.decode_slot(slot, header, self._seed, seq, self._key_cache)
         except fmt.FormatError as exc:
-            if exc.reason == 'overwritten':
-                # Either overrun while we copied it or a writer that skipped numbers.
+            if exc.reason == 'overwritten' or self._lapped(header, seq):
+                # Overrun while we copied it (a slot half old, half new fails any check),
+                # or a writer that skipped numbers: not evidence of a bad record.
                 self._reject('torn', exc.detail, seq)
             else:
                 self._reject(exc.reason if exc.reason in self.stats else 'bad_record', exc.detail, seq)

@@ -299,6 +299,35 @@ def test_torn_write_seq_of_an_old_byte_wise_writer_is_read_again():
     assert reader.stats['bad_sequence'] == 0 and reader.stats['overruns'] == 0
 
 
+def test_a_slot_the_writer_lapped_while_we_copied_it_is_torn_not_bad_crc():
+    """A copy half old, half new fails its CRC; when the writer has come round since, that is our lag."""
+    guest = Guest()
+    guest.write()
+    reader, clock = reader_for(guest)
+    assert len(reader.poll()) == 1
+    guest.write()
+    guest.buf[guest.slot(2) + fmt.RECORD_HEAD_SIZE + 1] ^= 0xff      # what a mixed copy looks like
+    lapped = struct.pack('<Q', 2 + guest.header.capacity)
+    seq_reads = []
+    real_read = reader._src.read
+
+    def read(offset, length):
+        if offset == fmt.WRITE_SEQ_OFFSET and length == 8:
+            seq_reads.append(offset)
+            if len(seq_reads) > 1:              # the writer went round after the poll began
+                return lapped
+        return real_read(offset, length)
+
+    reader._src.read = read
+    clock.now += 1.0
+    assert reader.poll() == []
+    assert reader.stats['torn'] == 1 and reader.stats['bad_crc'] == 0
+    reader._src.read = real_read            # the same bytes with the writer not past them: the guest's fault
+    reader._last_seq = 1
+    assert reader.poll() == []
+    assert reader.stats['bad_crc'] == 1
+
+
 def test_fifo_region_never_blocks_the_reader(tmp_path):
     """A FIFO at the region path (first open, or swapped in later) is refused without blocking."""
     signal.signal(signal.SIGALRM, _hung)
