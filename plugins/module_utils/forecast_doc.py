@@ -15,6 +15,7 @@ from __future__ import absolute_import, division, print_function
 __metaclass__ = type
 
 import json
+import math
 import os
 import stat
 from urllib.parse import urlsplit
@@ -59,7 +60,7 @@ def read_file(path, max_bytes=MAX_BYTES):
 
 
 def fetch(url, opener, timeout, max_bytes=MAX_BYTES):
-    """Body of an http(s) URL through opener(url, timeout=...) (ansible's open_url or urllib's urlopen)."""
+    """Body of an http(s) URL through opener(url, timeout=...) (ansible's open_url, or urllib's in the event source)."""
     check_url(url)
     try:
         response = opener(url, timeout=timeout)
@@ -105,7 +106,7 @@ def check(doc, where):
         raise ForecastDocError('forecasts from %s have version %r; this collection reads version %d'
                                % (where, doc.get('version'), VERSION))
     generated = doc.get('generated_at')
-    if isinstance(generated, bool) or not isinstance(generated, (int, float)) or generated != generated:
+    if isinstance(generated, bool) or not isinstance(generated, (int, float)) or not math.isfinite(generated):
         raise ForecastDocError('forecasts from %s have no numeric generated_at (epoch seconds): %r' % (where, generated))
     vms = doc.get('vms')
     if not isinstance(vms, dict):

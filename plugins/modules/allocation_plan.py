@@ -211,6 +211,7 @@ from ansible_collections.adaptive.intravm.plugins.module_utils.planner import (
 )
 from ansible_collections.adaptive.intravm.plugins.module_utils.topology import parse_capabilities
 
+
 def empty_result(reason, age):
     result = {
         'changed': False,

@@ -20,8 +20,8 @@ from ansible_collections.adaptive.intravm.scripts import demo  # noqa: E402
 def write_forecasts(path, generated_at, name, per_vcpu_p90):
     vcpu = dict((str(i), {'p50': [v], 'p90': [v]}) for i, v in enumerate(per_vcpu_p90))
     total = sum(per_vcpu_p90) / len(per_vcpu_p90)
-    doc = {'version': 1, 'generated_at': generated_at, 'vms': {name: {'vcpus': len(per_vcpu_p90), 'horizons_s': [2], 'model': 'lstm',
-                                                        'cpu': {'p50': [total], 'p90': [total]}, 'vcpu': vcpu}}}
+    entry = {'vcpus': len(per_vcpu_p90), 'horizons_s': [2], 'model': 'lstm', 'cpu': {'p50': [total], 'p90': [total]}, 'vcpu': vcpu}
+    doc = {'version': 1, 'generated_at': generated_at, 'vms': {name: entry}}
     path.write_text(json.dumps(doc))
 
 

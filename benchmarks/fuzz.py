@@ -1,0 +1,373 @@
+# -*- coding: utf-8 -*-
+# Copyright: (c) 2026, adaptive.intravm contributors
+# GNU General Public License v3.0+ (see COPYING or https://www.gnu.org/licenses/gpl-3.0.txt)
+"""Fuzzing campaign over everything that reads untrusted input, with its figures.
+
+Each target gets seeded random cases (the same seed gives the same cases) and
+counts what must stay zero:
+- escapes: an exception other than the target's own typed error (for
+  checkpoints: any exception out of the predictor that attaches them);
+- accepted_bad: an input accepted that should not be (a value out of its
+  metric's bounds or not finite, a sequence that went back, a cpuset with a
+  non-ASCII digit, a document that is not the predictor's shape);
+- false_alarms (channel_race only): refusals or overruns blamed on a
+  well-behaved writer racing the reader in another process.
+It also prints polls/cases, the most bytes one poll copied and the peak
+traced memory. `make test` runs a short campaign (tests/unit/test_fuzz_campaign.py);
+this runs a long one:
+
+    python benchmarks/fuzz.py [--cases N] [--seed S] [--race-s SECONDS] [--json OUT]
+"""
+
+from __future__ import absolute_import, division, print_function
+__metaclass__ = type
+
+import argparse
+import json
+import logging
+import math
+import mmap
+import os
+import random
+import struct
+import sys
+import tempfile
+import time
+import tracemalloc
+import zlib
+
+from ansible_collections.adaptive.intravm.plugins.module_utils import cpuset, forecast_doc
+from ansible_collections.adaptive.intravm.plugins.module_utils import shm_format as fmt
+from ansible_collections.adaptive.intravm.plugins.module_utils.shm_reader import READ_BUDGET_BYTES, RingReader
+
+BOOT = b'\x5a' * 16
+DIGITS = '0123456789' + '\u0661\u0662\u00b2\u00b9\uff11\u0967\u1811\U0001d7cf'
+CPUSET_ALPHABET = DIGITS + ',-^ \t\n_.x+'
+
+
+class _CountingSource(object):
+    """Wraps a reader's source to record the most bytes one poll copied."""
+
+    def __init__(self, inner):
+        self.inner = inner
+        self.copied = 0
+
+    def size(self):
+        return self.inner.size()
+
+    def read(self, offset, length):
+        data = self.inner.read(offset, length)
+        self.copied += len(data)
+        return data
+
+    def close(self):
+        self.inner.close()
+
+
+def _region(rng, size=8192):
+    buf = bytearray(size)
+    rsize = fmt.record_size_for(rng.randint(1, 12))
+    header = fmt.Header(rsize, fmt.capacity_for(size, rsize), 1000, BOOT)
+    fmt.init_region(buf, header)
+    seed = fmt.boot_seed(BOOT)
+    for seq in range(1, rng.randint(1, 3 * header.capacity) + 1):
+        metrics = {'cpu.busy': rng.random(), 'vcpu.%d.busy' % rng.randint(0, 7): rng.random(), 'runnable': float(seq)}
+        keys, values = fmt.encode_metrics(metrics)
+        fmt.write_record(buf, header, seed, seq, seq * 10 ** 9, keys, values)
+    return buf, header, seed
+
+
+def _mutate(rng, buf, header, seed):
+    """One hostile edit: random bytes, a bad value resealed with a good CRC, a wild write_seq, a new geometry."""
+    kind = rng.randrange(5) if len(buf) >= fmt.HEADER_SIZE else 4
+    if kind == 0:
+        for _n in range(rng.randint(1, 16)):
+            buf[rng.randrange(len(buf))] = rng.randrange(256)
+    elif kind == 1:
+        seq = fmt.read_write_seq(buf)
+        off = fmt.slot_offset(header, seq) if seq else len(buf)
+        if off + header.record_size <= len(buf):
+            count = struct.unpack_from('<H', buf, off + 4)[0]
+            count = min(count, fmt.max_entries(header.record_size))
+            if count:
+                value_at = off + fmt.RECORD_HEAD_SIZE + 4 * count + 8 * rng.randrange(count)
+                struct.pack_into('<d', buf, value_at, rng.choice([float('nan'), float('inf'), -1.0, 1e300, -0.0, 2.0]))
+                end = off + fmt.RECORD_HEAD_SIZE + fmt.ENTRY_SIZE * count
+                struct.pack_into('<I', buf, off, zlib.crc32(bytes(buf[off + 4:end]), seed) & 0xffffffff)
+    elif kind == 2:
+        struct.pack_into('<Q', buf, fmt.WRITE_SEQ_OFFSET, rng.choice([0, 1, 2 ** 64 - 1, rng.getrandbits(64), rng.getrandbits(20)]))
+    elif kind == 3:
+        struct.pack_into('<II', buf, 12, rng.getrandbits(32), rng.getrandbits(32))
+        struct.pack_into('<I', buf, 40, zlib.crc32(bytes(buf[0:40])) & 0xffffffff)
+    else:
+        size = rng.randrange(len(buf) + 1)
+        return bytearray(buf[:size])
+    return buf
+
+
+def fuzz_channel(cases, seed):
+    """Adversarial regions polled by RingReader: nothing escapes, nothing out of bounds, bounded copies."""
+    rng = random.Random(seed)
+    out = {'polls': 0, 'escapes': 0, 'accepted': 0, 'accepted_bad': 0, 'max_copied_bytes': 0}
+    for _case in range(cases):
+        buf, header, rseed = _region(rng)
+        reader = RingReader(buf, burst=10 ** 6)
+        counting = _CountingSource(reader._src)  # pylint: disable=protected-access
+        reader._src = counting  # pylint: disable=protected-access
+        last_seq = {}
+        for _poll in range(rng.randint(1, 6)):
+            counting.copied = 0
+            try:
+                samples = reader.poll()
+            except Exception:  # pylint: disable=broad-except  # counting escapes is the point
+                out['escapes'] += 1
+                samples = []
+            out['polls'] += 1
+            out['max_copied_bytes'] = max(out['max_copied_bytes'], counting.copied)
+            for sample in samples:
+                out['accepted'] += 1
+                if sample.seq <= last_seq.get(sample.boot_id, 0) or not _in_bounds(sample):
+                    out['accepted_bad'] += 1
+                last_seq[sample.boot_id] = sample.seq
+            mutated = _mutate(rng, buf, header, rseed)
+            if mutated is not buf:     # truncated: the reader now sees the shorter region
+                buf = mutated
+                counting.inner = type(counting.inner)(buf)
+    return out
+
+
+def _in_bounds(sample):
+    for name, value in sample.metrics.items():
+        spec = fmt.spec_of_key(fmt.metric_key(name))
+        if spec is None or not math.isfinite(value) or not spec[1] <= value <= spec[2]:
+            return False
+    return True
+
+
+def channel_race(seconds, records_per_s=None):
+    """A well-behaved writer in another process races the reader on a /dev/shm file: no refusal may blame it."""
+    size = 1 << 16
+    directory = '/dev/shm' if os.path.isdir('/dev/shm') else None
+    fd, path = tempfile.mkstemp(prefix='intravm-fuzz-', dir=directory)
+    try:
+        os.ftruncate(fd, size)
+        region = mmap.mmap(fd, size, mmap.MAP_SHARED)
+        os.close(fd)
+        rsize = fmt.record_size_for(3)
+        header = fmt.Header(rsize, fmt.capacity_for(size, rsize), 1000, BOOT)
+        fmt.init_region(region, header)
+        pid = os.fork()
+        if pid == 0:    # the guest: writes as fast as it can for `seconds`
+            writer = fmt.RecordWriter(region, header, fmt.boot_seed(BOOT), fmt.encode_metrics({'cpu.busy': 0.5, 'runnable': 1.0})[0])
+            seq, end = 0, time.monotonic() + seconds
+            while time.monotonic() < end:
+                seq += 1
+                writer.write(seq, seq, (0.5, 1.0))
+            writer.close()
+            os._exit(0)
+        reader = RingReader(path, min_interval_s=1e-9, burst=10 ** 9)
+        polls = accepted = 0
+        while os.waitpid(pid, os.WNOHANG) == (0, 0):
+            accepted += len(reader.poll())
+            polls += 1
+        accepted += len(reader.poll())
+        written = fmt.read_write_seq(region)
+        stats = dict(reader.stats)
+        reader.close()
+        region.close()
+    finally:
+        os.unlink(path)
+    blamed = dict((k, v) for k, v in stats.items() if v and k in ('bad_sequence', 'bad_header', 'bad_crc', 'bad_record', 'bad_timestamp'))
+    return {'polls': polls, 'written': written, 'accepted': accepted, 'overruns': stats['overruns'], 'torn': stats['torn'],
+            'false_alarms': sum(blamed.values()), 'false_alarm_reasons': blamed,
+            'overruns_beyond_written': max(0, stats['overruns'] + accepted - written)}
+
+
+def fuzz_cpuset(cases, seed):
+    rng = random.Random(seed)
+    out = {'cases': cases, 'escapes': 0, 'accepted': 0, 'accepted_bad': 0}
+    for _case in range(cases):
+        text = ''.join(rng.choice(CPUSET_ALPHABET) for _n in range(rng.randint(0, 12)))
+        try:
+            ids = cpuset.parse(text)
+        except cpuset.CpusetError:
+            continue
+        except Exception:  # pylint: disable=broad-except
+            out['escapes'] += 1
+            continue
+        out['accepted'] += 1
+        if any(ch in DIGITS[10:] for ch in text) or any(not 0 <= i <= cpuset.MAX_CPU_ID for i in ids):
+            out['accepted_bad'] += 1
+    return out
+
+
+def _json_value(rng, depth=0):
+    kind = rng.randrange(8 if depth < 4 else 5)
+    if kind == 0:
+        return None
+    if kind == 1:
+        return rng.choice([True, False, 0, -1, 1e308, float('nan'), 'x', ''])
+    if kind == 2:
+        return rng.random()
+    if kind == 3:
+        return ''.join(rng.choice('ab\u0661"\\') for _n in range(rng.randint(0, 4)))
+    if kind == 4:
+        return rng.randint(-2 ** 70, 2 ** 70)
+    if kind == 5:
+        return [_json_value(rng, depth + 1) for _n in range(rng.randint(0, 3))]
+    return dict(('k%d' % i, _json_value(rng, depth + 1)) for i in range(rng.randint(0, 3)))
+
+
+def _forecast_body(rng):
+    kind = rng.randrange(5)
+    if kind == 0:
+        return bytes(rng.getrandbits(8) for _n in range(rng.randint(0, 64)))
+    if kind == 1:
+        n = rng.choice([10, 100, 1000, 5000, 100000])
+        return ('{"version": 1, "generated_at": 1, "vms": ' + '[' * n + ']' * n + '}').encode()
+    if kind == 2:
+        return ('{"version": 1, "generated_at": 1, "vms": {}, "pad": "%s"}' % ('x' * rng.choice([10, 1 << 20]))).encode()
+    doc = {'version': rng.choice([1, 1, 2, '1']), 'generated_at': rng.choice([1.0, 'x', None, float('nan'), True]),
+           'vms': rng.choice([{}, [], {'a': _json_value(rng)}, {'a': {'cpu': _json_value(rng)}}])}
+    return json.dumps(doc).encode()
+
+
+def fuzz_forecasts(cases, seed, max_bytes=1 << 19):
+    rng = random.Random(seed)
+    out = {'cases': cases, 'escapes': 0, 'accepted': 0, 'accepted_bad': 0}
+    for _case in range(cases):
+        body = _forecast_body(rng)
+
+        def opener(url, timeout, body=body):
+            import io  # pylint: disable=import-outside-toplevel
+            return io.BytesIO(body)
+
+        try:
+            doc = forecast_doc.load(url='http://127.0.0.1/forecasts', opener=opener, max_bytes=max_bytes)
+        except forecast_doc.ForecastDocError:
+            continue
+        except Exception:  # pylint: disable=broad-except
+            out['escapes'] += 1
+            continue
+        out['accepted'] += 1
+        if doc.get('version') != 1 or not isinstance(doc.get('vms'), dict) or isinstance(doc.get('generated_at'), bool):
+            out['accepted_bad'] += 1
+    return out
+
+
+def _checkpoint_blob(rng, params, extra):
+    """A valid checkpoint with a few random changes: a tensor re-shaped, re-filled or re-typed, a key dropped, junk."""
+    import torch  # pylint: disable=import-outside-toplevel
+    blob = {'format': 1, 'params': dict(params), 'extra': dict(extra)}
+    fills = [0.0, 1.0, -1.0, 2.5, 1e300, float('nan'), float('inf')]
+    for _change in range(rng.randint(0, 3)):
+        part = rng.choice(['format', 'params', 'extra', 'extra'])
+        if part == 'format' or not isinstance(blob[part], dict) or rng.random() < 0.1:
+            blob[part] = rng.choice([None, 2, [], 'x', {'a': 1}, torch.zeros(3)])
+            continue
+        key = rng.choice(sorted(blob[part]) + ['junk'])
+        old = blob[part].get(key)
+        kind = rng.randrange(5)
+        if kind == 0:
+            blob[part].pop(key, None)
+        elif kind == 1 and torch.is_tensor(old):
+            shape = [max(0, d + rng.choice([-1, 0, 1])) for d in old.shape] or [rng.randint(0, 3)]
+            blob[part][key] = torch.full(shape, rng.choice(fills))
+        elif kind == 2 and torch.is_tensor(old):
+            blob[part][key] = old.to(rng.choice([torch.float64, torch.float16, torch.int64, torch.bool, torch.complex64]))
+        elif kind == 3:
+            blob[part][key] = rng.choice([-4, 10 ** 20, float('nan'), 'x', None, [], [1.0] * 9])
+        else:
+            value = old.to(torch.float64) if torch.is_tensor(old) and old.numel() else torch.zeros(2, dtype=torch.float64)
+            value = value.clone()
+            value.view(-1)[rng.randrange(value.numel())] = rng.choice(fills)
+            blob[part][key] = value
+    return blob
+
+
+def fuzz_checkpoints(cases, seed):
+    """Checkpoints that load but are wrong: attached to a real Predictor, none may crash it or be used unchecked."""
+    import torch  # pylint: disable=import-outside-toplevel
+    from ansible_collections.adaptive.intravm.services.predictor import daemon, features  # pylint: disable=import-outside-toplevel
+    from ansible_collections.adaptive.intravm.services.predictor import model as mdl  # pylint: disable=import-outside-toplevel
+    rng = random.Random(seed)
+    out = {'cases': cases, 'escapes': 0, 'accepted': 0, 'accepted_bad': 0, 'set_aside': 0}
+    horizons, hidden = [1, 3], 4
+    root = tempfile.mkdtemp(prefix='intravm-fuzz-ckpt-')
+    cfg = daemon.load_config(overrides={
+        'state_dir': os.path.join(root, 'state'), 'state_file': os.path.join(root, 'run', 'forecasts.json'),
+        'listen': '127.0.0.1:0', 'gpu': False, 'hidden': hidden, 'horizons': horizons, 'chunk': 4, 'step_s': 1})
+    logging.getLogger('host_predictor').setLevel(logging.CRITICAL)   # every set-aside file logs a warning
+    pred = daemon.Predictor(cfg, clock=lambda: 5000.0)
+    params = mdl.StackedLSTM(1, features.N_FEATURES, hidden, horizons, seed=3).state_dict()
+    hist = torch.tensor([[1000.0 + t, 0.3, 10.0, float('nan'), 0.5, 0.0, float('nan')] for t in range(5)], dtype=torch.float64)
+    extra = {'scale': 0.3, 'steps': 5, 'history': hist, 'state': torch.zeros(2, hidden), 'calib': [0.0] * len(horizons),
+             'saved_at': 1.0}
+    try:
+        for case in range(cases):
+            uuid = 'vm-%d' % case
+            path = pred._ckpt_path(uuid)  # pylint: disable=protected-access
+            torch.save(_checkpoint_blob(rng, params, extra), path)
+            try:
+                pred.events.put(('active', uuid, uuid))
+                pred.drain_events()
+                track = pred.vms[uuid]
+                used = os.path.exists(path)
+                for t in range(2):
+                    pred.step({uuid: {'vcpu.current': 1, 'vcpu.0.time': t * 0.5e9, 'vcpu.0.delay': 0}}, now=5000.0 + t)
+                entry = pred.doc['vms'][uuid]
+                pred.events.put(('undefined', uuid, uuid))
+                pred.drain_events()
+            except Exception:  # pylint: disable=broad-except
+                out['escapes'] += 1
+                continue
+            if not used:
+                out['set_aside'] += 1
+                continue
+            out['accepted'] += 1
+            if (track.steps < 0 or any(len(row) != 7 for row in track.hist)
+                    or not all(math.isfinite(v) for v in entry['cpu']['p50'] + entry['cpu']['p90'])):
+                out['accepted_bad'] += 1
+    finally:
+        import shutil  # pylint: disable=import-outside-toplevel
+        shutil.rmtree(root, ignore_errors=True)
+    return out
+
+
+def campaign(cases=2000, seed=1, race_s=2.0):
+    """Run every target; returns {target: figures} plus peak traced memory."""
+    tracemalloc.start()
+    results = {}
+    started = time.perf_counter()
+    results['channel'] = fuzz_channel(cases, seed)
+    results['cpuset'] = fuzz_cpuset(cases * 5, seed)
+    results['forecasts'] = fuzz_forecasts(max(1, cases // 4), seed)
+    peak = tracemalloc.get_traced_memory()[1]
+    tracemalloc.stop()
+    results['checkpoints'] = fuzz_checkpoints(max(1, cases // 10), seed)
+    if race_s > 0:
+        results['channel_race'] = channel_race(race_s)
+    results['meta'] = {'seed': seed, 'cases': cases, 'race_s': race_s, 'peak_traced_mib': round(peak / 1048576.0, 2),
+                       'read_budget_bytes': READ_BUDGET_BYTES, 'seconds': round(time.perf_counter() - started, 1)}
+    return results
+
+
+def main(argv=None):
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument('--cases', type=int, default=50000)
+    parser.add_argument('--seed', type=int, default=int(time.time()))
+    parser.add_argument('--race-s', type=float, default=30.0)
+    parser.add_argument('--json', help='write the results here')
+    args = parser.parse_args(argv)
+    results = campaign(args.cases, args.seed, args.race_s)
+    for target, figures in results.items():
+        print('%-13s %s' % (target, ', '.join('%s %s' % kv for kv in figures.items())))
+    if args.json:
+        with open(args.json, 'w') as handle:
+            json.dump(results, handle, indent=1, sort_keys=True)
+    bad = sum(f.get('escapes', 0) + f.get('accepted_bad', 0) + f.get('false_alarms', 0) for f in results.values())
+    return 1 if bad else 0
+
+
+if __name__ == '__main__':
+    sys.exit(main())
