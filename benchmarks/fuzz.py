@@ -272,7 +272,7 @@ def _checkpoint_blob(rng, params, extra):
             blob[part].pop(key, None)
         elif kind == 1 and torch.is_tensor(old):
             shape = [max(0, d + rng.choice([-1, 0, 1])) for d in old.shape] or [rng.randint(0, 3)]
-            blob[part][key] = torch.full(shape, rng.choice(fills))
+            blob[part][key] = torch.full(shape, rng.choice(fills), dtype=torch.float64)
         elif kind == 2 and torch.is_tensor(old):
             blob[part][key] = old.to(rng.choice([torch.float64, torch.float16, torch.int64, torch.bool, torch.complex64]))
         elif kind == 3:
