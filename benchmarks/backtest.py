@@ -34,7 +34,7 @@ except ImportError:  # run from a bare checkout: stage the collection path ourse
 
 import torch  # noqa: E402
 
-import traces as trace_loader  # noqa: E402  pylint: disable=import-error
+from ansible_collections.adaptive.intravm.services.predictor import traces as trace_loader  # noqa: E402
 from ansible_collections.adaptive.intravm.services.predictor import baselines, features, selector, training  # noqa: E402
 
 BASELINE_NAMES = [name for name, _fn in baselines.BASELINES]

@@ -29,7 +29,7 @@ import sys
 import tempfile
 import time
 
-from ansible_collections.adaptive.intravm.plugins.module_utils.shm_reader import RingReader
+from ansible_collections.adaptive.intravm.plugins.module_utils.channel.shm_reader import RingReader
 
 REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 TARGET_US = 5.0

@@ -36,9 +36,10 @@ import time
 import tracemalloc
 import zlib
 
-from ansible_collections.adaptive.intravm.plugins.module_utils import cpuset, forecast_doc
-from ansible_collections.adaptive.intravm.plugins.module_utils import shm_format as fmt
-from ansible_collections.adaptive.intravm.plugins.module_utils.shm_reader import READ_BUDGET_BYTES, RingReader
+from ansible_collections.adaptive.intravm.plugins.module_utils.host import cpuset
+from ansible_collections.adaptive.intravm.plugins.module_utils.plan import forecast_doc
+from ansible_collections.adaptive.intravm.plugins.module_utils.channel import shm_format as fmt
+from ansible_collections.adaptive.intravm.plugins.module_utils.channel.shm_reader import READ_BUDGET_BYTES, RingReader
 
 BOOT = b'\x5a' * 16
 DIGITS = '0123456789' + '\u0661\u0662\u00b2\u00b9\uff11\u0967\u1811\U0001d7cf'

@@ -25,7 +25,7 @@ import libvirt
 sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), '..', 'tests'))
 
 from ansible_collections.adaptive.intravm.plugins.modules import vcpu_pin  # noqa: E402
-from ansible_collections.adaptive.intravm.plugins.module_utils import cpuset  # noqa: E402
+from ansible_collections.adaptive.intravm.plugins.module_utils.host import cpuset  # noqa: E402
 import libvirt_harness  # noqa: E402
 from module_stub import ModuleStub  # noqa: E402
 

@@ -28,8 +28,8 @@ import time
 HERE = os.path.dirname(os.path.abspath(__file__))
 sys.path.insert(0, os.path.join(os.path.dirname(HERE), '.build', 'collections'))
 
-from ansible_collections.adaptive.intravm.plugins.module_utils import cpuset  # noqa: E402  pylint: disable=wrong-import-position
-from ansible_collections.adaptive.intravm.plugins.module_utils.planner import plan  # noqa: E402  pylint: disable=wrong-import-position
+from ansible_collections.adaptive.intravm.plugins.module_utils.host import cpuset  # noqa: E402  pylint: disable=wrong-import-position
+from ansible_collections.adaptive.intravm.plugins.module_utils.plan.planner import plan  # noqa: E402  pylint: disable=wrong-import-position
 
 TARGET_MS = 50.0
 

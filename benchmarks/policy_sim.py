@@ -48,8 +48,8 @@ REPO = os.path.dirname(HERE)
 sys.path.insert(0, HERE)
 sys.path.insert(0, os.path.join(REPO, '.build', 'collections'))
 
-import traces  # noqa: E402  pylint: disable=wrong-import-position
-from ansible_collections.adaptive.intravm.plugins.module_utils import planner  # noqa: E402  pylint: disable=wrong-import-position
+from ansible_collections.adaptive.intravm.services.predictor import traces  # noqa: E402  pylint: disable=wrong-import-position
+from ansible_collections.adaptive.intravm.plugins.module_utils.plan import planner  # noqa: E402  pylint: disable=wrong-import-position
 
 STEPS_PER_DAY = 288
 POLICIES = ('static', 'reactive', 'predictive', 'oracle')

@@ -25,7 +25,7 @@ import sys
 import tempfile
 import time
 
-from ansible_collections.adaptive.intravm.plugins.module_utils.shm_reader import RingReader
+from ansible_collections.adaptive.intravm.plugins.module_utils.channel.shm_reader import RingReader
 
 REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 TICK = os.sysconf('SC_CLK_TCK')
@@ -84,7 +84,7 @@ def main(argv=None):
     os.close(fd)
     try:
         shutil.copy(os.path.join(REPO, 'services', 'profiler', 'intravm_profiler.py'), work)
-        shutil.copy(os.path.join(REPO, 'plugins', 'module_utils', 'shm_format.py'), work)
+        shutil.copy(os.path.join(REPO, 'plugins', 'module_utils', 'channel', 'shm_format.py'), work)
         with open(region, 'wb') as handle:
             handle.truncate(4 << 20)
         agent = measure([sys.executable, os.path.join(work, 'intravm_profiler.py'), '--config', '/nonexistent',

@@ -130,7 +130,7 @@ else
 fi
 
 if ((profiler)); then
-    pkey=$( (cat "$out/rootfs.sha256" "$init_src" "$repo/plugins/module_utils/shm_format.py";
+    pkey=$( (cat "$out/rootfs.sha256" "$init_src" "$repo/plugins/module_utils/channel/shm_format.py";
              find "$repo/services/profiler" "$repo/roles/guest_profiler" -type f ! -name '*.pyc' -print0 | sort -z \
              | xargs -0 cat) | sha256sum | cut -d' ' -f1)
     if ! stamp_ok "$out/profiler.img" "$pkey"; then

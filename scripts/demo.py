@@ -37,10 +37,12 @@ if COLLECTIONS not in sys.path:
 
 import libvirt  # noqa: E402  pylint: disable=wrong-import-position
 
-from ansible_collections.adaptive.intravm.benchmarks import traces as trace_io  # noqa: E402  pylint: disable=wrong-import-position
-from ansible_collections.adaptive.intravm.plugins.module_utils import cpuset, forecast_doc, planner  # noqa: E402  pylint: disable=wrong-import-position
-from ansible_collections.adaptive.intravm.plugins.module_utils.placement import running_placements  # noqa: E402  pylint: disable=wrong-import-position
-from ansible_collections.adaptive.intravm.plugins.module_utils.topology import parse_capabilities  # noqa: E402  pylint: disable=wrong-import-position
+from ansible_collections.adaptive.intravm.services.predictor import traces as trace_io  # noqa: E402  pylint: disable=wrong-import-position
+from ansible_collections.adaptive.intravm.plugins.module_utils.host import cpuset  # noqa: E402  pylint: disable=wrong-import-position
+from ansible_collections.adaptive.intravm.plugins.module_utils.plan import forecast_doc  # noqa: E402  pylint: disable=wrong-import-position
+from ansible_collections.adaptive.intravm.plugins.module_utils.plan import planner  # noqa: E402  pylint: disable=wrong-import-position
+from ansible_collections.adaptive.intravm.plugins.module_utils.host.placement import running_placements  # noqa: E402  pylint: disable=wrong-import-position
+from ansible_collections.adaptive.intravm.plugins.module_utils.host.topology import parse_capabilities  # noqa: E402  pylint: disable=wrong-import-position
 from ansible_collections.adaptive.intravm.scripts import control_cgroup, demo_load, guests  # noqa: E402  pylint: disable=wrong-import-position
 
 libvirt.registerErrorHandler(lambda _ctx, _err: None, None)

@@ -203,13 +203,13 @@ import time
 from ansible.module_utils.basic import AnsibleModule, missing_required_lib
 from ansible.module_utils.urls import open_url
 
-from ansible_collections.adaptive.intravm.plugins.module_utils import forecast_doc
-from ansible_collections.adaptive.intravm.plugins.module_utils import libvirt_conn
-from ansible_collections.adaptive.intravm.plugins.module_utils.placement import running_placements
-from ansible_collections.adaptive.intravm.plugins.module_utils.planner import (
+from ansible_collections.adaptive.intravm.plugins.module_utils.plan import forecast_doc
+from ansible_collections.adaptive.intravm.plugins.module_utils.host import libvirt_conn
+from ansible_collections.adaptive.intravm.plugins.module_utils.host.placement import running_placements
+from ansible_collections.adaptive.intravm.plugins.module_utils.plan.planner import (
     PlannerConflictError, PlannerInputError, plan,
 )
-from ansible_collections.adaptive.intravm.plugins.module_utils.topology import parse_capabilities
+from ansible_collections.adaptive.intravm.plugins.module_utils.host.topology import parse_capabilities
 
 
 def empty_result(reason, age):

@@ -155,12 +155,12 @@ import traceback
 
 from ansible.module_utils.basic import AnsibleModule, missing_required_lib
 
-from ansible_collections.adaptive.intravm.plugins.module_utils import libvirt_conn
-from ansible_collections.adaptive.intravm.plugins.module_utils import nvml
-from ansible_collections.adaptive.intravm.plugins.module_utils.gpu_inventory import describe_gpu, domain_refs
-from ansible_collections.adaptive.intravm.plugins.module_utils.gpu_model import GpuInputError
-from ansible_collections.adaptive.intravm.plugins.module_utils.gpu_sensing import read_vgpu_utilization
-from ansible_collections.adaptive.intravm.plugins.module_utils.vgpu_sysfs import VgpuSysfs
+from ansible_collections.adaptive.intravm.plugins.module_utils.host import libvirt_conn
+from ansible_collections.adaptive.intravm.plugins.module_utils.devices import nvml
+from ansible_collections.adaptive.intravm.plugins.module_utils.devices.gpu_inventory import describe_gpu, domain_refs
+from ansible_collections.adaptive.intravm.plugins.module_utils.devices.gpu_model import GpuInputError
+from ansible_collections.adaptive.intravm.plugins.module_utils.devices.gpu_sensing import read_vgpu_utilization
+from ansible_collections.adaptive.intravm.plugins.module_utils.devices.vgpu_sysfs import VgpuSysfs
 
 
 def run(params):

@@ -154,7 +154,9 @@ diff:
 
 from ansible.module_utils.basic import AnsibleModule, missing_required_lib
 
-from ansible_collections.adaptive.intravm.plugins.module_utils import domain_nics, iface_rates, libvirt_conn
+from ansible_collections.adaptive.intravm.plugins.module_utils.host import domain_nics
+from ansible_collections.adaptive.intravm.plugins.module_utils.apply import iface_rates
+from ansible_collections.adaptive.intravm.plugins.module_utils.host import libvirt_conn
 
 XML_INACTIVE = 2  # VIR_DOMAIN_XML_INACTIVE
 

@@ -129,16 +129,16 @@ changes:
 
 from ansible.module_utils.basic import AnsibleModule, missing_required_lib
 
-from ansible_collections.adaptive.intravm.plugins.module_utils import libvirt_conn
-from ansible_collections.adaptive.intravm.plugins.module_utils.numa_changes import (
+from ansible_collections.adaptive.intravm.plugins.module_utils.host import libvirt_conn
+from ansible_collections.adaptive.intravm.plugins.module_utils.apply.numa_changes import (
     NumaRequestError, differs, parse_request, target, with_numatune,
 )
-from ansible_collections.adaptive.intravm.plugins.module_utils.numa_maps import domain_memory_by_node
-from ansible_collections.adaptive.intravm.plugins.module_utils.placement import (
+from ansible_collections.adaptive.intravm.plugins.module_utils.host.numa_maps import domain_memory_by_node
+from ansible_collections.adaptive.intravm.plugins.module_utils.host.placement import (
     NUMA_MODE_IDS, XML_INACTIVE, guest_cells, read_numatune,
 )
-from ansible_collections.adaptive.intravm.plugins.module_utils.rollback import PartialApplyError, Step, apply_all
-from ansible_collections.adaptive.intravm.plugins.module_utils.topology import parse_capabilities
+from ansible_collections.adaptive.intravm.plugins.module_utils.apply.rollback import PartialApplyError, Step, apply_all
+from ansible_collections.adaptive.intravm.plugins.module_utils.host.topology import parse_capabilities
 
 XML_SECURE = 1  # VIR_DOMAIN_XML_SECURE: keep passwords when redefining
 # libvirt error codes that mean "not possible on a running domain"

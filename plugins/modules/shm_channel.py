@@ -77,7 +77,7 @@ extends_documentation_fragment:
   - adaptive.intravm.attributes.ACTION
 notes:
   - The guest side is the role M(adaptive.intravm.guest_profiler); the host reads the
-    region with C(plugins/module_utils/shm_reader.py).
+    region with C(plugins/module_utils/channel/shm_reader.py).
 seealso:
   - module: adaptive.intravm.topology_info
 '''
@@ -129,7 +129,7 @@ import xml.etree.ElementTree as ET
 
 from ansible.module_utils.basic import AnsibleModule, missing_required_lib
 
-from ansible_collections.adaptive.intravm.plugins.module_utils import libvirt_conn
+from ansible_collections.adaptive.intravm.plugins.module_utils.host import libvirt_conn
 
 SHM_DIR = '/dev/shm'
 NAME_RE = re.compile(r'^[A-Za-z0-9_.][A-Za-z0-9_.-]{0,127}$')

@@ -146,9 +146,9 @@ domains:
 
 from ansible.module_utils.basic import AnsibleModule, missing_required_lib
 
-from ansible_collections.adaptive.intravm.plugins.module_utils import libvirt_conn
-from ansible_collections.adaptive.intravm.plugins.module_utils.placement import describe
-from ansible_collections.adaptive.intravm.plugins.module_utils.topology import parse_capabilities
+from ansible_collections.adaptive.intravm.plugins.module_utils.host import libvirt_conn
+from ansible_collections.adaptive.intravm.plugins.module_utils.host.placement import describe
+from ansible_collections.adaptive.intravm.plugins.module_utils.host.topology import parse_capabilities
 
 
 def describe_if_present(dom):

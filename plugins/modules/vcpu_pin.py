@@ -126,13 +126,14 @@ changes:
 
 from ansible.module_utils.basic import AnsibleModule, missing_required_lib
 
-from ansible_collections.adaptive.intravm.plugins.module_utils import cpuset, libvirt_conn
-from ansible_collections.adaptive.intravm.plugins.module_utils.pin_changes import (
+from ansible_collections.adaptive.intravm.plugins.module_utils.host import cpuset
+from ansible_collections.adaptive.intravm.plugins.module_utils.host import libvirt_conn
+from ansible_collections.adaptive.intravm.plugins.module_utils.apply.pin_changes import (
     PinRequestError, apply_to, parse_request, plan_changes,
 )
-from ansible_collections.adaptive.intravm.plugins.module_utils.placement import read_pins
-from ansible_collections.adaptive.intravm.plugins.module_utils.rollback import PartialApplyError, Step, apply_all
-from ansible_collections.adaptive.intravm.plugins.module_utils.topology import parse_capabilities
+from ansible_collections.adaptive.intravm.plugins.module_utils.host.placement import read_pins
+from ansible_collections.adaptive.intravm.plugins.module_utils.apply.rollback import PartialApplyError, Step, apply_all
+from ansible_collections.adaptive.intravm.plugins.module_utils.host.topology import parse_capabilities
 
 
 def sides_for(module, dom):

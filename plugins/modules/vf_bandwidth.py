@@ -167,7 +167,10 @@ diff:
 
 from ansible.module_utils.basic import AnsibleModule, missing_required_lib
 
-from ansible_collections.adaptive.intravm.plugins.module_utils import domain_nics, libvirt_conn, sriov, vf_rates
+from ansible_collections.adaptive.intravm.plugins.module_utils.host import domain_nics
+from ansible_collections.adaptive.intravm.plugins.module_utils.host import libvirt_conn
+from ansible_collections.adaptive.intravm.plugins.module_utils.devices import sriov
+from ansible_collections.adaptive.intravm.plugins.module_utils.apply import vf_rates
 
 # libvirt is needed only when a VF is chosen by domain; without it nothing raises libvirtError.
 LIBVIRT_ERRORS = (libvirt_conn.libvirt.libvirtError,) if libvirt_conn.HAS_LIBVIRT else ()

@@ -167,13 +167,13 @@ import uuid
 
 from ansible.module_utils.basic import AnsibleModule, missing_required_lib
 
-from ansible_collections.adaptive.intravm.plugins.module_utils import cpuset
-from ansible_collections.adaptive.intravm.plugins.module_utils import gpu_model
-from ansible_collections.adaptive.intravm.plugins.module_utils import libvirt_conn
-from ansible_collections.adaptive.intravm.plugins.module_utils import nvml
-from ansible_collections.adaptive.intravm.plugins.module_utils import vgpu_plan
-from ansible_collections.adaptive.intravm.plugins.module_utils.gpu_inventory import domain_refs, owners
-from ansible_collections.adaptive.intravm.plugins.module_utils.vgpu_sysfs import SysfsError, VgpuSysfs
+from ansible_collections.adaptive.intravm.plugins.module_utils.host import cpuset
+from ansible_collections.adaptive.intravm.plugins.module_utils.devices import gpu_model
+from ansible_collections.adaptive.intravm.plugins.module_utils.host import libvirt_conn
+from ansible_collections.adaptive.intravm.plugins.module_utils.devices import nvml
+from ansible_collections.adaptive.intravm.plugins.module_utils.apply import vgpu_changes
+from ansible_collections.adaptive.intravm.plugins.module_utils.devices.gpu_inventory import domain_refs, owners
+from ansible_collections.adaptive.intravm.plugins.module_utils.devices.vgpu_sysfs import SysfsError, VgpuSysfs
 
 START_PAUSED = 1
 
@@ -227,14 +227,14 @@ class Host(object):
             here = dict((m['uuid'], m['type_id']) for m in self.sysfs.mdevs(self.pci))
             for ident in sorted(refs):
                 if ident in here or not self.sysfs.mdev_exists(ident):
-                    slots.append(vgpu_plan.slot(ident, 'mdev', here.get(ident, 0), ident in ref['config']['mdev'],
-                                                ident in ref['live']['mdev'], on_gpu=ident in here))
+                    slots.append(vgpu_changes.slot(ident, 'mdev', here.get(ident, 0), ident in ref['config']['mdev'],
+                                                   ident in ref['live']['mdev'], on_gpu=ident in here))
         else:
             here = dict((vf['vf'], vf['current_type']) for vf in self.sysfs.vfs(self.pci))
             for ident in sorted(set(ref['config']['pci'] + ref['live']['pci'])):
                 if ident in here:
-                    slots.append(vgpu_plan.slot(ident, 'vf', here[ident], ident in ref['config']['pci'],
-                                                ident in ref['live']['pci']))
+                    slots.append(vgpu_changes.slot(ident, 'vf', here[ident], ident in ref['config']['pci'],
+                                                   ident in ref['live']['pci']))
         return slots
 
     def capacity(self, type_id, refs):
@@ -360,9 +360,9 @@ class VgpuRun(object):
         ref = [r for r in refs if r['name'] == p['name']][0]
         want = resolve_type(types, p['type']) if p['type'] is not None else None
         slots = host.slots(ref)
-        plan = vgpu_plan.plan(slots, p['state'], want)
+        plan = vgpu_changes.plan(slots, p['state'], want)
         active = bool(dom.isActive())
-        busy = vgpu_plan.in_use(plan) if active else []
+        busy = vgpu_changes.in_use(plan) if active else []
         if busy and not p['restart']:
             raise VgpuFailure('domain %r is running and uses vGPU %s; changing or removing it needs the domain shut off, '
                               'or restart: true. Nothing was changed.'
@@ -386,7 +386,7 @@ class VgpuRun(object):
             after.append(dict(s, type_id=type_id, on_gpu=True))
         if plan['create']:
             ident = str(uuid.uuid4()) if place == 'mdev' else place
-            after.append(vgpu_plan.slot(ident, 'mdev' if place == 'mdev' else 'vf', want, True, False))
+            after.append(vgpu_changes.slot(ident, 'mdev' if place == 'mdev' else 'vf', want, True, False))
         for s in after:
             s['type'] = host.names.get(s['type_id'])
         return after
@@ -454,10 +454,10 @@ class VgpuRun(object):
             result['vgpus'] = diff['after']['vgpus']
             needs_boot = active and any(not s['in_live'] for s in after) or (
                 active and (plan['retype'] is not None or plan['reuse'] is not None))
-            do_restart = active and p['restart'] and (needs_boot or bool(vgpu_plan.in_use(plan)))
+            do_restart = active and p['restart'] and (needs_boot or bool(vgpu_changes.in_use(plan)))
             result['restarted'] = bool(do_restart) and not self.module.check_mode
             result['pending_restart'] = bool(needs_boot) and not do_restart
-        result['changed'] = bool(sched and sched[0]) or bool(vg and vgpu_plan.changes(vg[3])) or bool(result.get('restarted'))
+        result['changed'] = bool(sched and sched[0]) or bool(vg and vgpu_changes.changes(vg[3])) or bool(result.get('restarted'))
         if self.module.check_mode or not result['changed']:
             result['diff'] = diff
             result['msg'] = self.summary(result, planned=self.module.check_mode)
@@ -512,7 +512,7 @@ class VgpuRun(object):
 
 
 def _domain_of(refs, vgpu):
-    from ansible_collections.adaptive.intravm.plugins.module_utils.gpu_inventory import vm_domain  # pylint: disable=import-outside-toplevel
+    from ansible_collections.adaptive.intravm.plugins.module_utils.devices.gpu_inventory import vm_domain  # pylint: disable=import-outside-toplevel
     return vm_domain(refs, vgpu)
 
 

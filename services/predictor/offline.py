@@ -3,18 +3,16 @@
 # GNU General Public License v3.0+ (see COPYING or https://www.gnu.org/licenses/gpl-3.0.txt)
 """Offline training of the global model on Bitbrains-format traces, written as a checkpoint.
 
-Uses benchmarks/traces.py from the collection checkout (run from a checkout).
+Reads the traces with services/predictor/traces.py.
 """
 
 from __future__ import absolute_import, division, print_function
 __metaclass__ = type
 
-import os
-import sys
 
 import numpy as np
 
-from ansible_collections.adaptive.intravm.services.predictor import checkpoint, features, training
+from ansible_collections.adaptive.intravm.services.predictor import checkpoint, features, traces, training
 
 
 def arrays(vms, horizons):
@@ -32,9 +30,6 @@ def arrays(vms, horizons):
 
 
 def train_to_file(trace_dir, out, limit_vms=None, max_train_vms=128, epochs=None):
-    here = os.path.dirname(os.path.abspath(__file__))
-    sys.path.insert(0, os.path.join(here, '..', '..', 'benchmarks'))
-    import traces  # pylint: disable=import-error,import-outside-toplevel
     vms = traces.load_traces(trace_dir, limit_vms=limit_vms)
     if not vms:
         raise SystemExit('no traces under %s' % trace_dir)

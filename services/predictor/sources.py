@@ -17,14 +17,15 @@ import xml.etree.ElementTree as ET
 LOG = logging.getLogger('host_predictor')
 
 try:
-    from ansible_collections.adaptive.intravm.plugins.module_utils import shm_reader
+    from ansible_collections.adaptive.intravm.plugins.module_utils.channel import shm_reader
     HAS_RING = True
 except ImportError:  # the guest-profiler channel is not installed: host counters alone
     shm_reader = None
     HAS_RING = False
 
 try:
-    from ansible_collections.adaptive.intravm.plugins.module_utils import gpu_model, nvml
+    from ansible_collections.adaptive.intravm.plugins.module_utils.devices import gpu_model
+    from ansible_collections.adaptive.intravm.plugins.module_utils.devices import nvml
     HAS_NVML_SEAM = True
 except ImportError:
     gpu_model = nvml = None

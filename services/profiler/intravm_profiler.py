@@ -22,7 +22,7 @@ import sys
 import time
 
 try:
-    from ansible_collections.adaptive.intravm.plugins.module_utils import shm_format as fmt
+    from ansible_collections.adaptive.intravm.plugins.module_utils.channel import shm_format as fmt
 except ImportError:
     sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
     import shm_format as fmt  # noqa: E402  pylint: disable=import-error

@@ -593,7 +593,7 @@ def install(tmp_path, monkeypatch, edit=None):
     and restores pynvml's library on teardown. Returns the FakeGpuHost.
     """
     import pynvml  # pylint: disable=import-outside-toplevel
-    from ansible_collections.adaptive.intravm.plugins.module_utils import nvml  # pylint: disable=import-outside-toplevel
+    from ansible_collections.adaptive.intravm.plugins.module_utils.devices import nvml  # pylint: disable=import-outside-toplevel
     state_path = os.path.join(str(tmp_path), 'gpu-state.json')
     host = hostmod.FakeGpuHost.init(state_path, os.path.join(str(tmp_path), 'sys'))
     if edit is not None:

@@ -20,7 +20,8 @@ import uuid
 import pytest
 from ansible.module_utils.testing import patch_module_args
 
-from ansible_collections.adaptive.intravm.plugins.module_utils import net_counters, sriov
+from ansible_collections.adaptive.intravm.plugins.module_utils.host import net_counters
+from ansible_collections.adaptive.intravm.plugins.module_utils.devices import sriov
 from ansible_collections.adaptive.intravm.plugins.modules import iface_bandwidth, vf_bandwidth
 
 MAC = '52:54:00:5e:00:%02x'

@@ -7,8 +7,8 @@ import libvirt
 import pytest
 
 from ansible_collections.adaptive.intravm.plugins.modules import numa_memory, vcpu_pin
-from ansible_collections.adaptive.intravm.plugins.module_utils.placement import read_numatune, read_pins
-from ansible_collections.adaptive.intravm.plugins.module_utils.rollback import PartialApplyError
+from ansible_collections.adaptive.intravm.plugins.module_utils.host.placement import read_numatune, read_pins
+from ansible_collections.adaptive.intravm.plugins.module_utils.apply.rollback import PartialApplyError
 from module_stub import ModuleStub
 
 

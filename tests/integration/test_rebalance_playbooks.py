@@ -11,8 +11,8 @@ import subprocess
 import sys
 import time
 
-from ansible_collections.adaptive.intravm.plugins.module_utils import cpuset
-from ansible_collections.adaptive.intravm.plugins.module_utils.placement import read_pins
+from ansible_collections.adaptive.intravm.plugins.module_utils.host import cpuset
+from ansible_collections.adaptive.intravm.plugins.module_utils.host.placement import read_pins
 
 ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 BIN = os.path.dirname(sys.executable)

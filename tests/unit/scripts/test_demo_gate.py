@@ -13,7 +13,7 @@ import pytest
 
 libvirt = pytest.importorskip('libvirt')
 
-from ansible_collections.adaptive.intravm.plugins.module_utils.topology import parse_capabilities  # noqa: E402
+from ansible_collections.adaptive.intravm.plugins.module_utils.host.topology import parse_capabilities  # noqa: E402
 from ansible_collections.adaptive.intravm.scripts import demo  # noqa: E402
 
 

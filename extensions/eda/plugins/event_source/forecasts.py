@@ -34,7 +34,7 @@ import json
 import logging
 import urllib.request
 
-from ansible_collections.adaptive.intravm.plugins.module_utils import forecast_doc
+from ansible_collections.adaptive.intravm.plugins.module_utils.plan import forecast_doc
 
 LOG = logging.getLogger('adaptive.intravm.forecasts')
 

@@ -6,7 +6,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from ansible_collections.adaptive.intravm.plugins.module_utils import cpuset
+from ansible_collections.adaptive.intravm.plugins.module_utils.host import cpuset
 
 
 @pytest.mark.parametrize('text, expected', [

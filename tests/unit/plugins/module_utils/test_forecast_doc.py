@@ -16,8 +16,8 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from ansible_collections.adaptive.intravm.plugins.module_utils import forecast_doc
-from ansible_collections.adaptive.intravm.plugins.module_utils.forecast_doc import ForecastDocError
+from ansible_collections.adaptive.intravm.plugins.module_utils.plan import forecast_doc
+from ansible_collections.adaptive.intravm.plugins.module_utils.plan.forecast_doc import ForecastDocError
 
 GOOD = {'version': 1, 'generated_at': 1.0, 'host': 'h', 'step_s': 60,
         'vms': {'a': {'horizons_s': [60], 'vcpu': {'0': {'p50': [0.1], 'p90': [0.2]}}}}}

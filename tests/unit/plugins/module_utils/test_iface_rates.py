@@ -8,7 +8,7 @@ __metaclass__ = type
 
 import pytest
 
-from ansible_collections.adaptive.intravm.plugins.module_utils import iface_rates
+from ansible_collections.adaptive.intravm.plugins.module_utils.apply import iface_rates
 
 ETH = {'mac': '52:54:00:aa:bb:01', 'type': 'ethernet'}
 NET = {'mac': '52:54:00:aa:bb:02', 'type': 'network'}

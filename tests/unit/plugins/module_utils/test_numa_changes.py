@@ -4,10 +4,10 @@ __metaclass__ = type
 
 import pytest
 
-from ansible_collections.adaptive.intravm.plugins.module_utils.numa_changes import (
+from ansible_collections.adaptive.intravm.plugins.module_utils.apply.numa_changes import (
     NumaRequestError, differs, parse_request, target, with_numatune,
 )
-from ansible_collections.adaptive.intravm.plugins.module_utils.placement import parse_numatune
+from ansible_collections.adaptive.intravm.plugins.module_utils.host.placement import parse_numatune
 
 NONE = {'mode': None, 'nodeset': None, 'placement': None, 'memnodes': {}}
 

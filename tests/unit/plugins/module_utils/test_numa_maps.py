@@ -2,7 +2,7 @@
 from __future__ import absolute_import, division, print_function
 __metaclass__ = type
 
-from ansible_collections.adaptive.intravm.plugins.module_utils.numa_maps import bytes_per_node, domain_memory_by_node
+from ansible_collections.adaptive.intravm.plugins.module_utils.host.numa_maps import bytes_per_node, domain_memory_by_node
 
 SAMPLE = """\
 55d0a0000000 default file=/usr/bin/qemu-system-x86_64 mapped=100 N0=60 N1=40 kernelpagesize_kB=4

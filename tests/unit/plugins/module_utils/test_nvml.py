@@ -17,10 +17,10 @@ pynvml = pytest.importorskip('pynvml')
 sys.path.insert(0, os.path.join(os.path.dirname(__file__), '..', '..', '..', 'fakes'))
 import fake_nvml  # noqa: E402  pylint: disable=wrong-import-position
 
-from ansible_collections.adaptive.intravm.plugins.module_utils import nvml  # noqa: E402
-from ansible_collections.adaptive.intravm.plugins.module_utils.gpu_model import GpuInputError  # noqa: E402
-from ansible_collections.adaptive.intravm.plugins.module_utils.gpu_sensing import nvml_available, read_vgpu_utilization  # noqa: E402
-from ansible_collections.adaptive.intravm.plugins.module_utils.vgpu_sysfs import VgpuSysfs  # noqa: E402
+from ansible_collections.adaptive.intravm.plugins.module_utils.devices import nvml  # noqa: E402
+from ansible_collections.adaptive.intravm.plugins.module_utils.devices.gpu_model import GpuInputError  # noqa: E402
+from ansible_collections.adaptive.intravm.plugins.module_utils.devices.gpu_sensing import nvml_available, read_vgpu_utilization  # noqa: E402
+from ansible_collections.adaptive.intravm.plugins.module_utils.devices.vgpu_sysfs import VgpuSysfs  # noqa: E402
 
 
 @pytest.fixture

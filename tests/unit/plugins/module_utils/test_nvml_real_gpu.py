@@ -17,10 +17,10 @@ import pytest
 
 pynvml = pytest.importorskip('pynvml')
 
-from ansible_collections.adaptive.intravm.plugins.module_utils import nvml  # noqa: E402
-from ansible_collections.adaptive.intravm.plugins.module_utils.gpu_inventory import describe_gpu  # noqa: E402
-from ansible_collections.adaptive.intravm.plugins.module_utils.gpu_sensing import nvml_available, read_vgpu_utilization  # noqa: E402
-from ansible_collections.adaptive.intravm.plugins.module_utils.vgpu_sysfs import VgpuSysfs  # noqa: E402
+from ansible_collections.adaptive.intravm.plugins.module_utils.devices import nvml  # noqa: E402
+from ansible_collections.adaptive.intravm.plugins.module_utils.devices.gpu_inventory import describe_gpu  # noqa: E402
+from ansible_collections.adaptive.intravm.plugins.module_utils.devices.gpu_sensing import nvml_available, read_vgpu_utilization  # noqa: E402
+from ansible_collections.adaptive.intravm.plugins.module_utils.devices.vgpu_sysfs import VgpuSysfs  # noqa: E402
 
 MUTATOR_PREFIXES = ('nvmlDeviceSet', 'nvmlDeviceCreate', 'nvmlGpuInstanceCreate', 'nvmlGpuInstanceDestroy',
                     'nvmlComputeInstanceDestroy', 'nvmlDeviceReset', 'nvmlDeviceClear', 'nvmlGpuInstanceSet',

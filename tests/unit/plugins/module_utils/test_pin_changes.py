@@ -4,7 +4,7 @@ __metaclass__ = type
 
 import pytest
 
-from ansible_collections.adaptive.intravm.plugins.module_utils.pin_changes import (
+from ansible_collections.adaptive.intravm.plugins.module_utils.apply.pin_changes import (
     PinChange, PinRequestError, apply_to, parse_request, plan_changes,
 )
 

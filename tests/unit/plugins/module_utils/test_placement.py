@@ -2,7 +2,7 @@
 from __future__ import absolute_import, division, print_function
 __metaclass__ = type
 
-from ansible_collections.adaptive.intravm.plugins.module_utils.placement import guest_cells, parse_numatune
+from ansible_collections.adaptive.intravm.plugins.module_utils.host.placement import guest_cells, parse_numatune
 
 
 def test_numatune_absent():

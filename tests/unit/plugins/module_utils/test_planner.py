@@ -12,8 +12,8 @@ import math
 
 import pytest
 
-from ansible_collections.adaptive.intravm.plugins.module_utils import cpuset
-from ansible_collections.adaptive.intravm.plugins.module_utils.planner import (
+from ansible_collections.adaptive.intravm.plugins.module_utils.host import cpuset
+from ansible_collections.adaptive.intravm.plugins.module_utils.plan.planner import (
     PlannerConflictError, PlannerInputError, plan,
 )
 

@@ -4,7 +4,7 @@ __metaclass__ = type
 
 import pytest
 
-from ansible_collections.adaptive.intravm.plugins.module_utils.rollback import PartialApplyError, Step, apply_all
+from ansible_collections.adaptive.intravm.plugins.module_utils.apply.rollback import PartialApplyError, Step, apply_all
 
 
 def _steps(state, fail_at=None, undo_fails=()):

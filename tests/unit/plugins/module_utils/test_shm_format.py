@@ -15,7 +15,7 @@ import uuid
 import pytest
 from hypothesis import given, settings, strategies as st
 
-from ansible_collections.adaptive.intravm.plugins.module_utils import shm_format as fmt
+from ansible_collections.adaptive.intravm.plugins.module_utils.channel import shm_format as fmt
 
 BOOT = uuid.UUID('12345678-1234-5678-9abc-def012345678').bytes
 

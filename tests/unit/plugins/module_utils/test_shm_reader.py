@@ -15,8 +15,8 @@ import zlib
 import pytest
 from hypothesis import HealthCheck, given, settings, strategies as st
 
-from ansible_collections.adaptive.intravm.plugins.module_utils import shm_format as fmt
-from ansible_collections.adaptive.intravm.plugins.module_utils.shm_reader import REASONS, RingReader
+from ansible_collections.adaptive.intravm.plugins.module_utils.channel import shm_format as fmt
+from ansible_collections.adaptive.intravm.plugins.module_utils.channel.shm_reader import REASONS, RingReader
 
 BOOT_A = b'\xaa' * 16
 BOOT_B = b'\xbb' * 16

@@ -16,7 +16,7 @@ import os
 
 import pytest
 
-from ansible_collections.adaptive.intravm.plugins.module_utils import sriov
+from ansible_collections.adaptive.intravm.plugins.module_utils.devices import sriov
 from fakes.fake_sriov_sysfs import SriovWorld
 
 FAKE = os.path.join(os.path.dirname(os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))),

@@ -8,7 +8,9 @@ __metaclass__ = type
 
 import os
 
-from ansible_collections.adaptive.intravm.plugins.module_utils import domain_nics, net_counters, sriov
+from ansible_collections.adaptive.intravm.plugins.module_utils.host import domain_nics
+from ansible_collections.adaptive.intravm.plugins.module_utils.host import net_counters
+from ansible_collections.adaptive.intravm.plugins.module_utils.devices import sriov
 from fakes.fake_sriov_sysfs import SriovWorld
 
 FAKE = os.path.join(os.path.dirname(os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))),

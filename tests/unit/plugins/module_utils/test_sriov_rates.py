@@ -11,7 +11,8 @@ import errno
 import pytest
 from hypothesis import given, strategies as st
 
-from ansible_collections.adaptive.intravm.plugins.module_utils import domain_nics, vf_rates
+from ansible_collections.adaptive.intravm.plugins.module_utils.host import domain_nics
+from ansible_collections.adaptive.intravm.plugins.module_utils.apply import vf_rates
 
 VFS = [{'vf': 0, 'min_tx_rate': 3000}, {'vf': 1, 'min_tx_rate': 0}, {'vf': 2, 'min_tx_rate': 4000}]
 

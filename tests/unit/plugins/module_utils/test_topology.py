@@ -2,7 +2,7 @@
 from __future__ import absolute_import, division, print_function
 __metaclass__ = type
 
-from ansible_collections.adaptive.intravm.plugins.module_utils.topology import cpu_node_map, parse_capabilities
+from ansible_collections.adaptive.intravm.plugins.module_utils.host.topology import cpu_node_map, parse_capabilities
 
 # Trimmed from a real 2-node, SMT host's `virsh capabilities`.
 CAPS = """<capabilities><host>

@@ -18,8 +18,9 @@ pytest.importorskip('pynvml')
 sys.path.insert(0, os.path.join(os.path.dirname(__file__), '..', '..', '..', 'fakes'))
 import fake_nvml  # noqa: E402  pylint: disable=wrong-import-position
 
-from ansible_collections.adaptive.intravm.plugins.module_utils import gpu_model, vgpu_plan  # noqa: E402
-from ansible_collections.adaptive.intravm.plugins.module_utils.vgpu_sysfs import SysfsError, VgpuSysfs  # noqa: E402
+from ansible_collections.adaptive.intravm.plugins.module_utils.devices import gpu_model  # noqa: E402
+from ansible_collections.adaptive.intravm.plugins.module_utils.apply import vgpu_changes  # noqa: E402
+from ansible_collections.adaptive.intravm.plugins.module_utils.devices.vgpu_sysfs import SysfsError, VgpuSysfs  # noqa: E402
 
 A100 = '0000:3b:00.0'
 H200 = '0000:4b:00.0'
@@ -135,24 +136,24 @@ def test_hostdev_xml_round_trip():
 
 
 def _slot(ident, type_id, live=False, on_gpu=True):
-    return vgpu_plan.slot(ident, 'mdev', type_id, True, live, on_gpu)
+    return vgpu_changes.slot(ident, 'mdev', type_id, True, live, on_gpu)
 
 
 def test_plan_present():
-    assert vgpu_plan.plan([], 'present', 471)['create']
-    keep = vgpu_plan.plan([_slot('a', 471)], 'present', 471)
-    assert keep['keep']['id'] == 'a' and not vgpu_plan.changes(keep)
-    retype = vgpu_plan.plan([_slot('a', 473, live=True), _slot('b', 475)], 'present', 471)
+    assert vgpu_changes.plan([], 'present', 471)['create']
+    keep = vgpu_changes.plan([_slot('a', 471)], 'present', 471)
+    assert keep['keep']['id'] == 'a' and not vgpu_changes.changes(keep)
+    retype = vgpu_changes.plan([_slot('a', 473, live=True), _slot('b', 475)], 'present', 471)
     assert retype['retype']['id'] == 'a' and [s['id'] for s in retype['remove']] == ['b']
-    assert [s['id'] for s in vgpu_plan.in_use(retype)] == ['a']
-    mixed = vgpu_plan.plan([_slot('a', 473), _slot('b', 471)], 'present', 471)
+    assert [s['id'] for s in vgpu_changes.in_use(retype)] == ['a']
+    mixed = vgpu_changes.plan([_slot('a', 473), _slot('b', 471)], 'present', 471)
     assert mixed['keep']['id'] == 'b' and [s['id'] for s in mixed['remove']] == ['a']
-    reuse = vgpu_plan.plan([_slot('gone', 0, on_gpu=False)], 'present', 471)
+    reuse = vgpu_changes.plan([_slot('gone', 0, on_gpu=False)], 'present', 471)
     assert reuse['reuse']['id'] == 'gone' and not reuse['create']
 
 
 def test_plan_absent():
     slots = [_slot('a', 471), _slot('b', 473), _slot('gone', 0, on_gpu=False)]
-    assert [s['id'] for s in vgpu_plan.plan(slots, 'absent')['remove']] == ['a', 'b']
-    assert [s['id'] for s in vgpu_plan.plan(slots, 'absent', 473)['remove']] == ['b']
-    assert not vgpu_plan.changes(vgpu_plan.plan([], 'absent'))
+    assert [s['id'] for s in vgpu_changes.plan(slots, 'absent')['remove']] == ['a', 'b']
+    assert [s['id'] for s in vgpu_changes.plan(slots, 'absent', 473)['remove']] == ['b']
+    assert not vgpu_changes.changes(vgpu_changes.plan([], 'absent'))

@@ -12,8 +12,8 @@ import time
 import pytest
 
 from ansible_collections.adaptive.intravm.plugins.modules import allocation_plan as mod
-from ansible_collections.adaptive.intravm.plugins.module_utils.forecast_doc import ForecastDocError, check
-from ansible_collections.adaptive.intravm.plugins.module_utils.planner import PlannerInputError
+from ansible_collections.adaptive.intravm.plugins.module_utils.plan.forecast_doc import ForecastDocError, check
+from ansible_collections.adaptive.intravm.plugins.module_utils.plan.planner import PlannerInputError
 
 TEST_URI = 'test:///default'  # a 2-NUMA-node, 16-CPU host with a running domain "test" (2 vCPUs)
 

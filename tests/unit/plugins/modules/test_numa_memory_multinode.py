@@ -7,8 +7,8 @@ __metaclass__ = type
 import pytest
 
 from ansible_collections.adaptive.intravm.plugins.modules import numa_memory
-from ansible_collections.adaptive.intravm.plugins.module_utils.numa_changes import NumaRequestError
-from ansible_collections.adaptive.intravm.plugins.module_utils.placement import read_numatune
+from ansible_collections.adaptive.intravm.plugins.module_utils.apply.numa_changes import NumaRequestError
+from ansible_collections.adaptive.intravm.plugins.module_utils.host.placement import read_numatune
 from module_stub import ModuleStub
 
 

@@ -26,8 +26,8 @@ sys.path.insert(0, os.path.join(os.path.dirname(__file__), '..', '..', '..', 'fa
 import fake_nvml  # noqa: E402  pylint: disable=wrong-import-position
 
 from ansible.module_utils.testing import patch_module_args  # noqa: E402
-from ansible_collections.adaptive.intravm.plugins.module_utils import gpu_model  # noqa: E402
-from ansible_collections.adaptive.intravm.plugins.module_utils.vgpu_sysfs import VgpuSysfs  # noqa: E402
+from ansible_collections.adaptive.intravm.plugins.module_utils.devices import gpu_model  # noqa: E402
+from ansible_collections.adaptive.intravm.plugins.module_utils.devices.vgpu_sysfs import VgpuSysfs  # noqa: E402
 from ansible_collections.adaptive.intravm.plugins.modules import vgpu  # noqa: E402
 
 TEST_URI = 'test:///default'

@@ -15,8 +15,8 @@ import sys
 
 import pytest
 
-from ansible_collections.adaptive.intravm.plugins.module_utils import shm_format as fmt
-from ansible_collections.adaptive.intravm.plugins.module_utils.shm_reader import RingReader
+from ansible_collections.adaptive.intravm.plugins.module_utils.channel import shm_format as fmt
+from ansible_collections.adaptive.intravm.plugins.module_utils.channel.shm_reader import RingReader
 
 REPO = os.path.dirname(os.path.dirname(os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))))
 AGENT = os.path.join(REPO, 'services', 'profiler', 'intravm_profiler.py')
@@ -156,7 +156,7 @@ def test_writer_to_reader_and_restart_continues(tmp_path):
 def test_agent_runs_standalone_with_plain_shm_format(tmp_path):
     """As installed in a guest: the agent next to a copy of shm_format.py, no collection on the path."""
     shutil.copy(AGENT, str(tmp_path / 'intravm_profiler.py'))
-    shutil.copy(os.path.join(REPO, 'plugins', 'module_utils', 'shm_format.py'), str(tmp_path / 'shm_format.py'))
+    shutil.copy(os.path.join(REPO, 'plugins', 'module_utils', 'channel', 'shm_format.py'), str(tmp_path / 'shm_format.py'))
     region = tmp_path / 'region'
     region.write_bytes(b'\x00' * (1 << 18))
     env = dict(os.environ)

@@ -21,7 +21,7 @@ import time
 
 import libvirt
 
-from ansible_collections.adaptive.intravm.plugins.module_utils.shm_reader import RingReader
+from ansible_collections.adaptive.intravm.plugins.module_utils.channel.shm_reader import RingReader
 from ansible_collections.adaptive.intravm.scripts import guests
 
 libvirt.registerErrorHandler(lambda _ctx, _err: None, None)

@@ -18,7 +18,7 @@ __metaclass__ = type
 
 import math
 
-from ansible_collections.adaptive.intravm.plugins.module_utils.planner_inputs import (
+from ansible_collections.adaptive.intravm.plugins.module_utils.plan.inputs import (
     PlannerInputError, resource_peak,
 )
 

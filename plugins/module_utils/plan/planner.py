@@ -21,13 +21,13 @@ __metaclass__ = type
 
 import heapq
 
-from ansible_collections.adaptive.intravm.plugins.module_utils import cpuset
-from ansible_collections.adaptive.intravm.plugins.module_utils.planner_inputs import (
+from ansible_collections.adaptive.intravm.plugins.module_utils.host import cpuset
+from ansible_collections.adaptive.intravm.plugins.module_utils.plan.inputs import (
     PlannerConflictError, PlannerInputError, current_vcpus, merge_policy, validate_forecast_values,
     vcpu_demands, vm_policy,
 )
-from ansible_collections.adaptive.intravm.plugins.module_utils.planner_shares import gpu_shares, vf_rates
-from ansible_collections.adaptive.intravm.plugins.module_utils.planner_state import HostState
+from ansible_collections.adaptive.intravm.plugins.module_utils.plan.shares import gpu_shares, vf_rates
+from ansible_collections.adaptive.intravm.plugins.module_utils.plan.state import HostState
 
 __all__ = ['plan', 'PlannerInputError', 'PlannerConflictError']
 

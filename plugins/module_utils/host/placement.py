@@ -12,8 +12,8 @@ __metaclass__ = type
 
 import xml.etree.ElementTree as ET
 
-from ansible_collections.adaptive.intravm.plugins.module_utils import cpuset
-from ansible_collections.adaptive.intravm.plugins.module_utils.libvirt_conn import (
+from ansible_collections.adaptive.intravm.plugins.module_utils.host import cpuset
+from ansible_collections.adaptive.intravm.plugins.module_utils.host.libvirt_conn import (
     AFFECT_CONFIG, AFFECT_LIVE, state_name,
 )
 

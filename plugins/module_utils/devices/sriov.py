@@ -24,7 +24,7 @@ import importlib.util
 import os
 import traceback
 
-from ansible_collections.adaptive.intravm.plugins.module_utils import cpuset
+from ansible_collections.adaptive.intravm.plugins.module_utils.host import cpuset
 
 try:
     from pyroute2 import IPRoute as _RealIPRoute

@@ -21,8 +21,8 @@ import errno
 import os
 import re
 
-from ansible_collections.adaptive.intravm.plugins.module_utils import gpu_model
-from ansible_collections.adaptive.intravm.plugins.module_utils.nvml import fake_backend
+from ansible_collections.adaptive.intravm.plugins.module_utils.devices import gpu_model
+from ansible_collections.adaptive.intravm.plugins.module_utils.devices.nvml import fake_backend
 
 DEFAULT_ROOT = '/sys'
 

@@ -15,7 +15,7 @@ __metaclass__ = type
 import copy
 import math
 
-from ansible_collections.adaptive.intravm.plugins.module_utils import cpuset
+from ansible_collections.adaptive.intravm.plugins.module_utils.host import cpuset
 
 QUANTILES = ('p50', 'p90')
 

@@ -13,7 +13,7 @@ __metaclass__ = type
 
 from collections import namedtuple
 
-from ansible_collections.adaptive.intravm.plugins.module_utils import cpuset
+from ansible_collections.adaptive.intravm.plugins.module_utils.host import cpuset
 
 # side: 'live' or 'config'; kind: 'vcpu', 'emulator' or 'iothread'; key: index or id (None for emulator)
 PinChange = namedtuple('PinChange', 'side kind key old new')

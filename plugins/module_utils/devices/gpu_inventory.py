@@ -10,8 +10,9 @@ agree on which vGPU belongs to which domain.
 from __future__ import absolute_import, division, print_function
 __metaclass__ = type
 
-from ansible_collections.adaptive.intravm.plugins.module_utils import gpu_model, libvirt_conn
-from ansible_collections.adaptive.intravm.plugins.module_utils.nvml import NvmlError
+from ansible_collections.adaptive.intravm.plugins.module_utils.devices import gpu_model
+from ansible_collections.adaptive.intravm.plugins.module_utils.host import libvirt_conn
+from ansible_collections.adaptive.intravm.plugins.module_utils.devices.nvml import NvmlError
 
 XML_INACTIVE = 2  # VIR_DOMAIN_XML_INACTIVE
 

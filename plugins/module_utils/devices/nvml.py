@@ -21,8 +21,8 @@ __metaclass__ = type
 import os
 import traceback
 
-from ansible_collections.adaptive.intravm.plugins.module_utils import cpuset
-from ansible_collections.adaptive.intravm.plugins.module_utils import gpu_model
+from ansible_collections.adaptive.intravm.plugins.module_utils.host import cpuset
+from ansible_collections.adaptive.intravm.plugins.module_utils.devices import gpu_model
 
 try:
     import pynvml

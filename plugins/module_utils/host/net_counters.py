@@ -18,7 +18,8 @@ sources, so it is tested without a daemon or hardware.
 from __future__ import absolute_import, division, print_function
 __metaclass__ = type
 
-from ansible_collections.adaptive.intravm.plugins.module_utils import domain_nics, sriov
+from ansible_collections.adaptive.intravm.plugins.module_utils.host import domain_nics
+from ansible_collections.adaptive.intravm.plugins.module_utils.devices import sriov
 
 STATS_INTERFACE = 16  # VIR_DOMAIN_STATS_INTERFACE
 LIST_ACTIVE = 1       # VIR_CONNECT_GET_ALL_DOMAINS_STATS_ACTIVE

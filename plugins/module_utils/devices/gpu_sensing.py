@@ -12,7 +12,7 @@ daemon treats as "GPU source absent".
 from __future__ import absolute_import, division, print_function
 __metaclass__ = type
 
-from ansible_collections.adaptive.intravm.plugins.module_utils import nvml
+from ansible_collections.adaptive.intravm.plugins.module_utils.devices import nvml
 
 
 def nvml_available():

@@ -14,7 +14,7 @@ __metaclass__ = type
 
 import bisect
 
-from ansible_collections.adaptive.intravm.plugins.module_utils import cpuset
+from ansible_collections.adaptive.intravm.plugins.module_utils.host import cpuset
 
 
 class HostState(object):

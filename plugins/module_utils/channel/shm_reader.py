@@ -25,7 +25,7 @@ import stat
 import struct
 import time
 
-from ansible_collections.adaptive.intravm.plugins.module_utils import shm_format as fmt
+from ansible_collections.adaptive.intravm.plugins.module_utils.channel import shm_format as fmt
 
 # Rejection reasons, each with a counter in RingReader.stats.
 REASONS = (

@@ -12,7 +12,7 @@ __metaclass__ = type
 
 import xml.etree.ElementTree as ET
 
-from ansible_collections.adaptive.intravm.plugins.module_utils import cpuset
+from ansible_collections.adaptive.intravm.plugins.module_utils.host import cpuset
 
 _UNIT_BYTES = {
     'b': 1, 'bytes': 1, 'kib': 1024, 'k': 1024, 'kb': 1000, 'mib': 1024 ** 2, 'm': 1024 ** 2,
