@@ -40,8 +40,9 @@ import libvirt  # noqa: E402  pylint: disable=wrong-import-position
 from ansible_collections.adaptive.intravm.services.predictor import traces as trace_io  # noqa: E402  pylint: disable=wrong-import-position
 from ansible_collections.adaptive.intravm.plugins.module_utils.host import cpuset  # noqa: E402  pylint: disable=wrong-import-position
 from ansible_collections.adaptive.intravm.plugins.module_utils.plan import forecast_doc  # noqa: E402  pylint: disable=wrong-import-position
-from ansible_collections.adaptive.intravm.plugins.module_utils.plan import planner  # noqa: E402  pylint: disable=wrong-import-position
 from ansible_collections.adaptive.intravm.plugins.module_utils.host.placement import running_placements  # noqa: E402  pylint: disable=wrong-import-position
+from ansible_collections.adaptive.intravm.plugins.module_utils.plan.from_forecasts import plan_from_forecasts  # noqa: E402  pylint: disable=wrong-import-position
+from ansible_collections.adaptive.intravm.plugins.module_utils.plan.planner import PlannerConflictError, PlannerInputError  # noqa: E402  pylint: disable=wrong-import-position
 from ansible_collections.adaptive.intravm.plugins.module_utils.host.topology import parse_capabilities  # noqa: E402  pylint: disable=wrong-import-position
 from ansible_collections.adaptive.intravm.scripts import control_cgroup, demo_load, guests  # noqa: E402  pylint: disable=wrong-import-position
 
@@ -154,11 +155,12 @@ def static_pins(conn, names):
             dom.pinVcpuFlags(v, tuple(c == v % ncpu for c in range(ncpu)), libvirt.VIR_DOMAIN_AFFECT_LIVE)
 
 
-def planned_moves(conn, names, topology, state_file, policy, seen):
+def planned_moves(conn, names, topology, state_file, policy, seen, max_age=300):
     """The moves the planner would make now, from the newest forecasts (None: nothing new to judge).
 
-    The demo's event source: the same planner, topology and live pins that
-    allocation_plan uses, run in this process on every new forecast document,
+    The demo's event source: allocation_plan's own entry point
+    (plan_from_forecasts) on the same topology and live pins, run in this
+    process on every new forecast document,
     so rebalance.yml (a whole ansible-playbook run, ~10 s of CPU on this
     2-CPU host) runs only when it would move something, as the EDA rulebook
     runs it only on a predicted hotspot.
@@ -170,15 +172,16 @@ def planned_moves(conn, names, topology, state_file, policy, seen):
     if doc.get('generated_at') in seen:
         return None
     seen.add(doc.get('generated_at'))
-    forecasts = dict((n, doc['vms'][n]) for n in names if n in doc.get('vms', {}))
-    if not forecasts:
+    if not set(names) & set(doc['vms']):
         return None
-    current = dict((n, p) for n, p in running_placements(conn).items() if n in names)
     try:
-        return planner.plan(topology, current, forecasts, policy)['moves']
-    except (planner.PlannerInputError, planner.PlannerConflictError) as exc:
+        result = plan_from_forecasts(doc, topology, running_placements(conn), time.time(), max_age, names, policy)
+    except (PlannerInputError, PlannerConflictError) as exc:
         log('planner refused the forecasts: %s' % exc)
         return None
+    if result.get('reason'):
+        log('no plan: %s' % result['reason'])
+    return result['moves']
 
 
 def apply_direct(conn, moves):
@@ -301,7 +304,7 @@ def run(args, work, cleanup):
     topology = parse_capabilities(conn.getCapabilities(), conn.getCPUMap()[1])   # read once: it does not change here
     while time.time() < t_end and not args.no_loop:
         wait_until(min(t_end, time.time() + args.predictor_step_s / 2.0), sampler)
-        planned = planned_moves(conn, names, topology, state_file, policy, seen)
+        planned = planned_moves(conn, names, topology, state_file, policy, seen, extra['rebalance_forecast_max_age'])
         if planned is None:
             continue
         checks += 1

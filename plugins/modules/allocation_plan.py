@@ -28,10 +28,6 @@ author:
 requirements:
   - libvirt-python
 options:
-  uri:
-    description: libvirt connection URI.
-    type: str
-    default: qemu:///system
   forecasts_path:
     description:
       - Path of the predictor's JSON state file. It must be a regular file of at most 16 MiB
@@ -83,6 +79,7 @@ options:
     default: 5
 extends_documentation_fragment:
   - adaptive.intravm.attributes.INFO
+  - adaptive.intravm.libvirt
 notes:
   - Only running (or paused) domains are planned; their live placement is the starting point.
   - On a host with one NUMA node no numa_memory entries are planned.
@@ -200,28 +197,14 @@ forecast_age_s:
 
 import time
 
-from ansible.module_utils.basic import AnsibleModule, missing_required_lib
 from ansible.module_utils.urls import open_url
 
+from ansible_collections.adaptive.intravm.plugins.module_utils.host.placement import host_state
+from ansible_collections.adaptive.intravm.plugins.module_utils.module_base import LIBVIRT, IntravmModule
 from ansible_collections.adaptive.intravm.plugins.module_utils.plan import forecast_doc
-from ansible_collections.adaptive.intravm.plugins.module_utils.host import libvirt_conn
-from ansible_collections.adaptive.intravm.plugins.module_utils.host.placement import running_placements
-from ansible_collections.adaptive.intravm.plugins.module_utils.plan.planner import (
-    PlannerConflictError, PlannerInputError, plan,
+from ansible_collections.adaptive.intravm.plugins.module_utils.plan.from_forecasts import (
+    empty_result, merged_policy, plan_from_forecasts, staleness,
 )
-from ansible_collections.adaptive.intravm.plugins.module_utils.host.topology import parse_capabilities
-
-
-def empty_result(reason, age):
-    result = {
-        'changed': False,
-        'plan': {'vcpu_pin': [], 'numa_memory': [], 'vf_bandwidth': [], 'vgpu': []},
-        'moves': [], 'allocations': {}, 'hotspots': [], 'ignored': [], 'unplanned': [], 'warnings': [],
-        'forecast_age_s': age,
-    }
-    if reason:
-        result['reason'] = reason
-    return result
 
 
 def load_forecasts(params):
@@ -230,56 +213,22 @@ def load_forecasts(params):
                              opener=open_url, timeout=params['timeout'])
 
 
-def current_placement(conn, names):
-    """Live pins and numatune of every running domain, failing when a named one is not running."""
-    current = running_placements(conn)
-    if names:
-        missing = sorted(set(names) - set(current))
-        if missing:
-            raise PlannerInputError('domain(s) %s named in names are not running on %s'
-                                    % (', '.join(missing), conn.getURI()))
-    return current
-
-
 def run(module):
     params = module.params
     doc = load_forecasts(params)
-    age = round(time.time() - float(doc['generated_at']), 3)
-    if age > params['max_age']:
-        return empty_result('forecasts generated %.0f s ago are older than max_age %d s; not planning from them'
-                            % (age, params['max_age']), age)
-    if age < -60:
-        return empty_result('forecasts are dated %.0f s in the future; the host clock or the predictor is wrong'
-                            % -age, age)
-    policy = dict(params['policy'] or {})
-    if params['reserved_cpus']:
-        policy['reserved_cpus'] = ','.join(p for p in (policy.get('reserved_cpus'), params['reserved_cpus']) if p)
-    if params['max_moves'] is not None:
-        policy['max_moves'] = params['max_moves']
-    conn = libvirt_conn.connect(params['uri'])
-    try:
-        online = conn.getCPUMap()[1]
-        topology = parse_capabilities(conn.getCapabilities(), online)
-        current = current_placement(conn, params['names'])
-    finally:
-        conn.close()
-    forecasts = doc['vms']
-    ignored_by_name = []
-    if params['names']:
-        keep = set(params['names'])
-        ignored_by_name = sorted(n for n in forecasts if n not in keep and n in current)
-        forecasts = dict((n, f) for n, f in forecasts.items() if n in keep or n not in current)
-    result = plan(topology, current, forecasts, policy)
-    result['unplanned'] = sorted(set(result['unplanned']) | set(ignored_by_name))
-    result['changed'] = False
-    result['forecast_age_s'] = age
-    return result
+    now = time.time()
+    age, refused = staleness(doc, now, params['max_age'])
+    if refused:     # before touching libvirt
+        return empty_result(refused, age)
+    conn = module.connect()
+    topology, current = host_state(conn)
+    policy = merged_policy(params['policy'], params['reserved_cpus'], params['max_moves'])
+    return plan_from_forecasts(doc, topology, current, now, params['max_age'], params['names'], policy, conn.getURI())
 
 
 def main():
-    module = AnsibleModule(
+    module = IntravmModule(
         argument_spec=dict(
-            uri=dict(type='str', default=libvirt_conn.DEFAULT_URI),
             forecasts_path=dict(type='path'),
             forecasts_url=dict(type='str'),
             forecasts=dict(type='dict'),
@@ -292,19 +241,11 @@ def main():
         ),
         mutually_exclusive=[('forecasts_path', 'forecasts_url', 'forecasts')],
         required_one_of=[('forecasts_path', 'forecasts_url', 'forecasts')],
-        supports_check_mode=True,
+        requires=[LIBVIRT],
     )
-    if not libvirt_conn.HAS_LIBVIRT:
-        module.fail_json(msg=missing_required_lib('libvirt-python'), exception=libvirt_conn.LIBVIRT_IMPORT_ERROR)
     if module.params['max_age'] < 0:
         module.fail_json(msg='max_age is %d: it must be 0 or more seconds' % module.params['max_age'])
-    try:
-        result = run(module)
-    except (forecast_doc.ForecastDocError, PlannerInputError, PlannerConflictError, libvirt_conn.IntravmLibvirtError) as exc:
-        module.fail_json(msg=str(exc))
-    except libvirt_conn.libvirt.libvirtError as exc:
-        module.fail_json(msg='libvirt error: %s' % libvirt_conn.error_text(exc))
-    module.exit_json(**result)
+    module.run_and_exit(run)
 
 
 if __name__ == '__main__':

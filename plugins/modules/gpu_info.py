@@ -29,11 +29,6 @@ options:
       - Only report this GPU, by NVML index (C(0)) or PCI address (C(0000:3b:00.0)).
       - When omitted, every GPU is reported.
     type: str
-  uri:
-    description:
-      - libvirt connection URI used to find the domain of each vGPU.
-    type: str
-    default: qemu:///system
   sysfs_root:
     description:
       - Where sysfs is mounted. Only tests point this elsewhere.
@@ -47,6 +42,7 @@ options:
     default: false
 extends_documentation_fragment:
   - adaptive.intravm.attributes.INFO
+  - adaptive.intravm.libvirt
 notes:
   - NVML reports vGPU data only on a host in vGPU mode (C(host_vgpu)); other
     GPUs are listed with empty vGPU fields.
@@ -153,24 +149,18 @@ vgpu_utilization:
 
 import traceback
 
-from ansible.module_utils.basic import AnsibleModule, missing_required_lib
-
-from ansible_collections.adaptive.intravm.plugins.module_utils.host import libvirt_conn
 from ansible_collections.adaptive.intravm.plugins.module_utils.devices import nvml
 from ansible_collections.adaptive.intravm.plugins.module_utils.devices.gpu_inventory import describe_gpu, domain_refs
-from ansible_collections.adaptive.intravm.plugins.module_utils.devices.gpu_model import GpuInputError
 from ansible_collections.adaptive.intravm.plugins.module_utils.devices.gpu_sensing import read_vgpu_utilization
 from ansible_collections.adaptive.intravm.plugins.module_utils.devices.vgpu_sysfs import VgpuSysfs
+from ansible_collections.adaptive.intravm.plugins.module_utils.module_base import LIBVIRT, IntravmModule
 
 
-def run(params):
+def run(module):
     """Read NVML, sysfs and libvirt once; returns the result dict."""
+    params = module.params
     sysfs = VgpuSysfs(params['sysfs_root'])
-    conn = libvirt_conn.connect(params['uri'])
-    try:
-        refs = domain_refs(conn)
-    finally:
-        conn.close()
+    refs = domain_refs(module.connect())
     with nvml.Nvml() as nv:
         if params['gpu'] is not None:
             index, handle, _pci = nv.handle(params['gpu'])
@@ -184,32 +174,20 @@ def run(params):
     return result
 
 
+def sysfs_failure(exc, params):
+    return 'cannot read sysfs under %s: %s' % (params['sysfs_root'], exc), {'exception': traceback.format_exc()}
+
+
 def main():
-    module = AnsibleModule(
+    module = IntravmModule(
         argument_spec=dict(
             gpu=dict(type='str'),
-            uri=dict(type='str', default=libvirt_conn.DEFAULT_URI),
             sysfs_root=dict(type='path', default='/sys'),
             utilization=dict(type='bool', default=False),
         ),
-        supports_check_mode=True,
+        requires=[nvml.REQUIREMENT, LIBVIRT],
     )
-    if not nvml.HAS_PYNVML:
-        module.fail_json(msg=missing_required_lib('nvidia-ml-py'), exception=nvml.PYNVML_IMPORT_ERROR)
-    if not libvirt_conn.HAS_LIBVIRT:
-        module.fail_json(msg=missing_required_lib('libvirt-python'), exception=libvirt_conn.LIBVIRT_IMPORT_ERROR)
-    try:
-        result = run(module.params)
-    except (GpuInputError, libvirt_conn.IntravmLibvirtError) as exc:
-        module.fail_json(msg=str(exc))
-    except nvml.NvmlError as exc:
-        module.fail_json(msg='NVML error: %s' % exc, nvml_error=exc.name)
-    except libvirt_conn.libvirt.libvirtError as exc:
-        module.fail_json(msg='libvirt error: %s' % libvirt_conn.error_text(exc))
-    except OSError as exc:
-        module.fail_json(msg='cannot read sysfs under %s: %s' % (module.params['sysfs_root'], exc),
-                         exception=traceback.format_exc())
-    module.exit_json(**result)
+    module.run_and_exit(run, errors={nvml.NvmlError: nvml.failure, OSError: sysfs_failure})
 
 
 if __name__ == '__main__':

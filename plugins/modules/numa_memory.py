@@ -31,10 +31,6 @@ options:
     description: Name of the domain.
     type: str
     required: true
-  uri:
-    description: libvirt connection URI.
-    type: str
-    default: qemu:///system
   mode:
     description: Memory policy.
     type: str
@@ -47,14 +43,6 @@ options:
       - Map of guest NUMA cell id to host nodeset, for domains with guest NUMA cells.
       - Cells use O(mode) when given, else keep their own mode.
     type: dict
-  live:
-    description: Change the running domain. Fails on a domain that is not running.
-    type: bool
-    default: true
-  config:
-    description: Change the persistent configuration. Fails on a transient domain.
-    type: bool
-    default: true
   live_unsupported:
     description:
       - What to do when libvirt cannot make the change on the running domain.
@@ -66,6 +54,8 @@ options:
     default: fail
 extends_documentation_fragment:
   - adaptive.intravm.attributes.ACTION
+  - adaptive.intravm.libvirt
+  - adaptive.intravm.libvirt.SIDES
 seealso:
   - module: adaptive.intravm.vcpu_pin
   - module: adaptive.intravm.topology_info
@@ -127,8 +117,6 @@ changes:
   sample: [{"side": "live", "what": "policy", "before": {"mode": "strict", "nodeset": "0"}, "after": {"mode": "strict", "nodeset": "1"}}]
 '''
 
-from ansible.module_utils.basic import AnsibleModule, missing_required_lib
-
 from ansible_collections.adaptive.intravm.plugins.module_utils.host import libvirt_conn
 from ansible_collections.adaptive.intravm.plugins.module_utils.apply.numa_changes import (
     NumaRequestError, differs, parse_request, target, with_numatune,
@@ -138,6 +126,7 @@ from ansible_collections.adaptive.intravm.plugins.module_utils.host.placement im
     NUMA_MODE_IDS, XML_INACTIVE, guest_cells, read_numatune,
 )
 from ansible_collections.adaptive.intravm.plugins.module_utils.apply.rollback import PartialApplyError, Step, apply_all
+from ansible_collections.adaptive.intravm.plugins.module_utils.module_base import LIBVIRT, IntravmModule
 from ansible_collections.adaptive.intravm.plugins.module_utils.host.topology import parse_capabilities
 
 XML_SECURE = 1  # VIR_DOMAIN_XML_SECURE: keep passwords when redefining
@@ -147,18 +136,6 @@ LIVE_REFUSALS = (55, 84, 67)  # OPERATION_INVALID, OPERATION_UNSUPPORTED, ARGUME
 
 class LiveRefused(Exception):
     """libvirt (or libvirt's API surface) cannot make this change live."""
-
-
-def check_sides(params, dom):
-    if not params['live'] and not params['config']:
-        raise NumaRequestError('live and config are both false: nothing to change')
-    if params['live'] and not dom.isActive():
-        raise NumaRequestError('live: true but domain %r is %s; set live: false to change only its persistent config'
-                               % (params['name'], libvirt_conn.state_name(dom)))
-    if params['config'] and not dom.isPersistent():
-        raise NumaRequestError('config: true but domain %r is transient; set config: false' % params['name'])
-    if params['live_unsupported'] == 'config_only' and not params['config']:
-        raise NumaRequestError('live_unsupported: config_only needs config: true')
 
 
 def live_steps(dom, current, wanted):
@@ -210,15 +187,17 @@ def change_records(side, current, wanted):
     return records
 
 
-def run(module, conn):
+def run(module):
     params = module.params
+    conn = module.connect()
     dom = libvirt_conn.lookup_domain(conn, params['name'])
-    check_sides(params, dom)
+    sides = module.sides(dom)
+    if params['live_unsupported'] == 'config_only' and not params['config']:
+        raise NumaRequestError('live_unsupported: config_only needs config: true')
     topology = parse_capabilities(conn.getCapabilities())
     host_nodes = [n['id'] for n in topology['nodes']] or [0]
     request = parse_request(params['mode'], params['nodeset'], params['memnodes'], host_nodes,
                             guest_cells(dom.XMLDesc(XML_INACTIVE if dom.isPersistent() else 0)))
-    sides = [s for s in ('live', 'config') if params[s]]
     before = dict((side, read_numatune(dom, side)) for side in sides)
     wanted = dict((side, target(request, before[side])) for side in sides)
     warnings = []
@@ -281,35 +260,18 @@ def _is_refusal(exc):
 
 
 def main():
-    module = AnsibleModule(
+    module = IntravmModule(
         argument_spec=dict(
             name=dict(type='str', required=True),
-            uri=dict(type='str', default=libvirt_conn.DEFAULT_URI),
             mode=dict(type='str', choices=['strict', 'preferred', 'interleave', 'restrictive']),
             nodeset=dict(type='str'),
             memnodes=dict(type='dict'),
-            live=dict(type='bool', default=True),
-            config=dict(type='bool', default=True),
             live_unsupported=dict(type='str', choices=['fail', 'config_only'], default='fail'),
         ),
-        supports_check_mode=True,
+        sides=True,
+        requires=[LIBVIRT],
     )
-    if not libvirt_conn.HAS_LIBVIRT:
-        module.fail_json(msg=missing_required_lib('libvirt-python'), exception=libvirt_conn.LIBVIRT_IMPORT_ERROR)
-    try:
-        conn = libvirt_conn.connect(module.params['uri'])
-    except libvirt_conn.IntravmLibvirtError as exc:
-        module.fail_json(msg=str(exc))
-    try:
-        result = run(module, conn)
-    except (NumaRequestError, libvirt_conn.IntravmLibvirtError) as exc:
-        module.fail_json(msg='%s: %s' % (module.params['name'], exc), changed=False)
-    except PartialApplyError as exc:
-        module.fail_json(msg='%s: %s' % (module.params['name'], exc), changed=bool(exc.rollback_errors),
-                         rolled_back=exc.rolled_back)
-    finally:
-        conn.close()
-    module.exit_json(**result)
+    module.run_and_exit(run)
 
 
 if __name__ == '__main__':

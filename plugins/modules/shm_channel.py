@@ -26,12 +26,6 @@ author:
 requirements:
   - libvirt-python
 options:
-  uri:
-    description:
-      - libvirt connection URI. The region is prepared on the machine the module runs
-        on, so use a local URI (or run the module on the hypervisor).
-    type: str
-    default: qemu:///system
   name:
     description:
       - Domain name.
@@ -75,7 +69,9 @@ options:
     default: '0600'
 extends_documentation_fragment:
   - adaptive.intravm.attributes.ACTION
+  - adaptive.intravm.libvirt
 notes:
+  - The region is prepared on the machine the module runs on, so use a local O(uri) (or run the module on the hypervisor).
   - The guest side is the role M(adaptive.intravm.guest_profiler); the host reads the
     region with C(plugins/module_utils/channel/shm_reader.py).
 seealso:
@@ -127,9 +123,10 @@ import pwd
 import re
 import xml.etree.ElementTree as ET
 
-from ansible.module_utils.basic import AnsibleModule, missing_required_lib
-
+from ansible_collections.adaptive.intravm.plugins.module_utils.apply.rollback import Journal
+from ansible_collections.adaptive.intravm.plugins.module_utils.errors import IntravmError
 from ansible_collections.adaptive.intravm.plugins.module_utils.host import libvirt_conn
+from ansible_collections.adaptive.intravm.plugins.module_utils.module_base import LIBVIRT, IntravmModule
 
 SHM_DIR = '/dev/shm'
 NAME_RE = re.compile(r'^[A-Za-z0-9_.][A-Za-z0-9_.-]{0,127}$')
@@ -138,7 +135,7 @@ UNIT_MIB = {'b': 1.0 / (1 << 20), 'bytes': 1.0 / (1 << 20), 'k': 1.0 / 1024, 'ki
             'm': 1, 'mib': 1, 'g': 1024, 'gib': 1024}
 
 
-class ChannelError(Exception):
+class ChannelError(IntravmError):
     """Bad input or a failed change, described for an operator."""
 
 
@@ -273,61 +270,59 @@ def run(module):
     spec = validate(params)
     present = params['state'] == 'present'
     path = os.path.join(SHM_DIR, spec['shm_name'])
-    conn = libvirt_conn.connect(params['uri'])
-    try:
-        dom = libvirt_conn.lookup_domain(conn, params['name'])
-        active = bool(dom.isActive())
-        new_xml, device_after = desired_xml(dom.XMLDesc(XML_INACTIVE), spec['shm_name'], spec['size_mib'], present)
-        device_before = describe_shmem(find_shmem(ET.fromstring(dom.XMLDesc(XML_INACTIVE)), spec['shm_name']))
-        live_device = describe_shmem(find_shmem(ET.fromstring(dom.XMLDesc(0)), spec['shm_name'])) if active else None
+    conn = module.connect()
+    dom = libvirt_conn.lookup_domain(conn, params['name'])
+    active = bool(dom.isActive())
+    persistent_xml = dom.XMLDesc(XML_INACTIVE)
+    new_xml, device_after = desired_xml(persistent_xml, spec['shm_name'], spec['size_mib'], present)
+    device_before = describe_shmem(find_shmem(ET.fromstring(persistent_xml), spec['shm_name']))
+    live_device = describe_shmem(find_shmem(ET.fromstring(dom.XMLDesc(0)), spec['shm_name'])) if active else None
 
-        region_before = region_state(path)
-        if not params['prepare_region'] or active:
-            region_after = region_before
-        elif present:
-            region_after = region_wanted(path, spec)
-        else:
-            region_after = {'path': path, 'exists': False}
-        region_change = region_after != region_before
+    region_before = region_state(path)
+    if not params['prepare_region'] or active:
+        region_after = region_before
+    elif present:
+        region_after = region_wanted(path, spec)
+    else:
+        region_after = {'path': path, 'exists': False}
+    region_change = region_after != region_before
 
-        changed = new_xml is not None or region_change
-        if changed and not module.check_mode:
-            if new_xml is not None:
-                conn.defineXML(new_xml)
-            if region_change:
-                if present:
-                    prepare_region(path, spec)
-                else:
-                    os.unlink(path)
-                region_after = region_state(path)
-        reboot_required = active and live_device != device_after
-        parts = []
+    changed = new_xml is not None or region_change
+    if changed and not module.check_mode:
+        # The region comes last: if it cannot be prepared, the persistent XML goes back.
+        journal = Journal(describe_error=libvirt_conn.error_text)
         if new_xml is not None:
-            parts.append('%s the shmem device %r in the persistent configuration'
-                         % ('set' if present else 'removed', spec['shm_name']))
+            journal.run('define the shmem device %r' % spec['shm_name'],
+                        lambda: conn.defineXML(new_xml), lambda: conn.defineXML(persistent_xml))
         if region_change:
-            parts.append('%s region %s' % ('prepared (sized, owned, cleared)' if present else 'removed', path))
-        if active and params['prepare_region']:
-            parts.append('domain is running: region %s left as it is' % path)
-        if reboot_required:
-            parts.append('the running domain gets this at its next boot (cold plug)')
-        return {
-            'changed': changed,
-            'device': device_after,
-            'region': describe_region(region_after),
-            'reboot_required': reboot_required,
-            'msg': '; '.join(parts) or 'nothing to change',
-            'diff': {'before': {'device': device_before, 'region': describe_region(region_before)},
-                     'after': {'device': device_after, 'region': describe_region(region_after)}},
-        }
-    finally:
-        conn.close()
+            change = (lambda: prepare_region(path, spec)) if present else (lambda: os.unlink(path))
+            journal.run('%s region %s' % ('prepare' if present else 'remove', path), change, lambda: None)
+            region_after = region_state(path)
+    reboot_required = active and live_device != device_after
+    parts = []
+    if new_xml is not None:
+        parts.append('%s the shmem device %r in the persistent configuration'
+                     % ('set' if present else 'removed', spec['shm_name']))
+    if region_change:
+        parts.append('%s region %s' % ('prepared (sized, owned, cleared)' if present else 'removed', path))
+    if active and params['prepare_region']:
+        parts.append('domain is running: region %s left as it is' % path)
+    if reboot_required:
+        parts.append('the running domain gets this at its next boot (cold plug)')
+    return {
+        'changed': changed,
+        'device': device_after,
+        'region': describe_region(region_after),
+        'reboot_required': reboot_required,
+        'msg': '; '.join(parts) or 'nothing to change',
+        'diff': {'before': {'device': device_before, 'region': describe_region(region_before)},
+                 'after': {'device': device_after, 'region': describe_region(region_after)}},
+    }
 
 
 def main():
-    module = AnsibleModule(
+    module = IntravmModule(
         argument_spec=dict(
-            uri=dict(type='str', default=libvirt_conn.DEFAULT_URI),
             name=dict(type='str', required=True),
             shm_name=dict(type='str'),
             size_mib=dict(type='int', default=4),
@@ -337,21 +332,9 @@ def main():
             region_group=dict(type='str'),
             region_mode=dict(type='str', default='0600'),
         ),
-        supports_check_mode=True,
+        requires=[LIBVIRT],
     )
-    if not libvirt_conn.HAS_LIBVIRT:
-        module.fail_json(msg=missing_required_lib('libvirt-python'), exception=libvirt_conn.LIBVIRT_IMPORT_ERROR)
-    try:
-        result = run(module)
-    except (ChannelError, libvirt_conn.IntravmLibvirtError) as exc:
-        module.fail_json(msg=str(exc))
-    except libvirt_conn.libvirt.libvirtError as exc:
-        module.fail_json(msg='libvirt error: %s' % libvirt_conn.error_text(exc))
-    except OSError as exc:
-        module.fail_json(msg='cannot prepare the region: %s' % exc)
-    if not module._diff:  # pylint: disable=protected-access
-        result.pop('diff')
-    module.exit_json(**result)
+    module.run_and_exit(run)
 
 
 if __name__ == '__main__':

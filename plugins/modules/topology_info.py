@@ -24,11 +24,6 @@ author:
 requirements:
   - libvirt-python
 options:
-  uri:
-    description:
-      - libvirt connection URI.
-    type: str
-    default: qemu:///system
   name:
     description:
       - Only report this domain. Fails when no such domain exists.
@@ -36,6 +31,7 @@ options:
     type: str
 extends_documentation_fragment:
   - adaptive.intravm.attributes.INFO
+  - adaptive.intravm.libvirt
 notes:
   - For a running domain the live placement is reported, for an inactive one
     the persistent configuration (see RV(domains[].source)).
@@ -144,11 +140,10 @@ domains:
       sample: {"mode": "strict", "nodeset": "0", "placement": "static", "memnodes": {}}
 '''
 
-from ansible.module_utils.basic import AnsibleModule, missing_required_lib
-
 from ansible_collections.adaptive.intravm.plugins.module_utils.host import libvirt_conn
 from ansible_collections.adaptive.intravm.plugins.module_utils.host.placement import describe
 from ansible_collections.adaptive.intravm.plugins.module_utils.host.topology import parse_capabilities
+from ansible_collections.adaptive.intravm.plugins.module_utils.module_base import LIBVIRT, IntravmModule
 
 
 def describe_if_present(dom):
@@ -163,37 +158,19 @@ def describe_if_present(dom):
 
 def run(module):
     """Gather everything in one pass over libvirt; returns the result dict."""
-    conn = libvirt_conn.connect(module.params['uri'])
-    try:
-        online = conn.getCPUMap()[1]
-        topology = parse_capabilities(conn.getCapabilities(), online)
-        if module.params['name']:
-            domains = [describe(libvirt_conn.lookup_domain(conn, module.params['name']))]
-        else:
-            domains = [info for info in (describe_if_present(d) for d in conn.listAllDomains()) if info]
-        return {'changed': False, 'topology': topology, 'domains': sorted(domains, key=lambda d: d['name'])}
-    finally:
-        conn.close()
+    conn = module.connect()
+    online = conn.getCPUMap()[1]
+    topology = parse_capabilities(conn.getCapabilities(), online)
+    if module.params['name']:
+        domains = [describe(libvirt_conn.lookup_domain(conn, module.params['name']))]
+    else:
+        domains = [info for info in (describe_if_present(d) for d in conn.listAllDomains()) if info]
+    return {'changed': False, 'topology': topology, 'domains': sorted(domains, key=lambda d: d['name'])}
 
 
 def main():
-    module = AnsibleModule(
-        argument_spec=dict(
-            uri=dict(type='str', default=libvirt_conn.DEFAULT_URI),
-            name=dict(type='str'),
-        ),
-        supports_check_mode=True,
-    )
-    if not libvirt_conn.HAS_LIBVIRT:
-        module.fail_json(msg=missing_required_lib('libvirt-python'),
-                         exception=libvirt_conn.LIBVIRT_IMPORT_ERROR)
-    try:
-        result = run(module)
-    except libvirt_conn.IntravmLibvirtError as exc:
-        module.fail_json(msg=str(exc))
-    except libvirt_conn.libvirt.libvirtError as exc:
-        module.fail_json(msg='libvirt error: %s' % libvirt_conn.error_text(exc))
-    module.exit_json(**result)
+    module = IntravmModule(argument_spec=dict(name=dict(type='str')), requires=[LIBVIRT])
+    module.run_and_exit(run)
 
 
 if __name__ == '__main__':

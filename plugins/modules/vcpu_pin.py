@@ -26,10 +26,6 @@ options:
     description: Name of the domain.
     type: str
     required: true
-  uri:
-    description: libvirt connection URI.
-    type: str
-    default: qemu:///system
   vcpus:
     description:
       - Map of vCPU index to cpuset string (for example C("2-3,6")).
@@ -41,18 +37,6 @@ options:
   iothreads:
     description: Map of iothread id to cpuset string.
     type: dict
-  live:
-    description:
-      - Change the running domain.
-      - Fails on a domain that is not running; set O(live=false) to change only the persistent configuration.
-    type: bool
-    default: true
-  config:
-    description:
-      - Change the persistent configuration, so the pins survive a restart.
-      - Fails on a transient domain.
-    type: bool
-    default: true
   reserved_cpus:
     description:
       - Host CPUs that must never be used (for example those kept for the host).
@@ -61,6 +45,8 @@ options:
     default: ''
 extends_documentation_fragment:
   - adaptive.intravm.attributes.ACTION
+  - adaptive.intravm.libvirt
+  - adaptive.intravm.libvirt.SIDES
 notes:
   - Pins that are not set explicitly read as all host CPUs, as libvirt reports them.
 seealso:
@@ -124,35 +110,13 @@ changes:
   sample: [{"side": "live", "kind": "vcpu", "id": 0, "before": "0-3", "after": "2"}]
 '''
 
-from ansible.module_utils.basic import AnsibleModule, missing_required_lib
-
 from ansible_collections.adaptive.intravm.plugins.module_utils.host import cpuset
 from ansible_collections.adaptive.intravm.plugins.module_utils.host import libvirt_conn
-from ansible_collections.adaptive.intravm.plugins.module_utils.apply.pin_changes import (
-    PinRequestError, apply_to, parse_request, plan_changes,
-)
+from ansible_collections.adaptive.intravm.plugins.module_utils.apply.pin_changes import apply_to, parse_request, plan_changes
 from ansible_collections.adaptive.intravm.plugins.module_utils.host.placement import read_pins
-from ansible_collections.adaptive.intravm.plugins.module_utils.apply.rollback import PartialApplyError, Step, apply_all
+from ansible_collections.adaptive.intravm.plugins.module_utils.apply.rollback import Step, apply_all
+from ansible_collections.adaptive.intravm.plugins.module_utils.module_base import LIBVIRT, IntravmModule
 from ansible_collections.adaptive.intravm.plugins.module_utils.host.topology import parse_capabilities
-
-
-def sides_for(module, dom):
-    """The sides to change, after checking they exist for this domain."""
-    params = module.params
-    if not params['live'] and not params['config']:
-        raise PinRequestError('live and config are both false: nothing to change')
-    sides = []
-    if params['live']:
-        if not dom.isActive():
-            raise PinRequestError('live: true but domain %r is %s; set live: false to change only its persistent config'
-                                  % (params['name'], libvirt_conn.state_name(dom)))
-        sides.append('live')
-    if params['config']:
-        if not dom.isPersistent():
-            raise PinRequestError('config: true but domain %r is transient (it has no persistent config); set config: false'
-                                  % params['name'])
-        sides.append('config')
-    return sides
 
 
 def pin_step(dom, change, flags, host_cpus, value):
@@ -170,14 +134,15 @@ def describe(change):
     return '%s %s %s -> %s' % (change.side, target, change.old, change.new)
 
 
-def run(module, conn):
+def run(module):
     params = module.params
+    conn = module.connect()
     dom = libvirt_conn.lookup_domain(conn, params['name'])
     host_cpus, online_map = conn.getCPUMap()[:2]
     topology = parse_capabilities(conn.getCapabilities(), online_map)
     request = parse_request(params['vcpus'], params['emulator'], params['iothreads'],
                             params['reserved_cpus'], topology['cpus_online'])
-    sides = sides_for(module, dom)
+    sides = module.sides(dom)
     before = dict((side, read_pins(dom, side)) for side in sides)
     changes = plan_changes(request, before)
 
@@ -205,35 +170,18 @@ def run(module, conn):
 
 
 def main():
-    module = AnsibleModule(
+    module = IntravmModule(
         argument_spec=dict(
             name=dict(type='str', required=True),
-            uri=dict(type='str', default=libvirt_conn.DEFAULT_URI),
             vcpus=dict(type='dict'),
             emulator=dict(type='str'),
             iothreads=dict(type='dict'),
-            live=dict(type='bool', default=True),
-            config=dict(type='bool', default=True),
             reserved_cpus=dict(type='str', default=''),
         ),
-        supports_check_mode=True,
+        sides=True,
+        requires=[LIBVIRT],
     )
-    if not libvirt_conn.HAS_LIBVIRT:
-        module.fail_json(msg=missing_required_lib('libvirt-python'), exception=libvirt_conn.LIBVIRT_IMPORT_ERROR)
-    try:
-        conn = libvirt_conn.connect(module.params['uri'])
-    except libvirt_conn.IntravmLibvirtError as exc:
-        module.fail_json(msg=str(exc))
-    try:
-        result = run(module, conn)
-    except (PinRequestError, libvirt_conn.IntravmLibvirtError) as exc:
-        module.fail_json(msg='%s: %s' % (module.params['name'], exc), changed=False)
-    except PartialApplyError as exc:
-        module.fail_json(msg='%s: %s' % (module.params['name'], exc), changed=bool(exc.rollback_errors),
-                         rolled_back=exc.rolled_back)
-    finally:
-        conn.close()
-    module.exit_json(**result)
+    module.run_and_exit(run)
 
 
 if __name__ == '__main__':

@@ -3,8 +3,8 @@
 # GNU General Public License v3.0+ (see COPYING or https://www.gnu.org/licenses/gpl-3.0.txt)
 """A fake pyroute2 IPRoute whose "kernel" keeps SR-IOV VF state on disk.
 
-Faithful to /work/shared/docs/hardware-interfaces.md and to the kernel code
-it summarises (net/core/rtnetlink.c do_setvfinfo/rtnl_set_vf_rate,
+Faithful to the kernel's rtnetlink VF interface (include/uapi/linux/if_link.h,
+IFLA_VFINFO_LIST / IFLA_VF_RATE) and to the kernel code behind it (net/core/rtnetlink.c do_setvfinfo/rtnl_set_vf_rate,
 ixgbe_sriov.c ixgbe_ndo_set_vf_bw/ixgbe_check_vf_rate_limit):
 
 * requests are built by pyroute2's own argument filters (so the caller's

@@ -3,7 +3,8 @@
 # GNU General Public License v3.0+ (see COPYING or https://www.gnu.org/licenses/gpl-3.0.txt)
 """A fake SR-IOV host: a sysfs tree on disk plus the NIC state the fake netlink reads.
 
-Follows /work/shared/docs/hardware-interfaces.md. A "world" is a directory:
+Follows the kernel's SR-IOV sysfs ABI (Documentation/ABI/testing/sysfs-bus-pci,
+Documentation/PCI/pci-iov-howto.rst). A "world" is a directory:
 
     WORLD/sys/...          the sysfs tree (what a module's sysfs_root points at)
     WORLD/netlink.json     per-PF/VF state the kernel keeps (rates, MACs, counters)

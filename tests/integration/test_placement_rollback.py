@@ -56,7 +56,7 @@ def test_vcpu_pin_restores_pins_after_failure_on_second_change(libvirtd, make_do
     params = dict(name=dom.name(), uri='qemu:///system', vcpus={'0': '1', '1': '0'}, emulator='0',
                   iothreads={'1': '1'}, live=True, config=True, reserved_cpus='')
     with pytest.raises(PartialApplyError) as err:
-        vcpu_pin.run(ModuleStub(params), conn)
+        vcpu_pin.run(ModuleStub(params, conn=conn))
     assert 'injected failure on call 2' in str(err.value)
     assert err.value.rolled_back == ['live vcpu 0 0-1 -> 1'] and not err.value.rollback_errors
     # The first change really happened, then was undone (call 3 is the undo).
@@ -71,7 +71,7 @@ def test_vcpu_pin_failure_late_in_config_side_restores_live_side_too(libvirtd, m
     params = dict(name=dom.name(), uri='qemu:///system', vcpus={'0': '1', '1': '0'}, emulator=None,
                   iothreads=None, live=True, config=True, reserved_cpus='')
     with pytest.raises(PartialApplyError) as err:
-        vcpu_pin.run(ModuleStub(params), conn)
+        vcpu_pin.run(ModuleStub(params, conn=conn))
     assert len(err.value.rolled_back) == 3
     assert {side: read_pins(dom, side) for side in ('live', 'config')} == before
 
@@ -80,7 +80,7 @@ def test_numa_memory_restores_live_nodeset_when_config_redefinition_fails(multi_
     """2-node test driver: live nodeset 0 -> 1 succeeds, the config step fails, live goes back to 0."""
     dom = make_test_domain(vcpus=2, cells=2)
     base = dict(name=dom.name(), uri='test:///default', mode='strict', memnodes=None, live_unsupported='fail')
-    numa_memory.run(ModuleStub(dict(base, nodeset='0', live=True, config=True)), multi_node_conn)
+    numa_memory.run(ModuleStub(dict(base, nodeset='0', live=True, config=True), conn=multi_node_conn))
     before = {side: read_numatune(dom, side) for side in ('live', 'config')}
     assert before['live']['nodeset'] == '0'
 
@@ -89,6 +89,6 @@ def test_numa_memory_restores_live_nodeset_when_config_redefinition_fails(multi_
             raise libvirt.libvirtError('injected defineXML failure')
 
     with pytest.raises(PartialApplyError) as err:
-        numa_memory.run(ModuleStub(dict(base, nodeset='1', live=True, config=True)), FailingConn(multi_node_conn, lambda d: d))
+        numa_memory.run(ModuleStub(dict(base, nodeset='1', live=True, config=True), conn=FailingConn(multi_node_conn, lambda d: d)))
     assert 'injected defineXML failure' in str(err.value) and len(err.value.rolled_back) == 1
     assert {side: read_numatune(dom, side) for side in ('live', 'config')} == before

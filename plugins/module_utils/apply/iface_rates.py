@@ -12,6 +12,8 @@ of its parameters is set; average 0 (and floor 0) removes that direction.
 from __future__ import absolute_import, division, print_function
 __metaclass__ = type
 
+from ansible_collections.adaptive.intravm.plugins.module_utils.errors import IntravmError
+
 UINT_MAX = 2 ** 32 - 1
 FIELDS = {
     'inbound': ('average', 'peak', 'burst', 'floor'),
@@ -19,7 +21,7 @@ FIELDS = {
 }
 
 
-class IfaceRateError(ValueError):
+class IfaceRateError(IntravmError, ValueError):
     """A bandwidth request libvirt must not be given."""
 
 

@@ -13,11 +13,12 @@ __metaclass__ = type
 import xml.etree.ElementTree as ET
 
 from ansible_collections.adaptive.intravm.plugins.module_utils.host import cpuset
+from ansible_collections.adaptive.intravm.plugins.module_utils.errors import IntravmError
 
 MODES = ('strict', 'preferred', 'interleave', 'restrictive')
 
 
-class NumaRequestError(ValueError):
+class NumaRequestError(IntravmError, ValueError):
     """A request that must be refused before anything changes."""
 
 

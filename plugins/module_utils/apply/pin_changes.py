@@ -14,12 +14,13 @@ __metaclass__ = type
 from collections import namedtuple
 
 from ansible_collections.adaptive.intravm.plugins.module_utils.host import cpuset
+from ansible_collections.adaptive.intravm.plugins.module_utils.errors import IntravmError
 
 # side: 'live' or 'config'; kind: 'vcpu', 'emulator' or 'iothread'; key: index or id (None for emulator)
 PinChange = namedtuple('PinChange', 'side kind key old new')
 
 
-class PinRequestError(ValueError):
+class PinRequestError(IntravmError, ValueError):
     """A request that must be refused before anything changes."""
 
 

@@ -13,11 +13,13 @@ __metaclass__ = type
 
 import errno
 
+from ansible_collections.adaptive.intravm.plugins.module_utils.errors import IntravmError
+
 # IFLA_VF_RATE fields are u32.
 RATE_MAX = 2 ** 32 - 1
 
 
-class VfRateError(ValueError):
+class VfRateError(IntravmError, ValueError):
     """A requested VF rate that must not be applied."""
 
 

@@ -14,6 +14,8 @@ import re
 import uuid
 import xml.etree.ElementTree as ET
 
+from ansible_collections.adaptive.intravm.plugins.module_utils.errors import IntravmError
+
 _PCI_RE = re.compile(r'^(?:([0-9a-fA-F]{1,8}):)?([0-9a-fA-F]{1,2}):([0-9a-fA-F]{1,2})\.([0-7])$')
 
 POLICIES = {'best_effort': 1, 'equal_share': 2, 'fixed_share': 3}
@@ -21,7 +23,7 @@ POLICY_NAMES = dict((v, k) for k, v in POLICIES.items())
 VIRTUALIZATION_MODES = {0: 'none', 1: 'passthrough', 2: 'vgpu', 3: 'host_vgpu', 4: 'host_vsga'}
 
 
-class GpuInputError(ValueError):
+class GpuInputError(IntravmError, ValueError):
     """Input that names no valid GPU address, type or vGPU; the message names it."""
 
 

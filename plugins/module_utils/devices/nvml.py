@@ -51,6 +51,14 @@ class NvmlError(Exception):
         super(NvmlError, self).__init__('%s failed: %s (%s)' % (call, name, detail))
 
 
+# For module_base: the dependency check and how a module reports an NVML failure.
+REQUIREMENT = (HAS_PYNVML, 'nvidia-ml-py', PYNVML_IMPORT_ERROR)
+
+
+def failure(exc, _params):
+    return 'NVML error: %s' % exc, {'nvml_error': exc.name}
+
+
 def fake_backend():
     """The test stand-in named by ADAPTIVE_INTRAVM_FAKE_BACKEND, loaded once; None in production."""
     if not _FAKE['loaded']:

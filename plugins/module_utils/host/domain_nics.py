@@ -13,11 +13,13 @@ __metaclass__ = type
 
 import xml.etree.ElementTree as ET
 
+from ansible_collections.adaptive.intravm.plugins.module_utils.errors import IntravmError
+
 # Interface types libvirt can shape with <bandwidth> (tc on the host side).
 BANDWIDTH_TYPES = ('network', 'bridge', 'direct', 'ethernet')
 
 
-class NicSelectionError(ValueError):
+class NicSelectionError(IntravmError, ValueError):
     """The requested NIC is not in the domain, or the choice is ambiguous."""
 
 

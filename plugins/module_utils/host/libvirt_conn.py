@@ -12,6 +12,8 @@ __metaclass__ = type
 
 import traceback
 
+from ansible_collections.adaptive.intravm.plugins.module_utils.errors import IntravmError
+
 try:
     import libvirt
     HAS_LIBVIRT = True
@@ -37,7 +39,7 @@ AFFECT_LIVE = 1
 AFFECT_CONFIG = 2
 
 
-class IntravmLibvirtError(Exception):
+class IntravmLibvirtError(IntravmError):
     """A libvirt failure described for an operator."""
 
 

@@ -16,6 +16,7 @@ from ansible_collections.adaptive.intravm.plugins.module_utils.host import cpuse
 from ansible_collections.adaptive.intravm.plugins.module_utils.host.libvirt_conn import (
     AFFECT_CONFIG, AFFECT_LIVE, state_name,
 )
+from ansible_collections.adaptive.intravm.plugins.module_utils.host.topology import parse_capabilities
 
 # virDomainNumatuneMemMode
 NUMA_MODES = {0: 'strict', 1: 'preferred', 2: 'interleave', 3: 'restrictive'}
@@ -89,3 +90,8 @@ def running_placements(conn):
         if dom.isActive():
             current[dom.name()] = dict(read_pins(dom, 'live'), numatune=read_numatune(dom, 'live'))
     return current
+
+
+def host_state(conn):
+    """(topology, live placement of every running domain) of conn's host, as the planner takes them."""
+    return parse_capabilities(conn.getCapabilities(), conn.getCPUMap()[1]), running_placements(conn)

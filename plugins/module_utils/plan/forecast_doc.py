@@ -20,6 +20,8 @@ import os
 import stat
 from urllib.parse import urlsplit
 
+from ansible_collections.adaptive.intravm.plugins.module_utils.errors import IntravmError
+
 VERSION = 1
 MAX_BYTES = 16 << 20      # 1,000 VMs of 32 vCPUs with per-vCPU forecasts take about 7 MiB
 MAX_DEPTH = 16            # the predictor's document nests 6 deep (doc, vms, vm, vcpu, index, p90 list)
@@ -27,7 +29,7 @@ MAX_NODES = 4000000       # values in a document handed over already parsed
 SCHEMES = ('http', 'https')
 
 
-class ForecastDocError(ValueError):
+class ForecastDocError(IntravmError, ValueError):
     """Forecasts that cannot be read, are too big or deep, or are not in the predictor's format."""
 
 

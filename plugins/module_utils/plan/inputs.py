@@ -16,6 +16,7 @@ import copy
 import math
 
 from ansible_collections.adaptive.intravm.plugins.module_utils.host import cpuset
+from ansible_collections.adaptive.intravm.plugins.module_utils.errors import IntravmError
 
 QUANTILES = ('p50', 'p90')
 
@@ -52,11 +53,11 @@ DEFAULT_POLICY = {
 }
 
 
-class PlannerInputError(ValueError):
+class PlannerInputError(IntravmError, ValueError):
     """Forecast, policy or allocation that cannot be planned from; names the value."""
 
 
-class PlannerConflictError(ValueError):
+class PlannerConflictError(IntravmError, ValueError):
     """A policy that cannot be satisfied on this host; names the conflict."""
 
 

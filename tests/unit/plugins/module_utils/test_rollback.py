@@ -4,7 +4,7 @@ __metaclass__ = type
 
 import pytest
 
-from ansible_collections.adaptive.intravm.plugins.module_utils.apply.rollback import PartialApplyError, Step, apply_all
+from ansible_collections.adaptive.intravm.plugins.module_utils.apply.rollback import Journal, PartialApplyError, Step, apply_all
 
 
 def _steps(state, fail_at=None, undo_fails=()):
@@ -48,3 +48,24 @@ def test_failed_undo_is_reported():
 def test_first_step_failure_changed_nothing():
     with pytest.raises(PartialApplyError, match='nothing had been changed'):
         apply_all(_steps([], fail_at=0))
+
+
+def test_journal_runs_steps_as_they_are_decided_and_rolls_back_on_failure():
+    state = []
+    journal = Journal()
+    assert journal.run('add 1', lambda: state.append(1) or 'one', lambda: state.remove(1)) == 'one'
+    journal.run('add 2', lambda: state.append(2), lambda: state.remove(2))
+    with pytest.raises(PartialApplyError) as err:
+        journal.run('add 3', lambda: 1 / 0, lambda: None)
+    assert state == []
+    assert err.value.rolled_back == ['add 2', 'add 1'] and err.value.failed == 'add 3'
+    assert journal.descriptions() == []
+
+
+def test_journal_fail_for_a_check_between_steps():
+    state = []
+    journal = Journal(describe_error=lambda exc: 'described: %s' % exc)
+    journal.run('add 1', lambda: state.append(1), lambda: state.remove(1))
+    with pytest.raises(PartialApplyError, match='failed at verify: described: mismatch; rolled back 1'):
+        journal.fail('verify', ValueError('mismatch'))
+    assert state == []

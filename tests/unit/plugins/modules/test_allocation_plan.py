@@ -9,6 +9,7 @@ __metaclass__ = type
 import json
 import time
 
+import libvirt
 import pytest
 
 from ansible_collections.adaptive.intravm.plugins.modules import allocation_plan as mod
@@ -24,6 +25,9 @@ class FakeModule(object):
                            names=None, reserved_cpus='', max_moves=None, policy={}, timeout=5)
         self.params.update(params)
         self.check_mode = False
+
+    def connect(self):
+        return libvirt.open(self.params['uri'])
 
 
 def doc(vms, age=0.0):

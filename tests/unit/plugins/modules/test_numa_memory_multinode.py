@@ -21,17 +21,17 @@ def params(dom, **kw):
 
 def test_nodeset_on_node_1_live_and_config(multi_node_conn, make_test_domain):
     dom = make_test_domain(vcpus=2, cells=2)
-    first = numa_memory.run(ModuleStub(params(dom, nodeset='1')), multi_node_conn)
+    first = numa_memory.run(ModuleStub(params(dom, nodeset='1'), conn=multi_node_conn))
     assert first['changed'] and first['numatune']['nodeset'] == '1'
     assert read_numatune(dom, 'live')['nodeset'] == '1'
     assert read_numatune(dom, 'config')['nodeset'] == '1'
-    second = numa_memory.run(ModuleStub(params(dom, nodeset='1')), multi_node_conn)
+    second = numa_memory.run(ModuleStub(params(dom, nodeset='1'), conn=multi_node_conn))
     assert not second['changed'] and second['changes'] == []
 
 
 def test_check_mode_changes_nothing(multi_node_conn, make_test_domain):
     dom = make_test_domain(cells=2)
-    result = numa_memory.run(ModuleStub(params(dom, nodeset='0-1'), check_mode=True), multi_node_conn)
+    result = numa_memory.run(ModuleStub(params(dom, nodeset='0-1'), check_mode=True, conn=multi_node_conn))
     assert result['changed'] and result['diff']['after']['live']['nodeset'] == '0-1'
     assert read_numatune(dom, 'live')['nodeset'] is None
     assert read_numatune(dom, 'config')['nodeset'] is None
@@ -40,16 +40,16 @@ def test_check_mode_changes_nothing(multi_node_conn, make_test_domain):
 def test_memnodes_across_both_nodes(multi_node_conn, make_test_domain):
     dom = make_test_domain(vcpus=2, cells=2)
     want = {'0': '0', '1': '1'}
-    first = numa_memory.run(ModuleStub(params(dom, memnodes=want, live=False)), multi_node_conn)
+    first = numa_memory.run(ModuleStub(params(dom, memnodes=want, live=False), conn=multi_node_conn))
     assert first['changed']
     assert read_numatune(dom, 'config')['memnodes'] == {
         '0': {'mode': 'strict', 'nodeset': '0'}, '1': {'mode': 'strict', 'nodeset': '1'}}
-    assert not numa_memory.run(ModuleStub(params(dom, memnodes=want, live=False)), multi_node_conn)['changed']
+    assert not numa_memory.run(ModuleStub(params(dom, memnodes=want, live=False), conn=multi_node_conn))['changed']
 
 
 def test_node_beyond_the_host_is_refused_and_nothing_changes(multi_node_conn, make_test_domain):
     dom = make_test_domain(cells=2)
     before = dom.XMLDesc(2)
     with pytest.raises(NumaRequestError, match='NUMA nodes 2 do not exist on this host'):
-        numa_memory.run(ModuleStub(params(dom, nodeset='1-2')), multi_node_conn)
+        numa_memory.run(ModuleStub(params(dom, nodeset='1-2'), conn=multi_node_conn))
     assert dom.XMLDesc(2) == before

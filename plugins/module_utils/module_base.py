@@ -1,0 +1,130 @@
+# -*- coding: utf-8 -*-
+# Copyright: (c) 2026, adaptive.intravm contributors
+# GNU General Public License v3.0+ (see COPYING or https://www.gnu.org/licenses/gpl-3.0.txt)
+"""What every adaptive.intravm module shares, so a module is its spec, its docs and one call.
+
+IntravmModule adds the shared options (`uri`; `live`/`config` for modules
+that change a domain, documented by the adaptive.intravm.libvirt doc
+fragment), checks the Python dependencies, opens and always closes libvirt
+connections, maps the one error family to fail_json with the domain named,
+and applies the one diff policy: a result carries `diff` only in diff mode,
+as {'before': ..., 'after': ...} of the same shape.
+"""
+
+from __future__ import absolute_import, division, print_function
+__metaclass__ = type
+
+from ansible.module_utils.basic import AnsibleModule, missing_required_lib
+
+from ansible_collections.adaptive.intravm.plugins.module_utils.apply.rollback import PartialApplyError
+from ansible_collections.adaptive.intravm.plugins.module_utils.errors import IntravmError
+from ansible_collections.adaptive.intravm.plugins.module_utils.host import libvirt_conn
+
+URI_SPEC = dict(uri=dict(type='str', default=libvirt_conn.DEFAULT_URI))
+SIDES_SPEC = dict(live=dict(type='bool', default=True), config=dict(type='bool', default=True))
+
+# (importable?, pip name, import traceback) for the dependency check.
+LIBVIRT = (libvirt_conn.HAS_LIBVIRT, 'libvirt-python', libvirt_conn.LIBVIRT_IMPORT_ERROR)
+
+
+def diff_policy(result, diff_mode):
+    """The one diff policy: `diff` ({'before', 'after'}) is returned in diff mode and only then."""
+    result = dict(result)
+    diff = result.pop('diff', None)
+    if diff_mode and diff is not None:
+        result['diff'] = {'before': diff.get('before'), 'after': diff.get('after')}
+    return result
+
+
+def domain_sides(params, dom):
+    """['live'] and/or ['config'] as O(live) and O(config) ask, after checking the domain has them."""
+    name = params.get('name')
+    if not params['live'] and not params['config']:
+        raise IntravmError('live and config are both false: nothing to change')
+    sides = []
+    if params['live']:
+        if not dom.isActive():
+            raise IntravmError('live: true but domain %r is %s; set live: false to change only its persistent config'
+                               % (name, libvirt_conn.state_name(dom)))
+        sides.append('live')
+    if params['config']:
+        if not dom.isPersistent():
+            raise IntravmError('config: true but domain %r is transient (it has no persistent config); set config: false'
+                               % name)
+        sides.append('config')
+    return sides
+
+
+class IntravmModule(AnsibleModule):
+    """AnsibleModule with the collection's options, dependency check, connections, errors and diff policy.
+
+    sides: add `live` and `config`. requires: (importable?, pip name, traceback)
+    tuples checked at start; libvirt itself is checked when connect() is called,
+    so a module that needs it only sometimes still runs without it.
+    """
+
+    def __init__(self, argument_spec, sides=False, requires=(), **kwargs):
+        spec = dict(URI_SPEC)
+        if sides:
+            spec.update(SIDES_SPEC)
+        spec.update(argument_spec)
+        kwargs.setdefault('supports_check_mode', True)
+        super(IntravmModule, self).__init__(argument_spec=spec, **kwargs)
+        self._connections = []
+        for importable, name, trace in requires:
+            if not importable:
+                self.fail_json(msg=missing_required_lib(name), exception=trace)
+
+    def connect(self):
+        """A libvirt connection to O(uri); closed when the module exits."""
+        if not libvirt_conn.HAS_LIBVIRT:
+            self.fail_json(msg=missing_required_lib('libvirt-python'), exception=libvirt_conn.LIBVIRT_IMPORT_ERROR)
+        conn = libvirt_conn.connect(self.params['uri'])
+        self._connections.append(conn)
+        return conn
+
+    def sides(self, dom):
+        return domain_sides(self.params, dom)
+
+    def _close(self):
+        while self._connections:
+            try:
+                self._connections.pop().close()
+            except Exception:  # pylint: disable=broad-except  # closing must not hide the result
+                pass
+
+    def _named(self, text):
+        subject = self.params.get('name')
+        return '%s: %s' % (subject, text) if subject else text
+
+    def run_and_exit(self, logic, errors=None):
+        """exit_json with logic(self)'s result under the diff policy, or fail_json naming the domain.
+
+        errors: {exception type: formatter(exc, params) -> (message, facts)} for
+        what only this module raises (NVML errors, sysfs OSErrors); IntravmError
+        (the collection's one error family) and libvirt's own are handled here.
+        A PartialApplyError reports what was rolled back and is `changed` only
+        when the rollback was incomplete.
+        """
+        errors = errors or {}
+        handled = (IntravmError, PartialApplyError) + tuple(errors)
+        if libvirt_conn.HAS_LIBVIRT:
+            handled += (libvirt_conn.libvirt.libvirtError,)
+        try:
+            result = logic(self)
+        except handled as exc:
+            self._fail(exc, errors)
+        finally:
+            self._close()
+        self.exit_json(**diff_policy(result, self._diff))
+
+    def _fail(self, exc, errors):
+        if isinstance(exc, PartialApplyError):
+            self.fail_json(msg=self._named(exc), changed=bool(exc.rollback_errors), rolled_back=exc.rolled_back)
+        for kind, formatter in errors.items():
+            if isinstance(exc, kind):
+                msg, facts = formatter(exc, self.params)
+                self.fail_json(msg=self._named(msg), changed=False, **facts)
+        if isinstance(exc, IntravmError):
+            self.fail_json(msg=self._named(exc), changed=False, **exc.facts)
+        self.fail_json(msg=self._named('libvirt error: %s' % libvirt_conn.error_text(exc)), changed=False)
