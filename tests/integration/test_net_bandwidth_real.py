@@ -20,7 +20,7 @@ import uuid
 import pytest
 from ansible.module_utils.testing import patch_module_args
 
-from ansible_collections.adaptive.intravm.plugins.module_utils.host import net_counters
+from ansible_collections.adaptive.intravm.plugins.module_utils.devices import net_counters
 from ansible_collections.adaptive.intravm.plugins.module_utils.devices import sriov
 from ansible_collections.adaptive.intravm.plugins.modules import iface_bandwidth, vf_bandwidth
 

@@ -9,7 +9,7 @@ __metaclass__ = type
 import os
 
 from ansible_collections.adaptive.intravm.plugins.module_utils.host import domain_nics
-from ansible_collections.adaptive.intravm.plugins.module_utils.host import net_counters
+from ansible_collections.adaptive.intravm.plugins.module_utils.devices import net_counters
 from ansible_collections.adaptive.intravm.plugins.module_utils.devices import sriov
 from fakes.fake_sriov_sysfs import SriovWorld
 

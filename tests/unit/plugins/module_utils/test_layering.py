@@ -1,0 +1,50 @@
+# -*- coding: utf-8 -*-
+# Copyright: (c) 2026, adaptive.intravm contributors
+# GNU General Public License v3.0+ (see COPYING or https://www.gnu.org/licenses/gpl-3.0.txt)
+"""module_utils' stages import one way (docs/architecture.md): the planner stays pure."""
+
+from __future__ import absolute_import, division, print_function
+__metaclass__ = type
+
+import ast
+import os
+
+import pytest
+
+ROOT = os.path.join(os.path.dirname(os.path.abspath(__file__)), '..', '..', '..', '..', 'plugins', 'module_utils')
+PREFIX = 'ansible_collections.adaptive.intravm.plugins.module_utils.'
+
+# stage -> what it must never import (module_utils parts or outside libraries)
+FORBIDDEN = {
+    'plan': ('apply', 'devices', 'channel', 'module_base', 'host.libvirt_conn', 'host.placement', 'libvirt', 'ansible.'),
+    'channel': ('plan', 'apply', 'devices', 'host', 'module_base', 'libvirt', 'ansible.'),
+    'host': ('plan', 'apply', 'devices', 'module_base'),
+    'devices': ('plan', 'apply', 'module_base'),
+    'apply': ('plan', 'module_base'),
+}
+
+
+def imports_of(path):
+    tree = ast.parse(open(path).read())
+    for node in ast.walk(tree):
+        if isinstance(node, ast.Import):
+            for alias in node.names:
+                yield alias.name
+        elif isinstance(node, ast.ImportFrom) and node.module:
+            yield node.module
+            for alias in node.names:
+                yield '%s.%s' % (node.module, alias.name)
+
+
+@pytest.mark.parametrize('stage', sorted(FORBIDDEN))
+def test_stage_imports_go_one_way(stage):
+    bad = []
+    folder = os.path.join(ROOT, stage)
+    for name in sorted(os.listdir(folder)):
+        if not name.endswith('.py'):
+            continue
+        for imported in imports_of(os.path.join(folder, name)):
+            local = imported[len(PREFIX):] if imported.startswith(PREFIX) else imported
+            if any(local == f or local.startswith(f if f.endswith('.') else f + '.') for f in FORBIDDEN[stage]):
+                bad.append('%s/%s imports %s' % (stage, name, imported))
+    assert not bad
