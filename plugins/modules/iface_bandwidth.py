@@ -28,11 +28,6 @@ author:
 requirements:
   - libvirt-python
 options:
-  uri:
-    description:
-      - libvirt connection URI.
-    type: str
-    default: qemu:///system
   name:
     description:
       - Domain name.
@@ -97,6 +92,7 @@ options:
     default: true
 extends_documentation_fragment:
   - adaptive.intravm.attributes.ACTION
+  - adaptive.intravm.libvirt
 notes:
   - libvirt shapes live traffic with tc; inbound needs the C(sfq) qdisc and
     outbound the C(police) action. On a kernel without them the live change
@@ -152,11 +148,13 @@ diff:
   type: dict
 '''
 
-from ansible.module_utils.basic import AnsibleModule, missing_required_lib
+import functools
 
 from ansible_collections.adaptive.intravm.plugins.module_utils.host import domain_nics
 from ansible_collections.adaptive.intravm.plugins.module_utils.apply import iface_rates
+from ansible_collections.adaptive.intravm.plugins.module_utils.apply.rollback import PartialApplyError, Step, apply_all
 from ansible_collections.adaptive.intravm.plugins.module_utils.host import libvirt_conn
+from ansible_collections.adaptive.intravm.plugins.module_utils.module_base import LIBVIRT, IntravmModule
 
 XML_INACTIVE = 2  # VIR_DOMAIN_XML_INACTIVE
 
@@ -165,9 +163,8 @@ def side_flags(dom, side):
     return libvirt_conn.effective_flags(dom, side == 'live', side == 'config')
 
 
-def plan(module, dom):
+def plan(params, dom):
     """Per side: the NIC, current and wanted parameters; validated, nothing changed."""
-    params = module.params
     active, persistent = bool(dom.isActive()), bool(dom.isPersistent())
     sides = [s for s, wanted, possible in (('live', params['live'], active), ('config', params['config'], persistent))
              if wanted and possible]
@@ -194,87 +191,70 @@ def plan(module, dom):
     return sides, wanted, steps
 
 
-def apply(module, dom, wanted, steps):
+def apply(name, dom, wanted, steps):
     """Set each side that differs, config first; on an error put back the sides already set.
 
     Config goes first because the live side is the one that depends on the
     host (tc qdiscs and actions) and is the likelier to fail.
     """
-    done = []
+    todo = []
     for step in sorted(steps, key=lambda s: s['side'] != 'config'):
-        if not step['changes']:
-            continue
-        try:
-            dom.setInterfaceParameters(step['mac'], wanted, side_flags(dom, step['side']))
-            done.append(step)
-        except libvirt_conn.libvirt.libvirtError as exc:
-            msg = ('libvirt refused %s bandwidth %s for interface %s of domain %r: %s'
-                   % (step['side'], ', '.join('%s=%d' % (k, wanted[k]) for k in sorted(wanted)),
-                      step['mac'], module.params['name'], libvirt_conn.error_text(exc)))
-            restore_errors = []
-            for prev in done:
-                try:
-                    dom.setInterfaceParameters(prev['mac'], prev['before'], side_flags(dom, prev['side']))
-                except libvirt_conn.libvirt.libvirtError as rexc:
-                    restore_errors.append('%s: %s' % (prev['side'], libvirt_conn.error_text(rexc)))
-            if restore_errors:
-                msg += '; restoring failed too: ' + '; '.join(restore_errors)
-            elif done:
-                msg += '; restored the %s side' % ', '.join(p['side'] for p in done)
-            module.fail_json(msg=msg, restored=[p['side'] for p in done], restore_errors=restore_errors)
+        if step['changes']:
+            flags = side_flags(dom, step['side'])
+            todo.append(Step(step['side'], functools.partial(dom.setInterfaceParameters, step['mac'], wanted, flags),
+                             functools.partial(dom.setInterfaceParameters, step['mac'], step['before'], flags)))
+    try:
+        apply_all(todo, describe_error=libvirt_conn.error_text)
+    except PartialApplyError as exc:
+        raise refusal(exc, name, steps[0]['mac'], wanted)  # both sides are the same NIC, found by its MAC
+
+
+def refusal(exc, name, mac, wanted):
+    """The error for a side libvirt refused; `restored` lists each side put back or tried to (see restore_errors)."""
+    msg = ('libvirt refused %s bandwidth %s for interface %s of domain %r: %s'
+           % (exc.failed, ', '.join('%s=%d' % (k, wanted[k]) for k in sorted(wanted)), mac, name, exc.cause))
+    restore_errors = ['%s: %s' % e for e in exc.rollback_errors]
+    if restore_errors:
+        msg += '; restoring failed too: ' + '; '.join(restore_errors)
+    elif exc.rolled_back:
+        msg += '; restored the %s side' % ', '.join(exc.rolled_back)
+    return iface_rates.IfaceRateError(msg, restored=exc.rolled_back + [side for side, _err in exc.rollback_errors],
+                                      restore_errors=restore_errors)
 
 
 def run(module):
-    conn = libvirt_conn.connect(module.params['uri'])
-    try:
-        dom = libvirt_conn.lookup_domain(conn, module.params['name'])
-        sides, wanted, steps = plan(module, dom)
-        changed = any(s['changes'] for s in steps)
-        if changed and not module.check_mode:
-            apply(module, dom, wanted, steps)
-        after = {}
-        for step in steps:
-            if module.check_mode:
-                merged = dict(step['before'])
-                merged.update(wanted)
-            else:
-                merged = dom.interfaceParameters(step['mac'], side_flags(dom, step['side']))
-            after[step['side']] = iface_rates.as_nested(merged)
-        result = dict(changed=changed, interface=steps[0]['mac'], sides=sides, bandwidth=after)
-        if module._diff:
-            result['diff'] = {'before': dict((s['side'], iface_rates.as_nested(s['before'])) for s in steps),
-                              'after': after}
-        return result
-    finally:
-        conn.close()
+    params = module.params
+    dom = libvirt_conn.lookup_domain(module.connect(), params['name'])
+    sides, wanted, steps = plan(params, dom)
+    changed = any(s['changes'] for s in steps)
+    if changed and not module.check_mode:
+        apply(params['name'], dom, wanted, steps)
+    after = {}
+    for step in steps:
+        if module.check_mode:
+            merged = dict(step['before'])
+            merged.update(wanted)
+        else:
+            merged = dom.interfaceParameters(step['mac'], side_flags(dom, step['side']))
+        after[step['side']] = iface_rates.as_nested(merged)
+    return dict(changed=changed, interface=steps[0]['mac'], sides=sides, bandwidth=after,
+                diff={'before': dict((s['side'], iface_rates.as_nested(s['before'])) for s in steps), 'after': after})
 
 
 def main():
     rate = dict(type='int', default=0)
-    module = AnsibleModule(
+    module = IntravmModule(
         argument_spec=dict(
-            uri=dict(type='str', default=libvirt_conn.DEFAULT_URI),
             name=dict(type='str', required=True),
             interface=dict(type='str'),
             inbound=dict(type='dict', options=dict(average=rate, peak=rate, burst=rate, floor=rate)),
             outbound=dict(type='dict', options=dict(average=rate, peak=rate, burst=rate)),
-            live=dict(type='bool', default=True),
-            config=dict(type='bool', default=True),
         ),
+        sides=True,
         required_one_of=[('inbound', 'outbound')],
-        supports_check_mode=True,
+        requires=[LIBVIRT],
     )
-    if not libvirt_conn.HAS_LIBVIRT:
-        module.fail_json(msg=missing_required_lib('libvirt-python'), exception=libvirt_conn.LIBVIRT_IMPORT_ERROR)
-    try:
-        result = run(module)
-    except iface_rates.IfaceRateError as exc:
-        module.fail_json(msg=str(exc))
-    except libvirt_conn.IntravmLibvirtError as exc:
-        module.fail_json(msg=str(exc))
-    except libvirt_conn.libvirt.libvirtError as exc:
-        module.fail_json(msg='libvirt error: %s' % libvirt_conn.error_text(exc))
-    module.exit_json(**result)
+    module.run_and_exit(run)
 
 
 if __name__ == '__main__':

@@ -41,11 +41,6 @@ options:
       - Which of the domain's VFs, by MAC address, alias or host PCI address.
       - May be omitted when the domain has exactly one VF.
     type: str
-  uri:
-    description:
-      - libvirt connection URI, used with O(name).
-    type: str
-    default: qemu:///system
   pf:
     description:
       - Name of the PF network interface, for example C(ens1f0). Requires O(vf).
@@ -71,6 +66,7 @@ options:
     default: /sys
 extends_documentation_fragment:
   - adaptive.intravm.attributes.ACTION
+  - adaptive.intravm.libvirt
 notes:
   - Checks made before any change - min above max (when max is not 0), max
     above the PF's link speed, the sum of all VFs' minimums above the link
@@ -165,15 +161,12 @@ diff:
   sample: {"before": {"min_tx_rate": 0, "max_tx_rate": 0}, "after": {"min_tx_rate": 500, "max_tx_rate": 2000}}
 '''
 
-from ansible.module_utils.basic import AnsibleModule, missing_required_lib
-
 from ansible_collections.adaptive.intravm.plugins.module_utils.host import domain_nics
 from ansible_collections.adaptive.intravm.plugins.module_utils.host import libvirt_conn
 from ansible_collections.adaptive.intravm.plugins.module_utils.devices import sriov
 from ansible_collections.adaptive.intravm.plugins.module_utils.apply import vf_rates
-
-# libvirt is needed only when a VF is chosen by domain; without it nothing raises libvirtError.
-LIBVIRT_ERRORS = (libvirt_conn.libvirt.libvirtError,) if libvirt_conn.HAS_LIBVIRT else ()
+from ansible_collections.adaptive.intravm.plugins.module_utils.apply.rollback import Journal
+from ansible_collections.adaptive.intravm.plugins.module_utils.module_base import IntravmModule
 
 
 class VfTarget(object):
@@ -189,14 +182,7 @@ class VfTarget(object):
 def domain_vf(module, netlink):
     """Find the VF the domain holds: XML -> PCI -> sysfs, else MAC -> netlink."""
     params = module.params
-    if not libvirt_conn.HAS_LIBVIRT:
-        module.fail_json(msg=missing_required_lib('libvirt-python'), exception=libvirt_conn.LIBVIRT_IMPORT_ERROR)
-    conn = libvirt_conn.connect(params['uri'])
-    try:
-        dom = libvirt_conn.lookup_domain(conn, params['name'])
-        xml = dom.XMLDesc(0)
-    finally:
-        conn.close()
+    xml = libvirt_conn.lookup_domain(module.connect(), params['name']).XMLDesc(0)
     try:
         nic = domain_nics.select_nic(domain_nics.parse_nics(xml), params['interface'], params['name'],
                                      domain_nics.is_passthrough)
@@ -214,6 +200,44 @@ def domain_vf(module, netlink):
                 return VfTarget(pf, entry['vf'], sriov.vf_pci_addresses(root, pf).get(entry['vf']), 'mac')
     raise sriov.SriovError('VF %s of domain %r (PCI %s) is not a VF of any SR-IOV PF under %s, and no PF reports its MAC'
                            % (domain_nics.nic_label(nic), params['name'], nic['pci'] or 'unknown', root))
+
+
+def rates(entry):
+    return {'min_tx_rate': entry['min_tx_rate'], 'max_tx_rate': entry['max_tx_rate']}
+
+
+def set_rates(netlink, pf, vf, driver, before, wanted):
+    """Set the VF's rates and re-read them; on a refusal or a mismatch put `before` back and fail saying how it went.
+
+    The undo is journaled before the change, not after it: a refused message
+    may still have changed one of the two rates.
+    """
+    outcome = {'unchanged': before}
+
+    def put_back():
+        now = vf_rates.find_vf(netlink.vfs(pf), vf)
+        if now is not None and rates(now) != before:
+            netlink.set_vf_rate(pf, vf, before['min_tx_rate'], before['max_tx_rate'])
+            outcome.pop('unchanged')
+            outcome['restored'] = before
+
+    journal = Journal()
+    journal.run('rates of VF %d of PF %s' % (vf, pf), lambda: None, put_back)
+    try:
+        netlink.set_vf_rate(pf, vf, wanted['min_tx_rate'], wanted['max_tx_rate'])
+    except sriov.NetlinkError as exc:
+        msg = vf_rates.refusal_message(sriov.netlink_error_code(exc), driver, pf, vf, wanted['min_tx_rate'], wanted['max_tx_rate'])
+    else:
+        after = rates(vf_rates.find_vf(netlink.vfs(pf), vf))
+        if after == wanted:
+            return after
+        msg = ('driver %s accepted min_tx_rate=%d max_tx_rate=%d for VF %d of PF %s but now reports min_tx_rate=%d max_tx_rate=%d'
+               % (driver, wanted['min_tx_rate'], wanted['max_tx_rate'], vf, pf, after['min_tx_rate'], after['max_tx_rate']))
+    _rolled_back, errors = journal.rollback()
+    if errors:
+        outcome = {'restore_error': 'could not restore min_tx_rate=%d max_tx_rate=%d: %s'
+                                    % (before['min_tx_rate'], before['max_tx_rate'], errors[0][1])}
+    raise vf_rates.VfRateError(msg, **outcome)
 
 
 def run(module):
@@ -240,49 +264,26 @@ def run(module):
         vf_rates.validate(pf, target.vf, want_min, want_max, num_vfs, speed, vfs)
         if speed is None:
             module.warn('link speed of PF %s is unknown (link down?); speed checks were skipped' % pf)
-        before = {'min_tx_rate': current['min_tx_rate'], 'max_tx_rate': current['max_tx_rate']}
+        before = rates(current)
         wanted = {'min_tx_rate': want_min, 'max_tx_rate': want_max}
         changed = before != wanted
         after = wanted
         if changed and not module.check_mode:
-            try:
-                netlink.set_vf_rate(pf, target.vf, want_min, want_max)
-            except sriov.NetlinkError as exc:
-                msg = vf_rates.refusal_message(sriov.netlink_error_code(exc), driver, pf, target.vf, want_min, want_max)
-                module.fail_json(msg=msg, **restore(netlink, pf, target.vf, before))
-            now = vf_rates.find_vf(netlink.vfs(pf), target.vf)
-            after = {'min_tx_rate': now['min_tx_rate'], 'max_tx_rate': now['max_tx_rate']}
-            if after != wanted:
-                module.fail_json(msg='driver %s accepted min_tx_rate=%d max_tx_rate=%d for VF %d of PF %s but now reports '
-                                     'min_tx_rate=%d max_tx_rate=%d' % (driver, want_min, want_max, target.vf, pf,
-                                                                        after['min_tx_rate'], after['max_tx_rate']),
-                                 **restore(netlink, pf, target.vf, before))
-    result = dict(changed=changed, pf=pf, vf=target.vf, pci=target.pci, driver=driver, link_speed=speed,
-                  resolved_by=target.resolved_by, **after)
-    if module._diff:
-        result['diff'] = {'before': before, 'after': after}
-    return result
+            after = set_rates(netlink, pf, target.vf, driver, before, wanted)
+    return dict(changed=changed, pf=pf, vf=target.vf, pci=target.pci, driver=driver, link_speed=speed,
+                resolved_by=target.resolved_by, diff={'before': before, 'after': after}, **after)
 
 
-def restore(netlink, pf, vf, before):
-    """Put back the rates read before the change if they differ now; report what happened."""
-    try:
-        now = vf_rates.find_vf(netlink.vfs(pf), vf)
-        if now is not None and (now['min_tx_rate'], now['max_tx_rate']) != (before['min_tx_rate'], before['max_tx_rate']):
-            netlink.set_vf_rate(pf, vf, before['min_tx_rate'], before['max_tx_rate'])
-            return {'restored': before}
-        return {'unchanged': before}
-    except (sriov.NetlinkError, sriov.SriovError) as exc:
-        return {'restore_error': 'could not restore min_tx_rate=%d max_tx_rate=%d: %s'
-                                 % (before['min_tx_rate'], before['max_tx_rate'], exc)}
+def reported(prefix):
+    """A module_base error formatter: the error's own text after prefix, no extra facts."""
+    return lambda exc, _params: ('%s%s' % (prefix, exc), {})
 
 
 def main():
-    module = AnsibleModule(
+    module = IntravmModule(
         argument_spec=dict(
             name=dict(type='str'),
             interface=dict(type='str'),
-            uri=dict(type='str', default=libvirt_conn.DEFAULT_URI),
             pf=dict(type='str'),
             vf=dict(type='int'),
             min_tx_rate=dict(type='int'),
@@ -292,25 +293,10 @@ def main():
         mutually_exclusive=[('name', 'pf'), ('interface', 'pf')],
         required_one_of=[('name', 'pf')],
         required_together=[('pf', 'vf')],
-        supports_check_mode=True,
+        requires=[(sriov.backend_available(), 'pyroute2', sriov.PYROUTE2_IMPORT_ERROR)],
     )
-    if not sriov.backend_available():
-        module.fail_json(msg=missing_required_lib('pyroute2'), exception=sriov.PYROUTE2_IMPORT_ERROR)
-    try:
-        result = run(module)
-    except vf_rates.VfRateError as exc:
-        module.fail_json(msg=str(exc))
-    except sriov.SriovError as exc:
-        module.fail_json(msg=str(exc))
-    except sriov.NetlinkError as exc:
-        module.fail_json(msg='netlink error: %s' % (exc,))
-    except libvirt_conn.IntravmLibvirtError as exc:
-        module.fail_json(msg=str(exc))
-    except LIBVIRT_ERRORS as exc:
-        module.fail_json(msg='libvirt error: %s' % libvirt_conn.error_text(exc))
-    except EnvironmentError as exc:
-        module.fail_json(msg='sysfs error: %s' % (exc,))
-    module.exit_json(**result)
+    module.run_and_exit(run, errors={sriov.SriovError: reported(''), sriov.NetlinkError: reported('netlink error: '),
+                                     OSError: reported('sysfs error: ')})
 
 
 if __name__ == '__main__':

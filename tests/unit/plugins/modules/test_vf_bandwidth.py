@@ -164,3 +164,35 @@ def test_argument_rules(world, capsys):
     assert 'mutually exclusive' in run(capsys, world, pf='ens2f0', vf=0, name='x')['msg']
     assert 'required together' in run(capsys, world, pf='ens2f0')['msg']
     assert 'one of the following is required' in run(capsys, world, max_tx_rate=1)['msg']
+
+
+class HalfApplyingNetlink(object):
+    """A driver that keeps only the new maximum, then may refuse to put the old rates back."""
+
+    def __init__(self, refuse_restore=False):
+        self.vf = {'vf': 0, 'min_tx_rate': 0, 'max_tx_rate': 0}
+        self.refuse_restore = refuse_restore
+        self.calls = 0
+
+    def vfs(self, _pf):
+        return [dict(self.vf)]
+
+    def set_vf_rate(self, _pf, _vf, min_rate, max_rate):
+        self.calls += 1
+        if self.calls > 1 and self.refuse_restore:
+            raise vf_bandwidth.sriov.NetlinkError(16, 'busy')
+        self.vf.update(min_tx_rate=min_rate if self.calls > 1 else 0, max_tx_rate=max_rate)
+
+
+@pytest.mark.parametrize('refuse_restore', [False, True])
+def test_a_rate_the_driver_did_not_keep_is_put_back(refuse_restore):
+    netlink = HalfApplyingNetlink(refuse_restore)
+    before = {'min_tx_rate': 0, 'max_tx_rate': 0}
+    with pytest.raises(vf_bandwidth.vf_rates.VfRateError) as err:
+        vf_bandwidth.set_rates(netlink, 'ens2f0', 0, 'mlx5_core', before, {'min_tx_rate': 100, 'max_tx_rate': 900})
+    assert 'accepted min_tx_rate=100 max_tx_rate=900' in str(err.value) and 'min_tx_rate=0 max_tx_rate=900' in str(err.value)
+    if refuse_restore:
+        assert 'could not restore min_tx_rate=0 max_tx_rate=0' in err.value.facts['restore_error']
+        assert netlink.vf['max_tx_rate'] == 900
+    else:
+        assert err.value.facts == {'restored': before} and netlink.vf['max_tx_rate'] == 0

@@ -73,11 +73,13 @@ def test_domain():
     conn.close()
 
 
-def run_module(capsys, host, args, check_mode=False):
+def run_module(capsys, host, args, check_mode=False, diff=False):
     full = {'uri': TEST_URI, 'sysfs_root': host.load()['sysfs_root']}
     full.update(args)
     if check_mode:
         full['_ansible_check_mode'] = True
+    if diff:
+        full['_ansible_diff'] = True
     with patch_module_args(full):
         with pytest.raises(SystemExit):
             vgpu.main()
@@ -113,7 +115,7 @@ def test_running_guest_keeps_its_vgpu_without_restart(host, sysfs, capsys, test_
 def test_check_mode_predicts_and_changes_nothing(host, capsys, test_domain):
     dom = test_domain(start=False)
     before = snapshot(host)
-    out = run_module(capsys, host, {'gpu': A100, 'name': dom.name(), 'type': 'NVIDIA A100-8C'}, check_mode=True)
+    out = run_module(capsys, host, {'gpu': A100, 'name': dom.name(), 'type': 'NVIDIA A100-8C'}, check_mode=True, diff=True)
     assert out['changed'] is True
     assert [(v['type'], v['in_config']) for v in out['vgpus']] == [('NVIDIA A100-8C', True)]
     assert out['diff']['before'] == {'vgpus': []}
@@ -185,7 +187,7 @@ def test_scheduler_validation(host, capsys, args, word):
 
 
 def test_scheduler_set_then_idempotent(host, capsys):
-    out = run_module(capsys, host, {'gpu': A100, 'scheduler': 'equal_share', 'timeslice': 2000000})
+    out = run_module(capsys, host, {'gpu': A100, 'scheduler': 'equal_share', 'timeslice': 2000000}, diff=True)
     assert out['changed'] and out['diff']['before']['scheduler']['policy'] == 'best_effort'
     assert host.load()['gpus'][0]['scheduler']['timeslice'] == 2000000
     assert host.load()['gpus'][1]['scheduler']['policy'] == 1  # the other GPU is untouched
