@@ -19,7 +19,7 @@ import pytest
 from ansible_collections.adaptive.intravm.plugins.module_utils.devices import sriov
 from fakes.fake_sriov_sysfs import SriovWorld
 
-FAKE = os.path.join(os.path.dirname(os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))),
+FAKE = os.path.join(os.path.dirname(os.path.dirname(os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__)))))),
                     'fakes', 'fake_iproute.py')
 
 

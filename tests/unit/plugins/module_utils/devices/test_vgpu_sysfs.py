@@ -15,7 +15,7 @@ import pytest
 
 pytest.importorskip('pynvml')
 
-sys.path.insert(0, os.path.join(os.path.dirname(__file__), '..', '..', '..', 'fakes'))
+sys.path.insert(0, os.path.join(os.path.dirname(__file__), '..', '..', '..', '..', 'fakes'))
 import fake_nvml  # noqa: E402  pylint: disable=wrong-import-position
 
 from ansible_collections.adaptive.intravm.plugins.module_utils.devices import gpu_model  # noqa: E402
