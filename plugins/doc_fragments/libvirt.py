@@ -10,6 +10,8 @@ class ModuleDocFragment(object):
     """The options module_base adds: the libvirt URI, and for changes the live/config sides."""
 
     DOCUMENTATION = r'''
+requirements:
+  - libvirt-python
 options:
   uri:
     description:

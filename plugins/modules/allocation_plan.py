@@ -25,8 +25,6 @@ description:
   - Only computes; never changes anything, so C(changed) is always false.
 author:
   - adaptive.intravm contributors (@adaptive-intravm)
-requirements:
-  - libvirt-python
 options:
   forecasts_path:
     description:

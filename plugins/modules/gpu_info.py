@@ -22,7 +22,6 @@ author:
   - adaptive.intravm contributors (@adaptive-intravm)
 requirements:
   - nvidia-ml-py
-  - libvirt-python
 options:
   gpu:
     description:

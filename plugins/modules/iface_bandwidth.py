@@ -25,8 +25,6 @@ description:
     a failure to put it back is reported too).
 author:
   - adaptive.intravm contributors (@adaptive-intravm)
-requirements:
-  - libvirt-python
 options:
   name:
     description:

@@ -24,8 +24,6 @@ description:
     process), so pages can be seen moving after a nodeset change.
 author:
   - adaptive.intravm contributors (@adaptive-intravm)
-requirements:
-  - libvirt-python
 options:
   name:
     description: Name of the domain.

@@ -23,8 +23,6 @@ description:
     its contents). A running domain's region is never touched.
 author:
   - adaptive.intravm contributors (@adaptive-intravm)
-requirements:
-  - libvirt-python
 options:
   name:
     description:

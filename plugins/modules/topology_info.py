@@ -21,8 +21,6 @@ description:
   - Read-only; never changes anything.
 author:
   - adaptive.intravm contributors (@adaptive-intravm)
-requirements:
-  - libvirt-python
 options:
   name:
     description:

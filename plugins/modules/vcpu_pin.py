@@ -19,8 +19,6 @@ description:
     the pins already changed are restored and both errors are reported.
 author:
   - adaptive.intravm contributors (@adaptive-intravm)
-requirements:
-  - libvirt-python
 options:
   name:
     description: Name of the domain.

@@ -30,7 +30,6 @@ author:
   - adaptive.intravm contributors (@adaptive-intravm)
 requirements:
   - pyroute2
-  - libvirt-python (only when the VF is chosen by O(name))
 options:
   name:
     description:
@@ -68,6 +67,7 @@ extends_documentation_fragment:
   - adaptive.intravm.attributes.ACTION
   - adaptive.intravm.libvirt
 notes:
+  - libvirt-python is needed only when the VF is chosen by O(name).
   - Checks made before any change - min above max (when max is not 0), max
     above the PF's link speed, the sum of all VFs' minimums above the link
     speed, a VF index beyond C(sriov_numvfs), a PF without SR-IOV, a domain

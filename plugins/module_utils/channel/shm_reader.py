@@ -70,10 +70,6 @@ class Sample(object):
         self.boot_id = boot_id
         self.metrics = metrics
 
-    def as_dict(self):
-        return {'seq': self.seq, 'timestamp_ns': self.timestamp_ns, 'boot_id': self.boot_id,
-                'metrics': dict(self.metrics)}
-
     def __repr__(self):
         return 'Sample(seq=%d, boot_id=%s, %d metrics)' % (self.seq, self.boot_id, len(self.metrics))
 

@@ -38,10 +38,6 @@ def normalise_pci(text):
     return '%04x:%02x:%02x.%d' % (dom, bus, dev, fn)
 
 
-def is_pci(text):
-    return bool(_PCI_RE.match(str(text).strip()))
-
-
 def parse_creatable_types(text):
     """[(type_id, name)] from a VF's nvidia/creatable_vgpu_types ('ID    : vGPU Name' header)."""
     types = []
