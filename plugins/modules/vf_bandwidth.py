@@ -76,9 +76,6 @@ notes:
   - Drivers add their own rules. ixgbe, for example, refuses any non-zero
     minimum and maxima of 10 Mbps or less; such a refusal fails with the
     driver's name and the refused values.
-  - Test hook - when the environment variable C(ADAPTIVE_INTRAVM_FAKE_BACKEND)
-    is C(/abs/file.py:factory), netlink goes to the class that factory
-    returns instead of pyroute2's C(IPRoute). Production never sets it.
 seealso:
   - module: adaptive.intravm.iface_bandwidth
   - name: Kernel SR-IOV sysfs ABI
@@ -293,7 +290,7 @@ def main():
         mutually_exclusive=[('name', 'pf'), ('interface', 'pf')],
         required_one_of=[('name', 'pf')],
         required_together=[('pf', 'vf')],
-        requires=[(sriov.backend_available(), 'pyroute2', sriov.PYROUTE2_IMPORT_ERROR)],
+        requires=[(sriov.HAS_PYROUTE2, 'pyroute2', sriov.PYROUTE2_IMPORT_ERROR)],
     )
     module.run_and_exit(run, errors={sriov.SriovError: reported(''), sriov.NetlinkError: reported('netlink error: '),
                                      OSError: reported('sysfs error: ')})

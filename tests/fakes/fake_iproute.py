@@ -27,8 +27,8 @@ ixgbe_sriov.c ixgbe_ndo_set_vf_bw/ixgbe_check_vf_rate_limit):
 * link('set') returns the request it "sent"; real pyroute2 returns the
   kernel's ACK. Callers here ignore the return value.
 
-Select it with ADAPTIVE_INTRAVM_FAKE_BACKEND=/abs/path/fake_iproute.py:factory
-and ADAPTIVE_INTRAVM_FAKE_SRIOV_WORLD=<world dir from fake_sriov_sysfs>.
+Installed into the product's seam (sriov.IPRoute) by intravm_inject, with
+ADAPTIVE_INTRAVM_FAKE_SRIOV_WORLD=<world dir from fake_sriov_sysfs>.
 """
 
 from __future__ import absolute_import, division, print_function
@@ -316,7 +316,7 @@ class FakeIPRoute(object):
 
 
 def factory():
-    """ADAPTIVE_INTRAVM_FAKE_BACKEND entry point: the IPRoute class to use."""
+    """The IPRoute class for the world ADAPTIVE_INTRAVM_FAKE_SRIOV_WORLD names (intravm_inject installs it)."""
     world = os.environ.get(WORLD_ENV)
     if not world:
         raise RuntimeError('fake IPRoute: set %s to a fake SR-IOV world directory' % WORLD_ENV)

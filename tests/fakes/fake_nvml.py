@@ -14,8 +14,8 @@ it does on an old driver.
 State is shared with fake_vgpu_sysfs (one JSON file, re-read on every call),
 so a vGPU created through sysfs shows in nvmlDeviceGetActiveVgpus.
 
-Factory for the ADAPTIVE_INTRAVM_FAKE_BACKEND hook: ``make_nvml_lib`` reads
-the state path from ADAPTIVE_INTRAVM_FAKE_GPU_STATE.
+``make_nvml_lib`` reads the state path from ADAPTIVE_INTRAVM_FAKE_GPU_STATE;
+intravm_inject puts the library into pynvml (pynvml.nvmlLib).
 """
 
 from __future__ import absolute_import, division, print_function
@@ -579,7 +579,7 @@ def nvml_bus_id(pci):
 
 
 def make_nvml_lib():
-    """Factory for ADAPTIVE_INTRAVM_FAKE_BACKEND=/path/fake_nvml.py:make_nvml_lib."""
+    """The fake driver library for the state file ADAPTIVE_INTRAVM_FAKE_GPU_STATE names (intravm_inject installs it)."""
     state_path = os.environ.get(hostmod.STATE_ENV)
     if not state_path:
         raise RuntimeError('%s must name the fake GPU state file' % hostmod.STATE_ENV)
@@ -587,20 +587,16 @@ def make_nvml_lib():
 
 
 def install(tmp_path, monkeypatch, edit=None):
-    """pytest helper: a fresh lab host under tmp_path, wired into the product seam.
+    """pytest helper: a fresh lab host under tmp_path, wired into the product's seams.
 
-    Sets both environment variables, forgets any fake the seam loaded before,
-    and restores pynvml's library on teardown. Returns the FakeGpuHost.
+    Installs the fake driver library and sysfs writes in process; monkeypatch
+    undoes both on teardown. Returns the FakeGpuHost.
     """
-    import pynvml  # pylint: disable=import-outside-toplevel
-    from ansible_collections.adaptive.intravm.plugins.module_utils.devices import nvml  # pylint: disable=import-outside-toplevel
+    import intravm_inject  # pylint: disable=import-error,import-outside-toplevel
     state_path = os.path.join(str(tmp_path), 'gpu-state.json')
     host = hostmod.FakeGpuHost.init(state_path, os.path.join(str(tmp_path), 'sys'))
     if edit is not None:
         host.edit(edit)
     monkeypatch.setenv(hostmod.STATE_ENV, state_path)
-    monkeypatch.setenv('ADAPTIVE_INTRAVM_FAKE_BACKEND', '%s:make_nvml_lib' % os.path.join(HERE, 'fake_nvml.py'))
-    monkeypatch.setattr(nvml, '_FAKE', {'loaded': False, 'backend': None})
-    monkeypatch.setattr(pynvml, 'nvmlLib', pynvml.nvmlLib)
-    monkeypatch.setattr(pynvml, '_nvmlGetFunctionPointer_cache', {})
+    intravm_inject.install_nvml(monkeypatch, FakeNvmlLib(state_path))
     return host

@@ -7,8 +7,8 @@ Everything a real host keeps in the driver lives here in one JSON state file
 (GPUs, vGPU type catalogue, created vGPUs, scheduler, MIG, utilisation).
 The sysfs tree under ``sysfs_root`` is rendered from that state after every
 change, so product code reads it with plain file reads exactly as it reads
-/sys. Writes go through ``FakeGpuHost.sysfs_write`` (reached through the
-ADAPTIVE_INTRAVM_FAKE_BACKEND test hook), which applies the kernel/driver
+/sys. Writes go through ``FakeGpuHost.sysfs_write`` (intravm_inject routes
+VgpuSysfs.write there), which applies the kernel/driver
 semantics of the mdev sysfs ABI (Documentation/driver-api/vfio-mediated-device.rst)
 and NVIDIA's vGPU user guide (vendor-specific VFIO, current_vgpu_type) and raises OSError with the errno
 the driver would return. Separate processes (ansible-playbook module runs)

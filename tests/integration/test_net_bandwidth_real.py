@@ -118,8 +118,7 @@ def netdevsim_pf():
             handle.write('%d' % dev_id)
 
 
-def test_netdevsim_vf_rate(netdevsim_pf, capsys, monkeypatch):
-    monkeypatch.delenv(sriov.FAKE_BACKEND_ENV, raising=False)
+def test_netdevsim_vf_rate(netdevsim_pf, capsys):
     first = run(vf_bandwidth, capsys, pf=netdevsim_pf, vf=2, min_tx_rate=100, max_tx_rate=1000)
     assert first['changed'], first
     with sriov.Netlink() as nl:

@@ -92,7 +92,7 @@ def read_net_counters(conn, sysfs_root=sriov.DEFAULT_SYSFS_ROOT):
     records = conn.getAllDomainStats(STATS_INTERFACE, LIST_ACTIVE)
     parsed = [(dom.name(), domain_nics.parse_nics(dom.XMLDesc(0)), stats) for dom, stats in records]
     needs_vf = any(domain_nics.is_passthrough(n) for _name, nics, _stats in parsed for n in nics)
-    netlink = sriov.Netlink() if needs_vf and sriov.backend_available() else None
+    netlink = sriov.Netlink() if needs_vf and sriov.HAS_PYROUTE2 else None
     try:
         reader = VfCounterReader(netlink, sysfs_root) if netlink else (lambda nic: None)
         return dict((name, counters_from(nics, stats, reader)) for name, nics, stats in parsed)

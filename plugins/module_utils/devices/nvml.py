@@ -7,18 +7,14 @@ Every NVML call of the collection goes through ``Nvml``; failures come back as
 ``NvmlError`` carrying pynvml's class name (``NVMLError_NotSupported``...) and
 the C function, so modules report NVML errors by their NVML names.
 
-Test hook (never set in production): when the environment variable
-ADAPTIVE_INTRAVM_FAKE_BACKEND is ``/abs/path/file.py:factory``, that file is
-loaded and ``factory()`` replaces ``pynvml.nvmlLib`` (the loaded C library),
-so pynvml's own code runs against a fake driver. The same object may carry a
-``sysfs_write(path, data)`` method that vgpu_sysfs uses for writes, so the fake
-sysfs tree can react to them as the kernel does.
+Tests replace ``pynvml.nvmlLib`` (the loaded C library) with a fake driver
+from the outside (tests/fakes/intravm_inject.py), so pynvml's own code runs
+against it; nothing here loads test code.
 """
 
 from __future__ import absolute_import, division, print_function
 __metaclass__ = type
 
-import os
 import traceback
 
 from ansible_collections.adaptive.intravm.plugins.module_utils.host import cpuset
@@ -33,12 +29,9 @@ except ImportError:
     HAS_PYNVML = False
     PYNVML_IMPORT_ERROR = traceback.format_exc()
 
-FAKE_BACKEND_ENV = 'ADAPTIVE_INTRAVM_FAKE_BACKEND'
 HOST_VGPU = 3
 ENGINE_GRAPHICS = 1
 ARR_DISABLE = 1
-
-_FAKE = {'loaded': False, 'backend': None}
 
 
 class NvmlError(Exception):
@@ -59,21 +52,6 @@ def failure(exc, _params):
     return 'NVML error: %s' % exc, {'nvml_error': exc.name}
 
 
-def fake_backend():
-    """The test stand-in named by ADAPTIVE_INTRAVM_FAKE_BACKEND, loaded once; None in production."""
-    if not _FAKE['loaded']:
-        _FAKE['loaded'] = True
-        spec = os.environ.get(FAKE_BACKEND_ENV)
-        if spec:
-            import importlib.util  # pylint: disable=import-outside-toplevel
-            path, _sep, factory = spec.rpartition(':')
-            module_spec = importlib.util.spec_from_file_location('intravm_fake_backend', path)
-            module = importlib.util.module_from_spec(module_spec)
-            module_spec.loader.exec_module(module)
-            _FAKE['backend'] = getattr(module, factory)()
-    return _FAKE['backend']
-
-
 def _wrap(call, exc):
     return NvmlError(call, type(exc).__name__, str(exc))
 
@@ -84,10 +62,6 @@ class Nvml(object):
     def __enter__(self):
         if not HAS_PYNVML:
             raise NvmlError('import pynvml', 'ImportError', 'nvidia-ml-py is not installed')
-        backend = fake_backend()
-        if backend is not None:
-            pynvml._nvmlGetFunctionPointer_cache.clear()  # pylint: disable=protected-access
-            pynvml.nvmlLib = backend
         self.call('nvmlInit')
         return self
 

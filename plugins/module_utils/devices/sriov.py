@@ -8,9 +8,9 @@ hardware by configuration instead of patching code paths:
 
 * sysfs paths are always joined under `sysfs_root` (a module option,
   default /sys), so a fake tree in a temporary directory stands in for it;
-* the netlink class is pyroute2's IPRoute unless the test hook
-  ADAPTIVE_INTRAVM_FAKE_BACKEND=/abs/file.py:factory names a file whose
-  factory() returns a stand-in class. Production never sets it.
+* the netlink class is the module attribute IPRoute (pyroute2's), which
+  tests replace from the outside (tests/fakes/intravm_inject.py); nothing
+  here loads test code.
 
 VF state is always re-read from netlink, never cached: drivers reset rates
 silently (ixgbe on a link speed change).
@@ -20,19 +20,18 @@ from __future__ import absolute_import, division, print_function
 __metaclass__ = type
 
 import errno
-import importlib.util
 import os
 import traceback
 
 from ansible_collections.adaptive.intravm.plugins.module_utils.host import cpuset
 
 try:
-    from pyroute2 import IPRoute as _RealIPRoute
+    from pyroute2 import IPRoute
     from pyroute2.netlink.exceptions import NetlinkError
     HAS_PYROUTE2 = True
     PYROUTE2_IMPORT_ERROR = None
 except ImportError:
-    _RealIPRoute = None
+    IPRoute = None
     HAS_PYROUTE2 = False
     PYROUTE2_IMPORT_ERROR = traceback.format_exc()
 
@@ -43,34 +42,12 @@ except ImportError:
             super(NetlinkError, self).__init__(code, msg or os.strerror(code))
             self.code = code
 
-FAKE_BACKEND_ENV = 'ADAPTIVE_INTRAVM_FAKE_BACKEND'
 DEFAULT_SYSFS_ROOT = '/sys'
 RTEXT_FILTER_VF = 1  # ext_mask bit that makes the kernel add IFLA_VFINFO_LIST
 
 
 class SriovError(Exception):
     """A PF/VF problem described for an operator (names the PF, VF or path)."""
-
-
-def backend_available():
-    """True when netlink can be used: pyroute2 imported, or a fake configured."""
-    return HAS_PYROUTE2 or bool(os.environ.get(FAKE_BACKEND_ENV))
-
-
-def iproute_class():
-    """pyroute2's IPRoute, or the stand-in the test hook names."""
-    spec = os.environ.get(FAKE_BACKEND_ENV)
-    if not spec:
-        return _RealIPRoute
-    path, _sep, factory = spec.rpartition(':')
-    if not path or not factory:
-        raise SriovError('%s=%r is not of the form /abs/path/file.py:factory' % (FAKE_BACKEND_ENV, spec))
-    mod_spec = importlib.util.spec_from_file_location('intravm_fake_netlink_backend', path)
-    if mod_spec is None:
-        raise SriovError('%s: cannot load %r' % (FAKE_BACKEND_ENV, path))
-    module = importlib.util.module_from_spec(mod_spec)
-    mod_spec.loader.exec_module(module)
-    return getattr(module, factory)()
 
 
 # ---------------------------------------------------------------- sysfs
@@ -186,7 +163,7 @@ class Netlink(object):
     """
 
     def __init__(self):
-        self.ipr = iproute_class()()
+        self.ipr = IPRoute()
 
     def __enter__(self):
         return self

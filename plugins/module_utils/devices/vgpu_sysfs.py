@@ -22,7 +22,6 @@ import os
 import re
 
 from ansible_collections.adaptive.intravm.plugins.module_utils.devices import gpu_model
-from ansible_collections.adaptive.intravm.plugins.module_utils.devices.nvml import fake_backend
 
 DEFAULT_ROOT = '/sys'
 
@@ -52,13 +51,9 @@ class VgpuSysfs(object):
             return handle.read().strip()
 
     def write(self, path, value):
-        """One write() of value; a fake host installed by the test hook sees it instead."""
+        """One write() of value, as the driver's sysfs attributes expect."""
         text = str(value)
-        backend = fake_backend()
         try:
-            if backend is not None and hasattr(backend, 'sysfs_write'):
-                backend.sysfs_write(path, text)
-                return
             fd = os.open(path, os.O_WRONLY)
             try:
                 os.write(fd, text.encode())

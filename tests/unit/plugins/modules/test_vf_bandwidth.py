@@ -3,7 +3,7 @@
 # GNU General Public License v3.0+ (see COPYING or https://www.gnu.org/licenses/gpl-3.0.txt)
 """vf_bandwidth end to end in-process: real AnsibleModule, fake SR-IOV host.
 
-The fakes are chosen the production way (ADAPTIVE_INTRAVM_FAKE_BACKEND and
+The fakes go into the product's seams from outside (intravm_inject, and
 sysfs_root); domains come from libvirt's test:/// driver with a node file,
 so no daemon is needed here (the integration target uses the real one).
 """
@@ -12,16 +12,14 @@ from __future__ import absolute_import, division, print_function
 __metaclass__ = type
 
 import json
-import os
 import re
 
 import pytest
 from ansible.module_utils.testing import patch_module_args
 
 from ansible_collections.adaptive.intravm.plugins.modules import vf_bandwidth
+from fakes import fake_iproute, intravm_inject
 from fakes.fake_sriov_sysfs import SriovWorld
-
-FAKES = os.path.join(os.path.dirname(os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))), 'fakes')
 
 
 @pytest.fixture
@@ -34,7 +32,7 @@ def world(tmp_path, monkeypatch):
     for pf, num in (('ens1f0', 4), ('ens2f0', 8), ('ens3f0', 2)):
         w.set_numvfs(pf, num)
     monkeypatch.setenv('ADAPTIVE_INTRAVM_FAKE_SRIOV_WORLD', w.world)
-    monkeypatch.setenv('ADAPTIVE_INTRAVM_FAKE_BACKEND', os.path.join(FAKES, 'fake_iproute.py') + ':factory')
+    intravm_inject.install_iproute(monkeypatch, fake_iproute.factory())
     return w
 
 

@@ -108,6 +108,7 @@ def test_scheduler_v2_read_and_v1_fallback(host):
         state = nv.scheduler(handle)
         assert (state['policy'], state['timeslice_ns']) == ('equal_share', 3000000)
     host.edit(lambda st: st['missing_symbols'].extend(['nvmlDeviceGetVgpuSchedulerState_v2', 'nvmlDeviceSetVgpuSchedulerState_v2']))
+    pynvml._nvmlGetFunctionPointer_cache.clear()  # pylint: disable=protected-access  # another driver: pynvml looks symbols up again
     with nvml.Nvml() as nv:
         _i, handle, _p = nv.handle('0')
         state = nv.scheduler(handle)

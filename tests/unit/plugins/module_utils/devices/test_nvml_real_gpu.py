@@ -30,8 +30,6 @@ MUTATOR_PREFIXES = ('nvmlDeviceSet', 'nvmlDeviceCreate', 'nvmlGpuInstanceCreate'
 @pytest.fixture
 def real_nvml(monkeypatch):
     """The real driver, with every mutator trapped; skips with NVML's reason where there is none."""
-    monkeypatch.delenv(nvml.FAKE_BACKEND_ENV, raising=False)
-    monkeypatch.setattr(nvml, '_FAKE', {'loaded': True, 'backend': None})
     if pynvml.nvmlLib is not None and type(pynvml.nvmlLib).__name__ != 'CDLL':
         monkeypatch.setattr(pynvml, 'nvmlLib', None)  # a fake left behind by another test
         monkeypatch.setattr(pynvml, '_nvmlGetFunctionPointer_cache', {})

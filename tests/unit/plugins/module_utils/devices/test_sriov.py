@@ -17,10 +17,8 @@ import os
 import pytest
 
 from ansible_collections.adaptive.intravm.plugins.module_utils.devices import sriov
+from fakes import fake_iproute, intravm_inject
 from fakes.fake_sriov_sysfs import SriovWorld
-
-FAKE = os.path.join(os.path.dirname(os.path.dirname(os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__)))))),
-                    'fakes', 'fake_iproute.py')
 
 
 @pytest.fixture
@@ -30,7 +28,7 @@ def world(tmp_path, monkeypatch):
     w.add_plain_nic('eth9')
     w.set_numvfs('ens1f0', 3)
     monkeypatch.setenv('ADAPTIVE_INTRAVM_FAKE_SRIOV_WORLD', w.world)
-    monkeypatch.setenv(sriov.FAKE_BACKEND_ENV, FAKE + ':factory')
+    intravm_inject.install_iproute(monkeypatch, fake_iproute.factory())
     return w
 
 
@@ -71,7 +69,7 @@ def test_link_down_speed_is_unknown(world):
 
 
 def test_netlink_through_the_configured_fake(world):
-    assert sriov.iproute_class().__name__ == 'IPRoute'
+    assert sriov.IPRoute.__name__ == 'IPRoute' and sriov.IPRoute.__module__ != 'pyroute2.iproute.linux'
     with sriov.Netlink() as nl:
         vfs = nl.vfs('ens1f0')
         assert [v['vf'] for v in vfs] == [0, 1, 2]
@@ -87,17 +85,10 @@ def test_netlink_through_the_configured_fake(world):
         assert nl.vfs('eth9') == []
 
 
-def test_bad_backend_spec(monkeypatch):
-    monkeypatch.setenv(sriov.FAKE_BACKEND_ENV, 'no-colon-here')
-    with pytest.raises(sriov.SriovError, match='not of the form'):
-        sriov.iproute_class()
-
-
 # ------------------------------------------------------- the real kernel
 
 @pytest.mark.skipif(not sriov.HAS_PYROUTE2, reason='pyroute2 not installed')
 def test_real_kernel_lo_has_no_vfs_and_refuses_rates(monkeypatch):
-    monkeypatch.delenv(sriov.FAKE_BACKEND_ENV, raising=False)
     with sriov.Netlink() as nl:
         assert nl.vfs('lo') == []
         try:

@@ -6,15 +6,13 @@
 from __future__ import absolute_import, division, print_function
 __metaclass__ = type
 
-import os
 
 from ansible_collections.adaptive.intravm.plugins.module_utils.host import domain_nics
 from ansible_collections.adaptive.intravm.plugins.module_utils.devices import net_counters
 from ansible_collections.adaptive.intravm.plugins.module_utils.devices import sriov
+from fakes import fake_iproute, intravm_inject
 from fakes.fake_sriov_sysfs import SriovWorld
 
-FAKE = os.path.join(os.path.dirname(os.path.dirname(os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__)))))),
-                    'fakes', 'fake_iproute.py')
 
 XML = """<domain><name>web01</name><devices>
   <interface type='ethernet'><mac address='52:54:00:aa:bb:01'/><target dev='vnet4'/></interface>
@@ -52,7 +50,7 @@ def test_vf_counter_reader_on_the_fake_host(tmp_path, monkeypatch):
     world.set_vf_mac('ens1f0', 3, '52:54:00:77:77:77')
     world.add_traffic('ens1f0', 3, 5, 6)
     monkeypatch.setenv('ADAPTIVE_INTRAVM_FAKE_SRIOV_WORLD', world.world)
-    monkeypatch.setenv(sriov.FAKE_BACKEND_ENV, FAKE + ':factory')
+    intravm_inject.install_iproute(monkeypatch, fake_iproute.factory())
     nics = domain_nics.parse_nics(XML)
     nics.append({'kind': 'interface', 'type': 'hostdev', 'mac': '52:54:00:77:77:77', 'alias': None,
                  'target': None, 'model': None, 'pci': '0000:0b:00.1'})  # unknown to sysfs: found by MAC
