@@ -21,6 +21,12 @@ description:
     is not running - right size, owner and mode, and cleared, so the host never
     reads samples left over from an earlier run (QEMU reuses an existing file with
     its contents). A running domain's region is never touched.
+  - The device is a migratable one, C(role='master'): QEMU carries the region's
+    contents with the guest through live migration, C(virsh save)/C(restore) and
+    C(managedsave), and the profiler keeps writing where it was. A device left without
+    a role (QEMU's C(peer) mode, the default and what earlier releases wrote) blocks
+    every migration and save of the domain ("Migration is disabled when using feature
+    'peer mode'"); this module turns it into C(master), effective at the next boot.
 author:
   - adaptive.intravm contributors (@adaptive-intravm)
 options:
@@ -70,6 +76,11 @@ extends_documentation_fragment:
   - adaptive.intravm.libvirt
 notes:
   - The region is prepared on the machine the module runs on, so use a local O(uri) (or run the module on the hypervisor).
+  - On a migration the destination QEMU creates C(/dev/shm/<shm_name>) itself and fills it
+    with the source's contents; the destination needs no preparation, but a stale file there
+    that C(libvirt-qemu) cannot write makes the incoming domain fail to start (remove it, or
+    run this module there with the domain absent). The host predictor on the destination starts
+    that VM's model afresh (checkpoints stay on the source host).
   - The guest side is the role M(adaptive.intravm.guest_profiler); the host reads the
     region with C(plugins/module_utils/channel/shm_reader.py).
 seealso:
@@ -98,7 +109,7 @@ device:
   description: The C(<shmem>) device in the persistent configuration after the run, or null.
   returned: always
   type: dict
-  sample: {"name": "intravm-web01", "model": "ivshmem-plain", "size_mib": 4}
+  sample: {"name": "intravm-web01", "model": "ivshmem-plain", "size_mib": 4, "role": "master"}
 region:
   description: The host region after the run.
   returned: always
@@ -187,11 +198,14 @@ def describe_shmem(elem):
     if size is not None and size.text:
         unit = (size.get('unit') or 'b').lower()
         size_mib = int(round(int(size.text) * UNIT_MIB.get(unit, 1.0 / (1 << 20))))
-    return {'name': elem.get('name'), 'model': model.get('type') if model is not None else None, 'size_mib': size_mib}
+    return {'name': elem.get('name'), 'model': model.get('type') if model is not None else None, 'size_mib': size_mib,
+            'role': elem.get('role') or 'peer'}
 
 
 def shmem_element(shm_name, size_mib):
-    elem = ET.Element('shmem', name=shm_name)
+    # role='master': QEMU migrates the region's contents with the guest. Without a
+    # role (peer), QEMU refuses to migrate or save the domain at all.
+    elem = ET.Element('shmem', name=shm_name, role='master')
     ET.SubElement(elem, 'model', type='ivshmem-plain')
     size = ET.SubElement(elem, 'size', unit='M')
     size.text = str(size_mib)
@@ -202,7 +216,7 @@ def desired_xml(xml, shm_name, size_mib, present):
     """(new persistent XML or None when nothing changes, device after). Pure."""
     root = ET.fromstring(xml)
     current = find_shmem(root, shm_name)
-    want = {'name': shm_name, 'model': 'ivshmem-plain', 'size_mib': size_mib} if present else None
+    want = {'name': shm_name, 'model': 'ivshmem-plain', 'size_mib': size_mib, 'role': 'master'} if present else None
     if describe_shmem(current) == want:
         return None, want
     devices = root.find('devices')

@@ -41,14 +41,14 @@ def test_validate_names_the_bad_value(kw, text):
 
 def test_add_then_nothing_to_do():
     new, dev = mod.desired_xml(XML % '', 'ch', 4, True)
-    assert dev == {'name': 'ch', 'model': 'ivshmem-plain', 'size_mib': 4}
+    assert dev == {'name': 'ch', 'model': 'ivshmem-plain', 'size_mib': 4, 'role': 'master'}
     assert mod.describe_shmem(mod.find_shmem(ET.fromstring(new), 'ch')) == dev
     assert ET.fromstring(new).find('devices/disk') is not None
     assert mod.desired_xml(new, 'ch', 4, True) == (None, dev)
 
 
 def test_resize_other_units_and_remove():
-    xml = XML % "<shmem name='ch'><model type='ivshmem-plain'/><size unit='KiB'>4096</size></shmem>"
+    xml = XML % "<shmem name='ch' role='master'><model type='ivshmem-plain'/><size unit='KiB'>4096</size></shmem>"
     assert mod.describe_shmem(mod.find_shmem(ET.fromstring(xml), 'ch'))['size_mib'] == 4
     assert mod.desired_xml(xml, 'ch', 4, True)[0] is None
     new, _dev = mod.desired_xml(xml, 'ch', 8, True)
@@ -56,6 +56,15 @@ def test_resize_other_units_and_remove():
     gone, dev = mod.desired_xml(xml, 'ch', 4, False)
     assert dev is None and ET.fromstring(gone).find('devices/shmem') is None
     assert mod.desired_xml(gone, 'ch', 4, False) == (None, None)
+
+
+def test_a_peer_device_of_an_earlier_release_becomes_migratable():
+    """No role means peer, which QEMU refuses to migrate or save: the module makes it master."""
+    xml = XML % "<shmem name='ch'><model type='ivshmem-plain'/><size unit='M'>4</size></shmem>"
+    assert mod.describe_shmem(mod.find_shmem(ET.fromstring(xml), 'ch'))['role'] == 'peer'
+    new, dev = mod.desired_xml(xml, 'ch', 4, True)
+    assert ET.fromstring(new).find('devices/shmem').get('role') == 'master' and dev['role'] == 'master'
+    assert mod.desired_xml(new, 'ch', 4, True)[0] is None
 
 
 def test_other_shmem_devices_are_kept():
