@@ -21,7 +21,7 @@ description:
     is not running - right size, owner and mode, and cleared, so the host never
     reads samples left over from an earlier run (QEMU reuses an existing file with
     its contents). A running domain's region is never touched.
-  - The device is a migratable one, C(role='master'): QEMU carries the region's
+  - The device is a migratable one (C(role=master)), so QEMU carries the region's
     contents with the guest through live migration, C(virsh save)/C(restore) and
     C(managedsave), and the profiler keeps writing where it was. A device left without
     a role (QEMU's C(peer) mode, the default and what earlier releases wrote) blocks
