@@ -6,6 +6,7 @@
     python tiny_guest.py define NAME --manifest M --workdir D [--vcpus 2] [--cmdline-extra '...']
     python tiny_guest.py start NAME
     python tiny_guest.py read NAME --shm SHM --seconds S     # JSON summary on stdout
+    python tiny_guest.py save-restore NAME --shm SHM --workdir D --seconds S   # JSON summary on stdout
     python tiny_guest.py destroy NAME --workdir D [--shm SHM]
 
 The domain handling lives in scripts/guests.py (shared with `make demo`).
@@ -70,6 +71,43 @@ def read(args):
     }, sys.stdout, sort_keys=True)
 
 
+def poll_until(reader, count, seconds):
+    samples = []
+    deadline = time.monotonic() + seconds
+    while time.monotonic() < deadline and len(samples) < count:
+        samples.extend(reader.poll())
+        time.sleep(0.2)
+    return samples
+
+
+def save_restore(args):
+    """Read a few samples, `virsh save` the running guest, restore it, and read on with the same reader.
+
+    The channel is migratable (role='master'), so the guest goes on writing its ring
+    where it was: the reader sees the same boot and the sequence going on, nothing refused.
+    """
+    conn = libvirt.open(URI)
+    dom = conn.lookupByName(args.name)
+    reader = RingReader(args.shm)
+    before = poll_until(reader, 3, args.seconds)
+    image = '%s/%s.save' % (args.workdir, args.name)
+    started = time.monotonic()
+    dom.save(image)
+    saved = time.monotonic()
+    conn.restore(image)
+    restored = time.monotonic()
+    after = poll_until(reader, 3, args.seconds)
+    conn.close()
+    refused = dict((k, v) for k, v in reader.stats.items()
+                   if v and k not in ('accepted', 'overruns', 'reboots', 'polls', 'empty', 'region_missing'))
+    json.dump({
+        'before': [s.seq for s in before], 'after': [s.seq for s in after],
+        'boot_ids': sorted(set(s.boot_id for s in before + after)),
+        'save_s': round(saved - started, 2), 'restore_s': round(restored - saved, 2),
+        'reboots': reader.stats['reboots'], 'refused': refused,
+    }, sys.stdout, sort_keys=True)
+
+
 def destroy(args):
     conn = libvirt.open(URI)
     guests.destroy(conn, args.name, args.workdir, args.shm)
@@ -78,7 +116,7 @@ def destroy(args):
 
 def main():
     parser = argparse.ArgumentParser()
-    parser.add_argument('action', choices=['define', 'start', 'read', 'destroy'])
+    parser.add_argument('action', choices=['define', 'start', 'read', 'save-restore', 'destroy'])
     parser.add_argument('name')
     parser.add_argument('--manifest')
     parser.add_argument('--workdir')
@@ -89,9 +127,9 @@ def main():
     parser.add_argument('--seconds', type=float, default=60)
     parser.add_argument('--enough', type=int, default=1000000)
     args = parser.parse_args()
-    if args.action == 'read':
+    if args.action in ('read', 'save-restore'):
         args.shm = '/dev/shm/' + args.shm
-    {'define': define, 'start': start, 'read': read, 'destroy': destroy}[args.action](args)
+    {'define': define, 'start': start, 'read': read, 'save-restore': save_restore, 'destroy': destroy}[args.action](args)
 
 
 if __name__ == '__main__':
