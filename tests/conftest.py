@@ -23,8 +23,7 @@ import libvirt_harness  # noqa: E402  pylint: disable=wrong-import-position
 def libvirtd():
     """A connection to the real qemu:///system daemon, started if needed."""
     subprocess.run([os.path.join(REPO_ROOT, 'scripts', 'libvirt-up.sh')], check=True)
-    import libvirt  # pylint: disable=import-outside-toplevel
-    conn = libvirt.open(libvirt_harness.SYSTEM_URI)
+    conn = libvirt_harness.Reconnecting(libvirt_harness.SYSTEM_URI)
     libvirt_harness.sweep(conn)
     yield conn
     libvirt_harness.sweep(conn)

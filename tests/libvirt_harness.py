@@ -34,6 +34,28 @@ TEST_PREFIX = 'intravm-test-'
 START_PAUSED = 1  # VIR_DOMAIN_START_PAUSED
 
 
+class Reconnecting(object):
+    """A libvirt connection that can be reopened after a test restarted the daemon on purpose.
+
+    The fault suite and the hook test restart libvirtd and then call reconnect();
+    every other test goes on through the same session fixture.
+    """
+
+    def __init__(self, uri):
+        self.uri = uri
+        self._conn = libvirt.open(uri)
+
+    def reconnect(self):
+        try:
+            self._conn.close()
+        except libvirt.libvirtError:
+            pass
+        self._conn = libvirt.open(self.uri)
+
+    def __getattr__(self, name):
+        return getattr(self._conn, name)
+
+
 def virt_type():
     """kvm only with real hardware virtualisation; /dev/kvm alone may be kvm_pvm."""
     for mod in ('kvm_intel', 'kvm_amd'):

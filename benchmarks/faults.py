@@ -1,0 +1,391 @@
+# -*- coding: utf-8 -*-
+# Copyright: (c) 2026, adaptive.intravm contributors
+# GNU General Public License v3.0+ (see COPYING or https://www.gnu.org/licenses/gpl-3.0.txt)
+"""The fault suite: each fault injected on the real libvirtd, a number of times, with its figures.
+
+Writes {"faults": {NAME: {"runs", "survived", "vm_left_half_applied", "samples_lost", "notes"}}}.
+A run survives when nothing raised a traceback, every error named its domain,
+and the host ended in a placement one plan asked for. A VM is half-applied
+when some of its vCPUs carry the new pins and others the old ones.
+samples_lost counts what the fault's own window cost (each fault says which).
+
+    python benchmarks/faults.py [--runs N] [--only NAME,...] [--json OUT]
+
+`make test` runs one run of each (tests/integration/test_faults.py). Faults:
+- save_restore: a real guest with the channel and the profiler is `virsh save`d
+  and restored while the host reads its ring (samples lost: sequence numbers the
+  reader never saw; the guest is stopped while saved, so nothing should be).
+- domain_destroyed_mid_run: two domains planned, one destroyed before the apply.
+- libvirtd_restart_mid_run: libvirtd killed between one domain's apply and the next's.
+- predictor_kill9: the host predictor killed with SIGKILL under load and restarted
+  (samples lost: steps it did not sample while down, its restart time).
+- state_disk_full: the predictor's state directory on a full 256 KiB tmpfs.
+"""
+
+from __future__ import absolute_import, division, print_function
+__metaclass__ = type
+
+import argparse
+import json
+import os
+import shutil
+import signal
+import socket
+import subprocess
+import sys
+import tempfile
+import time
+import urllib.error
+import urllib.request
+
+import libvirt
+
+REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+COLLECTIONS = os.path.join(REPO, '.build', 'collections')
+sys.path[:0] = [COLLECTIONS, os.path.join(REPO, 'tests')]
+
+import libvirt_harness  # noqa: E402  pylint: disable=wrong-import-position,import-error
+
+from ansible_collections.adaptive.intravm.plugins.module_utils.channel.shm_reader import RingReader  # noqa: E402  pylint: disable=wrong-import-position
+from ansible_collections.adaptive.intravm.plugins.module_utils.host import cpuset  # noqa: E402  pylint: disable=wrong-import-position
+from ansible_collections.adaptive.intravm.scripts import guests  # noqa: E402  pylint: disable=wrong-import-position
+
+libvirt.registerErrorHandler(lambda _ctx, _err: None, None)
+URI = libvirt_harness.SYSTEM_URI
+BIN = os.path.dirname(sys.executable)
+
+
+def run_module(module, args):
+    """One module run through `ansible` (the path playbooks take): (result dict, whole output)."""
+    env = dict(os.environ, ANSIBLE_COLLECTIONS_PATH=COLLECTIONS, PYTHONPATH=COLLECTIONS, ANSIBLE_LOAD_CALLBACK_PLUGINS='1',
+               ANSIBLE_STDOUT_CALLBACK='json', ANSIBLE_PYTHON_INTERPRETER=sys.executable)
+    proc = subprocess.run([os.path.join(BIN, 'ansible'), 'localhost', '-c', 'local', '-i', 'localhost,', '-m', module,
+                           '-a', json.dumps(args)], stdout=subprocess.PIPE, stderr=subprocess.STDOUT, env=env,
+                          universal_newlines=True, timeout=300, check=False)
+    try:
+        doc = json.loads(proc.stdout[proc.stdout.index('{'):])
+        result = doc['plays'][0]['tasks'][0]['hosts']['localhost']
+    except (ValueError, KeyError, IndexError):
+        result = {'failed': True, 'msg': 'no result'}
+    return result, proc.stdout
+
+
+def live_pins(conn, name):
+    dom = conn.lookupByName(name)
+    return [cpuset.format(cpuset.from_cpumap(m)) for m in dom.vcpuPinInfo(libvirt.VIR_DOMAIN_AFFECT_LIVE)]
+
+
+def half_applied(before, wanted, after):
+    """1 when some vCPUs carry the new pins and others still the old ones (0 for all-old or all-new)."""
+    moved = [a == w for a, w, b in zip(after, wanted, before) if w != b]
+    return int(any(moved) and not all(moved))
+
+
+def libvirtd_up(timeout=60):
+    subprocess.run([os.path.join(REPO, 'scripts', 'libvirt-up.sh')], check=True, timeout=timeout + 30)
+
+
+def two_domains(conn, label):
+    names = [libvirt_harness.unique_name('%s%d' % (label, i)) for i in (0, 1)]
+    for name in names:
+        libvirt_harness.create(conn, libvirt_harness.domain_xml(name, vcpus=2))
+    return names
+
+
+def pins_plan(conn, names):
+    """A plan that moves every vCPU of each domain to one host CPU (a change on any host of 2+ CPUs)."""
+    ncpu = conn.getInfo()[2]
+    return dict((name, [str((i + 1) % ncpu) for _v in range(2)]) for i, name in enumerate(names))
+
+
+def apply_pins(name, pins):
+    return run_module('adaptive.intravm.vcpu_pin', {'name': name, 'vcpus': dict((str(v), p) for v, p in enumerate(pins))})
+
+
+# ------------------------------------------------------------------ faults inside a run
+
+def domain_destroyed_mid_run(_args):
+    """Planned for two domains; one is destroyed before the apply: it fails by name, the other is applied whole."""
+    conn = libvirt.open(URI)
+    names = two_domains(conn, 'fault-destroy')
+    try:
+        before = dict((n, live_pins(conn, n)) for n in names)
+        plan = pins_plan(conn, names)
+        conn.lookupByName(names[1]).destroy()
+        kept, kept_out = apply_pins(names[0], plan[names[0]])
+        gone, gone_out = apply_pins(names[1], plan[names[1]])
+        after = live_pins(conn, names[0])
+        survived = (not kept.get('failed') and after == plan[names[0]] and gone.get('failed')
+                    and names[1] in gone.get('msg', '') and 'Traceback' not in kept_out + gone_out)
+        return {'survived': bool(survived), 'half': half_applied(before[names[0]], plan[names[0]], after),
+                'lost': 0, 'note': 'the destroyed one: %s' % gone.get('msg')}
+    finally:
+        for name in names:
+            libvirt_harness.remove(conn, name)
+        conn.close()
+
+
+def libvirtd_restart_mid_run(_args):
+    """libvirtd killed after the first domain's apply: the second fails cleanly, each VM is all-old or all-new."""
+    conn = libvirt.open(URI)
+    names = two_domains(conn, 'fault-lvd')
+    try:
+        before = dict((n, live_pins(conn, n)) for n in names)
+        plan = pins_plan(conn, names)
+        first, first_out = apply_pins(names[0], plan[names[0]])
+        subprocess.run(['pkill', '-KILL', '-x', 'libvirtd'], check=False)
+        time.sleep(0.5)
+        second, second_out = apply_pins(names[1], plan[names[1]])
+        libvirtd_up()
+        conn.close()
+        conn = libvirt.open(URI)
+        after = dict((n, live_pins(conn, n)) for n in names)
+        half = sum(half_applied(before[n], plan[n], after[n]) for n in names)
+        survived = (not first.get('failed') and second.get('failed') and 'Traceback' not in first_out + second_out
+                    and after[names[0]] == plan[names[0]] and after[names[1]] == before[names[1]])
+        return {'survived': bool(survived), 'half': half, 'lost': 0,
+                'note': 'while libvirtd was down: %s' % second.get('msg')}
+    finally:
+        libvirtd_up()
+        conn = libvirt.open(URI)
+        for name in names:
+            libvirt_harness.remove(conn, name)
+        conn.close()
+
+
+# ------------------------------------------------------------------ the channel across save and restore
+
+def guest_manifest():
+    proc = subprocess.run([os.path.join(REPO, 'scripts', 'build-guest-image.sh'), '--profiler'], stdout=subprocess.PIPE,
+                          universal_newlines=True, check=True, timeout=1800)
+    return guests.load_manifest(proc.stdout.strip().splitlines()[-1])
+
+
+def poll_until(reader, count, seconds):
+    samples = []
+    deadline = time.monotonic() + seconds
+    while time.monotonic() < deadline and len(samples) < count:
+        samples.extend(reader.poll())
+        time.sleep(0.2)
+    return samples
+
+
+def save_restore(args):
+    """A real guest with the channel and the profiler, saved and restored while the host reads its ring."""
+    from ansible_collections.adaptive.intravm.plugins.modules import shm_channel  # pylint: disable=import-outside-toplevel
+    conn = libvirt.open(URI)
+    name = libvirt_harness.unique_name('fault-save')
+    workdir = tempfile.mkdtemp(prefix=name)
+    shm = 'intravm-' + name
+    try:
+        guests.define(conn, name, args.manifest, workdir, vcpus=1, cmdline_extra='intravm.seconds=120')
+        dom = conn.lookupByName(name)
+        xml, _dev = shm_channel.desired_xml(dom.XMLDesc(libvirt.VIR_DOMAIN_XML_INACTIVE), shm, 4, True)
+        dom = conn.defineXML(xml)
+        dom.create()
+        reader = RingReader('/dev/shm/' + shm)
+        before = poll_until(reader, 3, 120)
+        image = os.path.join(workdir, 'saved')
+        started = time.monotonic()
+        dom.save(image)
+        conn.restore(image)
+        window = time.monotonic() - started
+        after = poll_until(reader, 3, 60)
+        seqs = [s.seq for s in before + after]
+        lost = (seqs[-1] - seqs[0] + 1 - len(seqs)) if seqs else 0
+        refused = dict((k, v) for k, v in reader.stats.items()
+                       if v and k not in ('accepted', 'overruns', 'reboots', 'polls', 'empty', 'region_missing'))
+        survived = len(before) >= 3 and len(after) >= 3 and reader.stats['reboots'] == 0 and not refused
+        return {'survived': survived, 'half': 0, 'lost': lost,
+                'note': 'save+restore %.1f s; the guest went on at seq %s after %s' % (window, after[0].seq if after else None,
+                                                                                    before[-1].seq if before else None)}
+    finally:
+        guests.destroy(conn, name, workdir, shm)
+        conn.close()
+
+
+# ------------------------------------------------------------------ the predictor
+
+class Predictor(object):
+    """The host predictor daemon as a process, with its endpoint."""
+
+    def __init__(self, root, state_dir=None):
+        with socket.socket() as sock:
+            sock.bind(('127.0.0.1', 0))
+            self.port = sock.getsockname()[1]
+        self.cfg = {'step_s': 1, 'checkpoint_interval_s': 1, 'state_dir': state_dir or os.path.join(root, 'state'),
+                    'state_file': os.path.join(root, 'run', 'forecasts.json'), 'listen': '127.0.0.1:%d' % self.port,
+                    'chunk': 4, 'horizons': [1, 3], 'gpu': False}
+        self.config = os.path.join(root, 'config.json')
+        with open(self.config, 'w') as handle:
+            json.dump(self.cfg, handle)
+        self.log = os.path.join(root, 'daemon.log')
+        self.proc = None
+
+    def start(self):
+        with open(self.log, 'a') as log:
+            self.proc = subprocess.Popen([sys.executable, '-m', 'ansible_collections.adaptive.intravm.services.predictor', 'run',
+                                          '--config', self.config], stdout=log, stderr=subprocess.STDOUT,
+                                         env=dict(os.environ, PYTHONPATH=COLLECTIONS))
+
+    def get(self, path):
+        try:
+            with urllib.request.urlopen('http://127.0.0.1:%d%s' % (self.port, path), timeout=5) as resp:
+                return resp.status, resp.read()
+        except urllib.error.HTTPError as exc:
+            return exc.code, exc.read()
+
+    def samples(self, name):
+        try:
+            _code, body = self.get('/forecasts')
+            return json.loads(body)['vms'].get(name, {}).get('samples', 0)
+        except (OSError, ValueError):
+            return 0
+
+    def wait(self, test, timeout=240):
+        deadline = time.time() + timeout
+        while time.time() < deadline:
+            if self.proc.poll() is not None:
+                return False
+            if test():
+                return True
+            time.sleep(0.5)
+        return False
+
+    def stop(self):
+        if self.proc is not None and self.proc.poll() is None:
+            self.proc.kill()
+            self.proc.wait()
+
+
+def predictor_kill9(_args):
+    """SIGKILL under load, then a restart: the VM's model comes back from its checkpoint, forecasts go on."""
+    conn = libvirt.open(URI)
+    name = libvirt_harness.unique_name('fault-kill')
+    root = tempfile.mkdtemp(prefix='intravm-faults-')
+    pred = Predictor(root)
+    try:
+        libvirt_harness.create(conn, libvirt_harness.domain_xml(name, vcpus=2))
+        pred.start()
+        up = pred.wait(lambda: pred.samples(name) >= 4)
+        time.sleep(1.5)                      # one more checkpoint interval
+        seen = pred.samples(name)
+        pred.proc.send_signal(signal.SIGKILL)
+        pred.proc.wait()
+        down_at = time.time()
+        pred.start()
+        back = pred.wait(lambda: pred.samples(name) > 0)
+        lost = int(time.time() - down_at) // pred.cfg['step_s']
+        restored = 'restored model from checkpoint' in open(pred.log).read()
+        return {'survived': bool(up and back and restored), 'half': 0, 'lost': lost,
+                'note': '%d samples before the kill; back %s, model restored from its checkpoint: %s'
+                        % (seen, 'yes' if back else 'no', restored)}
+    finally:
+        pred.stop()
+        libvirt_harness.remove(conn, name)
+        conn.close()
+        shutil.rmtree(root, ignore_errors=True)
+
+
+def state_disk_full(_args):
+    """State directory on a full tmpfs: forecasts go on, /healthz says degraded, no truncated checkpoint, then recovery."""
+    import torch  # pylint: disable=import-outside-toplevel
+    conn = libvirt.open(URI)
+    name = libvirt_harness.unique_name('fault-full')
+    root = tempfile.mkdtemp(prefix='intravm-faults-')
+    small = os.path.join(root, 'small')
+    os.makedirs(small)
+    subprocess.run(['mount', '-t', 'tmpfs', '-o', 'size=256k', 'tmpfs', small], check=True)
+    pred = Predictor(root, state_dir=small)
+    try:
+        libvirt_harness.create(conn, libvirt_harness.domain_xml(name, vcpus=2))
+        pred.start()
+        up = pred.wait(lambda: pred.samples(name) >= 2)
+        filler = os.path.join(small, 'filler')
+        with open(filler, 'wb', buffering=0) as handle:
+            try:
+                while True:
+                    handle.write(b'\0' * 4096)
+            except OSError:
+                pass
+        at = pred.samples(name)
+        degraded = pred.wait(lambda: pred.get('/healthz')[0] == 503, timeout=30)
+        serving = pred.wait(lambda: pred.samples(name) > at + 2, timeout=30)
+        models = os.path.join(small, 'models')
+        loadable = all(torch.load(os.path.join(models, f), weights_only=True) is not None
+                       for f in os.listdir(models) if f.endswith('.pt')) if os.path.isdir(models) else True
+        temps = [f for f in os.listdir(models) if f.startswith('.')] if os.path.isdir(models) else []
+        os.unlink(filler)
+        healthy = pred.wait(lambda: pred.get('/healthz')[0] == 200, timeout=30)
+        survived = up and degraded and serving and loadable and not temps and healthy and pred.proc.poll() is None
+        return {'survived': bool(survived), 'half': 0, 'lost': 0,
+                'note': 'degraded %s, forecasts kept coming %s, checkpoints loadable %s, temporaries left %d, healthy again %s'
+                        % (degraded, serving, loadable, len(temps), healthy)}
+    finally:
+        pred.stop()
+        subprocess.run(['umount', small], check=False)
+        libvirt_harness.remove(conn, name)
+        conn.close()
+        shutil.rmtree(root, ignore_errors=True)
+
+
+FAULTS = {
+    'save_restore': save_restore,
+    'domain_destroyed_mid_run': domain_destroyed_mid_run,
+    'libvirtd_restart_mid_run': libvirtd_restart_mid_run,
+    'predictor_kill9': predictor_kill9,
+    'state_disk_full': state_disk_full,
+}
+WINDOWS = {
+    'save_restore': 'records the reader never saw (none expected: the guest is stopped while saved)',
+    'predictor_kill9': 'steps not sampled while the daemon was down (its restart time, torch import included)',
+}
+
+
+def run_faults(names, runs, args):
+    """{name: {runs, survived, vm_left_half_applied, samples_lost, notes}} for each fault."""
+    out = {}
+    for name in names:
+        figures = {'runs': 0, 'survived': 0, 'vm_left_half_applied': 0, 'samples_lost': 0, 'notes': []}
+        for _run in range(runs):
+            started = time.time()
+            try:
+                got = FAULTS[name](args)
+            except Exception as exc:  # pylint: disable=broad-except  # a fault that breaks the suite did not survive
+                got = {'survived': False, 'half': 0, 'lost': 0, 'note': 'suite error: %r' % exc}
+            figures['runs'] += 1
+            figures['survived'] += int(bool(got['survived']))
+            figures['vm_left_half_applied'] += got['half']
+            figures['samples_lost'] += got['lost']
+            figures['notes'].append('%s (%.0f s)' % (got['note'], time.time() - started))
+        if name in WINDOWS:
+            figures['samples_lost_window'] = WINDOWS[name]
+        out[name] = figures
+        print('%-26s %d/%d survived, %d half-applied, %d samples lost; %s' % (
+            name, figures['survived'], figures['runs'], figures['vm_left_half_applied'], figures['samples_lost'],
+            figures['notes'][-1]), flush=True)
+    return out
+
+
+def main(argv=None):
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument('--runs', type=int, default=3)
+    parser.add_argument('--only', help='comma-separated fault names (default: all)')
+    parser.add_argument('--json', help='write the results here')
+    args = parser.parse_args(argv)
+    names = args.only.split(',') if args.only else list(FAULTS)
+    unknown = sorted(set(names) - set(FAULTS))
+    if unknown:
+        parser.error('unknown fault(s) %s; known: %s' % (', '.join(unknown), ', '.join(FAULTS)))
+    libvirtd_up()
+    args.manifest = guest_manifest() if 'save_restore' in names else None
+    result = {'faults': run_faults(names, args.runs, args)}
+    if args.json:
+        with open(args.json, 'w') as handle:
+            json.dump(result, handle, indent=1, sort_keys=True)
+    failed = [n for n, f in result['faults'].items() if f['survived'] < f['runs'] or f['vm_left_half_applied']]
+    return 1 if failed else 0
+
+
+if __name__ == '__main__':
+    sys.exit(main())
