@@ -196,9 +196,9 @@ def save_restore(args):
         refused = dict((k, v) for k, v in reader.stats.items()
                        if v and k not in ('accepted', 'overruns', 'reboots', 'polls', 'empty', 'region_missing'))
         survived = len(before) >= 3 and len(after) >= 3 and reader.stats['reboots'] == 0 and not refused
+        went_on = (before[-1].seq if before else None, after[0].seq if after else None)
         return {'survived': survived, 'half': 0, 'lost': lost,
-                'note': 'save+restore %.1f s; the guest went on at seq %s after %s' % (window, after[0].seq if after else None,
-                                                                                    before[-1].seq if before else None)}
+                'note': 'save+restore %.1f s; the guest went on from seq %s to %s' % ((window,) + went_on)}
     finally:
         guests.destroy(conn, name, workdir, shm)
         conn.close()

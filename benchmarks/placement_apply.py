@@ -74,7 +74,7 @@ def main():
         def run(counter):
             params = dict(name='bench-pin', uri=libvirt_harness.MULTI_NODE_URI, vcpus=vcpus, emulator=None,
                           iothreads=None, live=True, config=False, reserved_cpus='')
-            vcpu_pin.run(ModuleStub(params), Counting(conn, counter))
+            vcpu_pin.run(ModuleStub(params, conn=Counting(conn, counter)))
         return run
 
     def naive_apply(vcpus):

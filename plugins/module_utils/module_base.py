@@ -58,13 +58,14 @@ def domain_sides(params, dom):
 class IntravmModule(AnsibleModule):
     """AnsibleModule with the collection's options, dependency check, connections, errors and diff policy.
 
-    sides: add `live` and `config`. requires: (importable?, pip name, traceback)
+    sides: add `live` and `config`. libvirt: add `uri` (False for a module that
+    never talks to libvirt). requires: (importable?, pip name, traceback)
     tuples checked at start; libvirt itself is checked when connect() is called,
     so a module that needs it only sometimes still runs without it.
     """
 
-    def __init__(self, argument_spec, sides=False, requires=(), **kwargs):
-        spec = dict(URI_SPEC)
+    def __init__(self, argument_spec, sides=False, requires=(), libvirt=True, **kwargs):
+        spec = dict(URI_SPEC) if libvirt else {}
         if sides:
             spec.update(SIDES_SPEC)
         spec.update(argument_spec)

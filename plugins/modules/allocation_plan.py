@@ -128,10 +128,12 @@ plan:
   type: dict
   contains:
     vcpu_pin:
-      description: Parameters for M(adaptive.intravm.vcpu_pin), one entry per domain whose pins change.
+      description:
+        - Parameters for M(adaptive.intravm.vcpu_pin), one entry per domain whose pins change.
+        - C(expect) holds the live pins the plan was computed from (the module's O(adaptive.intravm.vcpu_pin#module:expect)).
       type: list
       elements: dict
-      sample: [{"name": "web01", "vcpus": {"0": "2", "1": "3"}, "emulator": "2-3"}]
+      sample: [{"name": "web01", "vcpus": {"0": "2", "1": "3"}, "emulator": "2-3", "expect": {"0": "0-7", "1": "0-7"}}]
     numa_memory:
       description: Parameters for M(adaptive.intravm.numa_memory), one entry per domain whose memory placement changes.
       type: list

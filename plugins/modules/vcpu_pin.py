@@ -35,6 +35,14 @@ options:
   iothreads:
     description: Map of iothread id to cpuset string.
     type: dict
+  expect:
+    description:
+      - Compare-and-swap. Map of vCPU index to the cpuset it had when the request was computed
+        (M(adaptive.intravm.allocation_plan) puts it in every RV(adaptive.intravm.allocation_plan#module:plan.vcpu_pin) entry).
+      - If any of those vCPUs is pinned differently now (on the live side, or the persistent config when
+        O(live=false)), something else changed the domain since; nothing changes and the result has
+        RV(superseded=true) and a RV(msg) naming what changed.
+    type: dict
   reserved_cpus:
     description:
       - Host CPUs that must never be used (for example those kept for the host).
@@ -74,6 +82,7 @@ EXAMPLES = r'''
     name: "{{ item.name }}"
     vcpus: "{{ item.vcpus }}"
     emulator: "{{ item.emulator | default(omit) }}"
+    expect: "{{ item.expect }}"     # skip a domain another run re-pinned since the plan
   loop: "{{ plan.plan.vcpu_pin }}"
 '''
 
@@ -100,6 +109,22 @@ config_pins:
   returned: success and live and config
   type: dict
   sample: {"vcpus": {"0": "2"}, "emulator": "0-1", "iothreads": {}}
+superseded:
+  description: True when O(expect) no longer matched the domain's pins, so nothing was changed.
+  returned: always
+  type: bool
+  sample: false
+changed_since:
+  description: The vCPUs whose pins differ from O(expect), with the pin expected and the pin now (null when the vCPU is gone).
+  returned: when superseded
+  type: list
+  elements: dict
+  sample: [{"vcpu": 0, "expected": "0", "now": "1"}]
+msg:
+  description: Why nothing was changed, when superseded.
+  returned: when superseded
+  type: str
+  sample: "superseded: the pins changed since the plan was computed (vcpu 0 0 -> 1); nothing changed"
 changes:
   description: Each change made (or, in check mode, that would be made).
   returned: always
@@ -110,7 +135,9 @@ changes:
 
 from ansible_collections.adaptive.intravm.plugins.module_utils.host import cpuset
 from ansible_collections.adaptive.intravm.plugins.module_utils.host import libvirt_conn
-from ansible_collections.adaptive.intravm.plugins.module_utils.apply.pin_changes import apply_to, parse_request, plan_changes
+from ansible_collections.adaptive.intravm.plugins.module_utils.apply.pin_changes import (
+    apply_to, changed_since, describe_drift, parse_request, plan_changes,
+)
 from ansible_collections.adaptive.intravm.plugins.module_utils.host.placement import read_pins
 from ansible_collections.adaptive.intravm.plugins.module_utils.apply.rollback import Step, apply_all
 from ansible_collections.adaptive.intravm.plugins.module_utils.module_base import LIBVIRT, IntravmModule
@@ -132,6 +159,20 @@ def describe(change):
     return '%s %s %s -> %s' % (change.side, target, change.old, change.new)
 
 
+def superseded(drift, before, sides):
+    """The result when the domain moved since the plan: nothing changes, and what moved is named."""
+    result = {
+        'changed': False, 'superseded': True, 'changes': [], 'pins': before[sides[0]],
+        'changed_since': [{'vcpu': index, 'expected': was, 'now': now} for index, was, now in drift],
+        'msg': 'superseded: the %s pins changed since the plan was computed (%s); nothing changed'
+               % (sides[0], describe_drift(drift)),
+        'diff': {'before': before, 'after': before},
+    }
+    if len(sides) == 2:
+        result['config_pins'] = before['config']
+    return result
+
+
 def run(module):
     params = module.params
     conn = module.connect()
@@ -142,6 +183,9 @@ def run(module):
                             params['reserved_cpus'], topology['cpus_online'])
     sides = module.sides(dom)
     before = dict((side, read_pins(dom, side)) for side in sides)
+    drift = changed_since(params.get('expect'), before[sides[0]])
+    if drift:
+        return superseded(drift, before, sides)
     changes = plan_changes(request, before)
 
     expected = dict(before)
@@ -149,6 +193,7 @@ def run(module):
         expected[change.side] = apply_to(expected[change.side], change, change.new)
     result = {
         'changed': bool(changes),
+        'superseded': False,
         'changes': [{'side': c.side, 'kind': c.kind, 'id': c.key, 'before': c.old, 'after': c.new} for c in changes],
         'diff': {'before': before, 'after': expected},
     }
@@ -175,6 +220,7 @@ def main():
             emulator=dict(type='str'),
             iothreads=dict(type='dict'),
             reserved_cpus=dict(type='str', default=''),
+            expect=dict(type='dict'),
         ),
         sides=True,
         requires=[LIBVIRT],

@@ -1,5 +1,6 @@
 # -*- coding: utf-8 -*-
-"""A libvirt failure part-way through an apply leaves the real domain as it was."""
+"""A libvirt failure part-way through an apply leaves the real domain as it was, and an apply
+whose plan was made from pins that changed since leaves them too (vcpu_pin's expect)."""
 from __future__ import absolute_import, division, print_function
 __metaclass__ = type
 
@@ -7,6 +8,7 @@ import libvirt
 import pytest
 
 from ansible_collections.adaptive.intravm.plugins.modules import numa_memory, vcpu_pin
+from ansible_collections.adaptive.intravm.plugins.module_utils.host import cpuset
 from ansible_collections.adaptive.intravm.plugins.module_utils.host.placement import read_numatune, read_pins
 from ansible_collections.adaptive.intravm.plugins.module_utils.apply.rollback import PartialApplyError
 from module_stub import ModuleStub
@@ -74,6 +76,26 @@ def test_vcpu_pin_failure_late_in_config_side_restores_live_side_too(libvirtd, m
         vcpu_pin.run(ModuleStub(params, conn=conn))
     assert len(err.value.rolled_back) == 3
     assert {side: read_pins(dom, side) for side in ('live', 'config')} == before
+
+
+def test_vcpu_pin_applies_when_expect_matches_and_is_superseded_when_the_pins_moved(libvirtd, make_domain):
+    """Compare-and-swap: a plan made from pins that changed since is not applied over them."""
+    dom = make_domain('cas', vcpus=2)
+    planned_from = read_pins(dom, 'live')['vcpus']
+    base = dict(name=dom.name(), uri='qemu:///system', emulator=None, iothreads=None, live=True, config=True,
+                reserved_cpus='')
+    dom.pinVcpuFlags(1, cpuset.to_cpumap({0}, libvirtd.getCPUMap()[0]), 1)  # another actor, after the plan
+    before = {side: read_pins(dom, side) for side in ('live', 'config')}
+    late = vcpu_pin.run(ModuleStub(dict(base, vcpus={'0': '1', '1': '1'}, expect=planned_from), conn=libvirtd))
+    assert late['superseded'] and not late['changed'] and late['changes'] == []
+    assert late['changed_since'] == [{'vcpu': 1, 'expected': planned_from['1'], 'now': '0'}]
+    assert late['msg'] == ('superseded: the live pins changed since the plan was computed (vcpu 1 %s -> 0); nothing changed'
+                           % planned_from['1'])
+    assert {side: read_pins(dom, side) for side in ('live', 'config')} == before
+
+    fresh = vcpu_pin.run(ModuleStub(dict(base, vcpus={'0': '1', '1': '1'}, expect=before['live']['vcpus']), conn=libvirtd))
+    assert fresh['changed'] and not fresh['superseded']
+    assert read_pins(dom, 'live')['vcpus'] == {'0': '1', '1': '1'}
 
 
 def test_numa_memory_restores_live_nodeset_when_config_redefinition_fails(multi_node_conn, make_test_domain):

@@ -1,7 +1,9 @@
 # -*- coding: utf-8 -*-
-"""playbooks/rebalance.yml and rollback.yml against the real libvirtd: a dry run
-changes nothing, the first run moves a vCPU off a predicted hotspot, the second
-run moves nothing, and rollback restores the recorded pins."""
+"""playbooks/rebalance.yml and rollback.yml against the real libvirtd: a dry run changes
+nothing, a run that moves something adds one rollback history entry (pruned to the last
+N) and a run that moves nothing adds none, rollback restores the latest entry or one by
+id (for the domains rebalance changed since); faults between plan and apply are reported per domain; a held lock or a broken
+forecasts file touches nothing; two concurrent runs leave one run's plan and say which won."""
 from __future__ import absolute_import, division, print_function
 __metaclass__ = type
 
@@ -11,65 +13,251 @@ import subprocess
 import sys
 import time
 
+from ansible_collections.adaptive.intravm.plugins.module_utils.apply.host_lock import HostLock
 from ansible_collections.adaptive.intravm.plugins.module_utils.host import cpuset
 from ansible_collections.adaptive.intravm.plugins.module_utils.host.placement import read_pins
 
 ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 BIN = os.path.dirname(sys.executable)
+ENV = dict(os.environ, ANSIBLE_NOCOLOR='1', PYTHONUNBUFFERED='1')
+
+# Runs inside ansible-playbook: right after "Compute the plan", does what INTRAVM_FAULTS
+# asks to the named domains, as another actor would between a plan and its apply.
+FAULTS_CALLBACK = '''
+import json
+import os
+
+import libvirt
+from ansible.plugins.callback import CallbackBase
 
 
-def play(name, extra, check=False):
+class CallbackModule(CallbackBase):
+    CALLBACK_VERSION = 2.0
+    CALLBACK_TYPE = 'aggregate'
+    CALLBACK_NAME = 'between_plan_and_apply'
+    CALLBACK_NEEDS_ENABLED = True
+
+    def v2_runner_on_ok(self, result):
+        if result._task.name != 'Compute the plan':
+            return
+        faults = json.loads(os.environ['INTRAVM_FAULTS'])
+        conn = libvirt.open('qemu:///system')
+        try:
+            for name in faults['destroy']:
+                conn.lookupByName(name).destroy()
+            for name, cpu in faults['repin'].items():
+                host_cpus = conn.getCPUMap()[0]
+                conn.lookupByName(name).pinVcpuFlags(0, tuple(i == cpu for i in range(host_cpus)), 1)
+        finally:
+            conn.close()
+'''
+
+
+def play(name, extra, check=False, rc=0, env=None):
     cmd = [os.path.join(BIN, 'ansible-playbook'), os.path.join(ROOT, 'playbooks', name), '-i', 'localhost,',
            '-c', 'local', '-e', json.dumps(extra)]
     if check:
         cmd += ['--check', '--diff']
-    proc = subprocess.run(cmd, env=dict(os.environ, ANSIBLE_NOCOLOR='1'), stdout=subprocess.PIPE,
-                          stderr=subprocess.STDOUT, universal_newlines=True, timeout=600, check=False)
-    assert proc.returncode == 0, proc.stdout[-5000:]
+    proc = subprocess.run(cmd, env=env or ENV, stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
+                          universal_newlines=True, timeout=600, check=False)
+    assert proc.returncode == rc, proc.stdout[-5000:]
+    assert 'Traceback' not in proc.stdout, proc.stdout[-5000:]
     return proc.stdout
 
 
-def test_rebalance_dry_run_apply_idempotent_and_rollback(libvirtd, make_domain, tmp_path):
-    host_cpus = libvirtd.getCPUMap()[0]
-    dom = make_domain('rebal', vcpus=2)
-    both_on_0 = cpuset.to_cpumap({0}, host_cpus)
-    for vcpu in (0, 1):
-        dom.pinVcpuFlags(vcpu, both_on_0, 0)
-        dom.pinVcpuFlags(vcpu, both_on_0, 2)
-    start = read_pins(dom, 'live')
+def forecast(names, vcpus, load):
+    one = {'p50': [load], 'p90': [load]}
+    return {'version': 1, 'generated_at': time.time(), 'host': 'localhost', 'step_s': 300,
+            'vms': dict((n, {'vcpus': vcpus, 'model': 'recorded', 'horizons_s': [300], 'cpu': one,
+                             'vcpu': dict((str(i), one) for i in range(vcpus))}) for n in names)}
+
+
+def setup(tmp_path, names, vcpus=2, load=0.9):
     forecasts = tmp_path / 'forecasts.json'
-    forecasts.write_text(json.dumps({
-        'version': 1, 'generated_at': time.time(), 'host': 'localhost', 'step_s': 300,
-        'vms': {dom.name(): {'vcpus': 2, 'model': 'recorded', 'horizons_s': [300],
-                             'cpu': {'p50': [0.8], 'p90': [0.9]},
-                             'vcpu': {'0': {'p50': [0.8], 'p90': [0.9]}, '1': {'p50': [0.8], 'p90': [0.9]}}}}}))
+    forecasts.write_text(json.dumps(forecast(names, vcpus, load)))
     state_dir = tmp_path / 'state'
     extra = {'target_hosts': 'localhost', 'ansible_python_interpreter': sys.executable,
              'rebalance_forecasts_path': str(forecasts), 'rebalance_state_dir': str(state_dir),
-             'rebalance_policy': {'vms': {dom.name(): {'min_cpus': 1}}}}
+             'rebalance_policy': {'vms': dict((n, {'min_cpus': 1}) for n in names)}}
+    return forecasts, state_dir, extra
 
-    dry = play('rebalance.yml', extra, check=True)
+
+def history(state_dir):
+    folder = state_dir / 'history'
+    return sorted(p.name[:-len('.json')] for p in folder.iterdir()) if folder.exists() else []
+
+
+def entry(state_dir, run_id):
+    return json.loads((state_dir / 'history' / ('%s.json' % run_id)).read_text())
+
+
+def recorded(dom, pins, source='live'):
+    return {'name': dom.name(), 'uuid': dom.UUIDString(), 'state': 'paused', 'source': source, 'vcpu_count': 2,
+            'pins': pins, 'numatune': {'mode': None, 'nodeset': None, 'placement': None, 'memnodes': {}}}
+
+
+def write_entry(state_dir, run_id, domains, age_s):
+    """A history entry as a run that changed the pins of `domains` would have written it age_s ago."""
+    (state_dir / 'history').mkdir(parents=True, exist_ok=True)
+    path = state_dir / 'history' / ('%s.json' % run_id)
+    path.write_text(json.dumps({'id': run_id, 'time': 'then', 'reason': 'test', 'uri': 'qemu:///system',
+                                'domains': domains, 'moves': [], 'plan': {},
+                                'changed': {'cpu': [d['name'] for d in domains], 'numa': [], 'network': [], 'gpu': []}}))
+    then = time.time() - age_s
+    os.utime(str(path), (then, then))
+
+
+def test_dry_run_apply_history_and_rollback(libvirtd, make_domain, tmp_path):
+    host_cpus = libvirtd.getCPUMap()[0]
+    dom = make_domain('rebal', vcpus=2)
+    # Shut off, so it is recorded but never planned: no run changes it, so no rollback may.
+    bystander = make_domain('bystander', vcpus=1, start=False)
+    for vcpu in (0, 1):
+        for flags in (0, 2):
+            dom.pinVcpuFlags(vcpu, cpuset.to_cpumap({0}, host_cpus), flags)
+    start = read_pins(dom, 'live')
+    state_dir, extra = setup(tmp_path, [dom.name()])[1:]
+    # Two older entries: with rebalance_history_keep=2 the oldest goes when the run adds one.
+    elsewhere = dict(start, vcpus={'0': '1', '1': '1'})
+    write_entry(state_dir, 'old-1', [recorded(dom, start)], 300)
+    gone = dict(recorded(dom, start), name='intravm-test-gone-p1-000000', uuid='00000000-0000-4000-8000-000000000001')
+    write_entry(state_dir, 'old-2', [recorded(dom, elsewhere), gone], 200)
+    extra['rebalance_history_keep'] = 2
+
+    dry = play('rebalance.yml', dict(extra, rebalance_run_id='dry'), check=True)
     assert read_pins(dom, 'live') == start, 'check mode changed the domain'
     assert '--- before' in dry and '+++ after' in dry
+    assert history(state_dir) == ['old-1', 'old-2'] and not (state_dir / 'rebalance.lock').exists()
 
-    play('rebalance.yml', extra)
+    play('rebalance.yml', dict(extra, rebalance_run_id='first', rebalance_reason='hotspot_predicted'))
+    bystander.pinVcpuFlags(0, cpuset.to_cpumap({1}, host_cpus), 2)  # after the placement "first" recorded
+    bystander_pins = read_pins(bystander, 'config')
     after = read_pins(dom, 'live')
     assert sorted(after['vcpus'].values()) == ['0', '1'], after
-    first = json.loads((state_dir / 'last-rebalance.json').read_text())
-    assert first['changed']['cpu'] == [dom.name()] and first['moves']
+    report = json.loads((state_dir / 'last-rebalance.json').read_text())
+    assert report['run_id'] == 'first' and report['history_id'] == 'first'
+    assert report['changed']['cpu'] == [dom.name()] and report['moves'] and not report['failed']
+    assert history(state_dir) == ['first', 'old-2'], 'the oldest entry beyond rebalance_history_keep is removed'
+    first = entry(state_dir, 'first')
+    assert first['reason'] == 'hotspot_predicted' and first['uri'] == 'qemu:///system' and first['time']
+    assert [d['pins'] for d in first['domains'] if d['name'] == dom.name()] == [start]
+    assert first['moves'] == report['moves'] and first['plan']['vcpu_pin'][0]['expect'] == start['vcpus']
+    assert not (state_dir / 'rebalance.lock').exists(), 'the lock is given back'
+    recorded_first = (state_dir / 'history' / 'first.json').read_bytes()
 
-    play('rebalance.yml', extra)
-    second = json.loads((state_dir / 'last-rebalance.json').read_text())
-    assert second['changed']['cpu'] == [] and second['moves'] == []
+    play('rebalance.yml', dict(extra, rebalance_run_id='second'))
+    report = json.loads((state_dir / 'last-rebalance.json').read_text())
+    assert report['changed']['cpu'] == [] and report['moves'] == [] and report['history_id'] is None
+    assert history(state_dir) == ['first', 'old-2'], 'a run that changed nothing writes no history'
+    assert (state_dir / 'history' / 'first.json').read_bytes() == recorded_first
     assert read_pins(dom, 'live') == after
 
+    out = play('rollback.yml', dict(extra, rollback_id='old-2'))
+    assert read_pins(dom, 'live')['vcpus'] == elsewhere['vcpus'], 'back to before old-2 (undoing "first" too)'
+    assert 'skipped, no longer on this host' in out and gone['name'] in out
+
     play('rollback.yml', extra)
-    assert read_pins(dom, 'live') == after, 'rollback restores the placement before the LAST rebalance'
-    # The last rebalance recorded `after` as its starting point; roll back to `start` by
-    # replaying the first record.
-    (state_dir / 'placement-before-rebalance.json').write_text(json.dumps(
-        {'uri': 'qemu:///system', 'domains': [{'name': dom.name(), 'source': 'live', 'pins': start,
-                                              'numatune': {'mode': None, 'nodeset': None}}]}))
-    play('rollback.yml', extra)
-    assert read_pins(dom, 'live') == start
+    assert read_pins(dom, 'live') == start, 'rollback restores the latest entry: the placement before "first"'
     assert read_pins(dom, 'config')['vcpus'] == start['vcpus']
+    assert read_pins(bystander, 'config') == bystander_pins, 'a domain no rebalance changed is left alone'
+    assert bystander.name() in [d['name'] for d in entry(state_dir, 'first')['domains']]
+
+    out = play('rollback.yml', dict(extra, rollback_id='nope'), rc=2)
+    assert 'no history entry nope' in out and 'first' in out and 'old-2' in out
+
+
+def test_faults_between_plan_and_apply_are_reported_per_domain(libvirtd, make_domain, tmp_path):
+    """Shut off, undefined and re-pinned after the plan: each named, the one healthy domain applied."""
+    healthy, shut, repinned = (make_domain(label, vcpus=1) for label in ('ok', 'shut', 'repin'))
+    gone = make_domain('gone', vcpus=1, persistent=False)
+    doms = [healthy, shut, repinned, gone]
+    names = [d.name() for d in doms]
+    state_dir, extra = setup(tmp_path, names, vcpus=1, load=0.1)[1:]
+    before = dict((d.name(), read_pins(d, 'config')) for d in doms[:3])
+    repinned_live = read_pins(repinned, 'live')['vcpus']['0']
+    callbacks = tmp_path / 'callbacks'
+    callbacks.mkdir()
+    (callbacks / 'between_plan_and_apply.py').write_text(FAULTS_CALLBACK)
+    target = 1 if repinned_live != '1' else 0
+    env = dict(ENV, ANSIBLE_CALLBACK_PLUGINS=str(callbacks), ANSIBLE_CALLBACKS_ENABLED='between_plan_and_apply',
+               INTRAVM_FAULTS=json.dumps({'destroy': [shut.name(), gone.name()], 'repin': {repinned.name(): target}}))
+
+    out = play('rebalance.yml', dict(extra, rebalance_run_id='faulty'), rc=2, env=env)
+    assert '2 domain(s) could not be rebalanced' in out
+    report = json.loads((state_dir / 'last-rebalance.json').read_text())
+    assert report['changed']['cpu'] == [healthy.name()]
+    assert sorted(report['failed']) == sorted([shut.name(), gone.name()])
+    assert 'shutoff' in report['failed'][shut.name()] and 'not found' in report['failed'][gone.name()]
+    assert list(report['superseded']) == [repinned.name()]
+    assert 'superseded' in report['superseded'][repinned.name()] and 'vcpu 0' in report['superseded'][repinned.name()]
+    assert report['superseded_by'] == [], 'no other rebalance run changed it: the message says so by naming none'
+    assert read_pins(repinned, 'live')['vcpus']['0'] == str(target), 'the superseded domain is left as the other actor set it'
+    assert read_pins(shut, 'config') == before[shut.name()] and read_pins(repinned, 'config') == before[repinned.name()]
+    assert history(state_dir) == ['faulty'] and not (state_dir / 'rebalance.lock').exists()
+
+
+def test_a_held_lock_or_broken_forecasts_fail_clearly_and_touch_nothing(libvirtd, make_domain, tmp_path):
+    dom = make_domain('held', vcpus=2)
+    start = read_pins(dom, 'live')
+    forecasts, state_dir, extra = setup(tmp_path, [dom.name()])
+    state_dir.mkdir()
+    lock = HostLock(str(state_dir / 'rebalance.lock'))
+    lock.acquire('awx-job-7', 0, 600, note='scheduled')
+
+    out = play('rebalance.yml', dict(extra, rebalance_lock_wait=0), rc=2)
+    assert "held by run 'awx-job-7' (scheduled)" in out and 'since' in out
+    assert read_pins(dom, 'live') == start and history(state_dir) == []
+    assert lock.read()['owner'] == 'awx-job-7', 'a run never gives back a lock it does not hold'
+    lock.release('awx-job-7')
+
+    forecasts.write_text(forecasts.read_text()[:40])  # half-written
+    out = play('rebalance.yml', extra, rc=2)
+    assert 'not valid JSON' in out
+    assert read_pins(dom, 'live') == start and history(state_dir) == []
+    assert not (state_dir / 'rebalance.lock').exists()
+
+
+def test_two_concurrent_runs_leave_one_plan_and_say_which_won(libvirtd, make_domain, tmp_path):
+    """Both runs start while a third party holds the lock, so both wait; whichever gets it first
+    applies its plan, the other waits for it, plans from what it left and changes nothing."""
+    dom = make_domain('race', vcpus=2)
+    state_dir, extra = setup(tmp_path, [dom.name()])[1:]
+    state_dir.mkdir()
+    holder = HostLock(str(state_dir / 'rebalance.lock'))
+    holder.acquire('test-holder', 0, 600)
+    procs, logs = {}, {}
+    for run_id in ('run-a', 'run-b'):
+        logs[run_id] = tmp_path / ('%s.log' % run_id)
+        with open(str(logs[run_id]), 'w') as log:
+            procs[run_id] = subprocess.Popen(
+                [os.path.join(BIN, 'ansible-playbook'), os.path.join(ROOT, 'playbooks', 'rebalance.yml'), '-i', 'localhost,',
+                 '-c', 'local', '-e', json.dumps(dict(extra, rebalance_run_id=run_id))],
+                env=ENV, stdout=log, stderr=subprocess.STDOUT)
+    try:
+        deadline = time.time() + 180
+        while not all("Take this host's rebalance lock" in logs[r].read_text() for r in procs):
+            assert time.time() < deadline and all(p.poll() is None for p in procs.values()), \
+                '\n'.join(logs[r].read_text()[-3000:] for r in procs)
+            time.sleep(0.5)
+        time.sleep(2)  # both are now waiting on the lock
+        holder.release('test-holder')
+        for proc in procs.values():
+            proc.wait(timeout=300)
+    finally:
+        for proc in procs.values():
+            if proc.poll() is None:
+                proc.kill()
+    outputs = dict((r, logs[r].read_text()) for r in procs)
+    assert all(p.returncode == 0 for p in procs.values()), outputs
+
+    assert len(history(state_dir)) == 1, 'exactly one run changed something'
+    winner = history(state_dir)[0]
+    loser = 'run-b' if winner == 'run-a' else 'run-a'
+    planned = entry(state_dir, winner)['plan']['vcpu_pin']
+    assert [e['name'] for e in planned] == [dom.name()]
+    assert read_pins(dom, 'live')['vcpus'] == planned[0]['vcpus'], 'the final placement is the winner\'s plan'
+    report = json.loads((state_dir / 'last-rebalance.json').read_text())
+    assert report['run_id'] == loser and report['history_id'] is None, 'the loser ran last and changed nothing'
+    assert report['lock']['waited_for'] == ['test-holder', winner]
+    assert 'waiting' in outputs[loser] and 'for run(s) test-holder, %s, which went first' % winner in outputs[loser]
+    assert not (state_dir / 'rebalance.lock').exists()

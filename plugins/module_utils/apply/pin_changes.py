@@ -86,6 +86,27 @@ def plan_changes(request, current_by_side):
     return changes
 
 
+def changed_since(expect, current):
+    """[(index, expected, now)] for each vCPU in expect whose pin in current (read_pins shape) differs.
+
+    expect is the placement a plan was computed from ({index: cpuset}); a vCPU
+    the domain no longer has reads as None. Cpusets compare by CPUs, not text.
+    """
+    drift = []
+    for key, text in (expect or {}).items():
+        index = _index('expect', key)
+        want = _parse('expect[%s]' % key, text)
+        now = current['vcpus'].get(str(index))
+        if now is None or cpuset.parse(now) != want:
+            drift.append((index, cpuset.format(want), now))
+    return sorted(drift)
+
+
+def describe_drift(drift):
+    """'vcpu 0 0 -> 1, vcpu 3 2 -> gone' for a changed_since() list."""
+    return ', '.join('vcpu %d %s -> %s' % (index, was, 'gone' if now is None else now) for index, was, now in drift)
+
+
 def apply_to(pins, change, value):
     """A copy of pins (read_pins shape) with one change's target set to value."""
     result = {'vcpus': dict(pins['vcpus']), 'emulator': pins['emulator'], 'iothreads': dict(pins['iothreads'])}

@@ -419,7 +419,10 @@ def _move(key, src, dst, benefit, cost, kind, reason):
 
 
 def _targets(state, planned, pins, current, topology, pol):
-    """Per-VM target allocation, and the vcpu_pin / numa_memory entries for VMs that change."""
+    """Per-VM target allocation, and the vcpu_pin / numa_memory entries for VMs that change.
+
+    A vcpu_pin entry carries `expect`, the current vCPU pins it was planned from.
+    """
     allocations, vcpu_plan, numa_plan = {}, [], []
     multi_node = len(topology.get('nodes') or []) > 1
     cache = {}
@@ -452,7 +455,8 @@ def _targets(state, planned, pins, current, topology, pol):
         same_io = (len(cur_iothreads) == len(iothreads)
                    and all(str(k) in iothreads and same(v, iothreads[str(k)]) for k, v in cur_iothreads.items()))
         if not same_pins or not same(cur.get('emulator'), span) or not same_io:
-            entry = {'name': name, 'vcpus': vcpus, 'emulator': span}
+            entry = {'name': name, 'vcpus': vcpus, 'emulator': span,
+                     'expect': dict((str(k), v) for k, v in cur['vcpus'].items())}
             if iothreads:
                 entry['iothreads'] = iothreads
             vcpu_plan.append(entry)

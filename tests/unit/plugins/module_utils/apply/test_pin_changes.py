@@ -5,7 +5,7 @@ __metaclass__ = type
 import pytest
 
 from ansible_collections.adaptive.intravm.plugins.module_utils.apply.pin_changes import (
-    PinChange, PinRequestError, apply_to, parse_request, plan_changes,
+    PinChange, PinRequestError, apply_to, changed_since, describe_drift, parse_request, plan_changes,
 )
 
 CURRENT = {'vcpus': {'0': '0-3', '1': '0-3'}, 'emulator': '0-3', 'iothreads': {'1': '0-3'}}
@@ -63,3 +63,22 @@ def test_apply_to_copies():
     assert after['vcpus'] == {'0': '0-3', '1': '2'} and CURRENT['vcpus']['1'] == '0-3'
     assert apply_to(CURRENT, PinChange('live', 'emulator', None, '0-3', '1'), '1')['emulator'] == '1'
     assert apply_to(CURRENT, PinChange('live', 'iothread', 1, '0-3', '1'), '1')['iothreads'] == {'1': '1'}
+
+
+def test_changed_since_compares_cpus_not_text_and_names_what_moved():
+    current = {'vcpus': {'0': '0-3', '1': '2'}, 'emulator': '0-3', 'iothreads': {}}
+    assert changed_since({'0': '3,0-2', 1: '2'}, current) == []
+    assert changed_since(None, current) == []
+    drift = changed_since({'0': '0-3', '1': '1', '2': '0'}, current)
+    assert drift == [(1, '1', '2'), (2, '0', None)]
+    assert describe_drift(drift) == 'vcpu 1 1 -> 2, vcpu 2 0 -> gone'
+
+
+@pytest.mark.parametrize('expect, message', [
+    ({'x': '0'}, "expect: key 'x'"),
+    ({'0': '0-z'}, "expect[0]: 'z' in cpuset"),
+])
+def test_changed_since_refuses_a_malformed_expect(expect, message):
+    with pytest.raises(PinRequestError) as err:
+        changed_since(expect, CURRENT)
+    assert message in str(err.value)

@@ -69,6 +69,15 @@ def test_floating_vm_is_pinned_on_one_node_with_its_memory():
     assert all(m['kind'] == 'placement' and m['from'] == '0-7' for m in r['moves'])
 
 
+def test_a_vcpu_pin_entry_carries_the_pins_it_was_planned_from():
+    """vcpu_pin's compare-and-swap: `expect` is the current placement, so a domain moved since is skipped."""
+    current = {'a': vm(['0-7', '0-7']), 'b': vm(['5'])}
+    r = plan(topo(**NO_SMT), current, {'a': fc(0.5, 0.5), 'b': fc(0.1)})
+    entries = dict((e['name'], e) for e in r['plan']['vcpu_pin'])
+    assert entries['a']['expect'] == {'0': '0-7', '1': '0-7'}
+    assert entries['b']['expect'] == {'0': '5'}  # b stays on 5 (its emulator changes): expect is its pins as they are
+
+
 def test_vm_too_big_for_one_node_spans_two_and_interleaves_memory():
     t = topo(**NO_SMT)
     r = plan(t, {'a': vm(['0-7'] * 6)}, {'a': fc(*[0.9] * 6)}, {'default_vm': {'min_cpus': 6}})
