@@ -17,8 +17,13 @@ samples_lost counts what the fault's own window cost (each fault says which).
   reader never saw; the guest is stopped while saved, so nothing should be).
 - domain_destroyed_mid_run: two domains planned, one destroyed before the apply.
 - libvirtd_restart_mid_run: libvirtd killed between one domain's apply and the next's.
+- concurrent_rebalance: two `rebalance.yml` runs started at the same moment against one host.
+- restore_through_hook: a saved guest whose pins and nodeset name CPUs and a node this host
+  lacks is restored through the placement hook (installed by the host_predictor role's tasks,
+  libvirtd reloaded with SIGHUP, removed afterwards); skipped where a qemu hook exists already.
 - predictor_kill9: the host predictor killed with SIGKILL under load and restarted
   (samples lost: steps it did not sample while down, its restart time).
+- predictor_libvirtd_restart: libvirtd killed and started again under the predictor.
 - state_disk_full: the predictor's state directory on a full 256 KiB tmpfs.
 """
 
@@ -153,6 +158,91 @@ def libvirtd_restart_mid_run(_args):
         conn.close()
 
 
+def concurrent_rebalance(_args):
+    """Two rebalance.yml runs at once: one applies its plan, the other waits for the lock and changes nothing."""
+    conn = libvirt.open(URI)
+    name = libvirt_harness.unique_name('fault-race')
+    root = tempfile.mkdtemp(prefix='intravm-faults-')
+    try:
+        libvirt_harness.create(conn, libvirt_harness.domain_xml(name, vcpus=2))
+        before = live_pins(conn, name)
+        one = {'p50': [0.9], 'p90': [0.9]}
+        doc = {'version': 1, 'generated_at': time.time(), 'host': 'localhost', 'step_s': 300,
+               'vms': {name: {'vcpus': 2, 'model': 'recorded', 'horizons_s': [300], 'cpu': one, 'vcpu': {'0': one, '1': one}}}}
+        forecasts, state_dir = os.path.join(root, 'forecasts.json'), os.path.join(root, 'state')
+        with open(forecasts, 'w') as handle:
+            json.dump(doc, handle)
+        env = dict(os.environ, ANSIBLE_COLLECTIONS_PATH=COLLECTIONS, PYTHONPATH=COLLECTIONS, ANSIBLE_NOCOLOR='1')
+        procs = []
+        for run_id in ('race-a', 'race-b'):
+            extra = {'target_hosts': 'localhost', 'ansible_python_interpreter': sys.executable, 'rebalance_run_id': run_id,
+                     'rebalance_forecasts_path': forecasts, 'rebalance_state_dir': state_dir,
+                     'rebalance_policy': {'vms': {name: {'min_cpus': 1}}}}
+            procs.append(subprocess.Popen([os.path.join(BIN, 'ansible-playbook'), os.path.join(REPO, 'playbooks', 'rebalance.yml'),
+                                           '-i', 'localhost,', '-c', 'local', '-e', json.dumps(extra)],
+                                          env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, universal_newlines=True))
+        outputs = [p.communicate(timeout=600)[0] for p in procs]
+        history = sorted(os.listdir(os.path.join(state_dir, 'history'))) if os.path.isdir(os.path.join(state_dir, 'history')) else []
+        after = live_pins(conn, name)
+        plans = []                      # the placement each run that changed something planned
+        for entry in history:
+            with open(os.path.join(state_dir, 'history', entry)) as handle:
+                plans.extend([e['vcpus'][str(v)] for v in range(2)] for e in json.load(handle)['plan']['vcpu_pin'] if e['name'] == name)
+        wanted = plans[-1] if plans else before
+        survived = (all(p.returncode == 0 for p in procs) and not any('Traceback' in o for o in outputs)
+                    and len(history) >= 1 and after in plans)
+        return {'survived': survived, 'half': min(half_applied(before, p, after) for p in plans) if plans else 0, 'lost': 0,
+                'note': 'runs that changed something: %s; final pins %s' % ([h[:-len('.json')] for h in history], after)}
+    finally:
+        libvirt_harness.remove(conn, name)
+        conn.close()
+        shutil.rmtree(root, ignore_errors=True)
+
+
+def restore_through_hook(_args):
+    """A guest saved with pins to CPUs and a node this host lacks comes back through the hook, with the pins it can honour."""
+    import pathlib  # pylint: disable=import-outside-toplevel
+    import xml.etree.ElementTree as ET  # pylint: disable=import-outside-toplevel
+    sys.path.insert(0, os.path.join(REPO, 'tests', 'integration'))
+    import test_qemu_hook as hook  # pylint: disable=import-error,import-outside-toplevel
+    existing = [p for p in (os.path.join(hook.HOOKS, 'qemu'), os.path.dirname(hook.ENTRY)) if os.path.exists(p) and
+                (os.path.isfile(p) or os.listdir(p))]
+    if existing or os.geteuid() != 0:
+        return {'survived': True, 'half': 0, 'lost': 0, 'note': 'skipped: qemu hooks exist here already or not root'}
+    conn = libvirt.open(URI)
+    name = libvirt_harness.unique_name('fault-hook')
+    root = tempfile.mkdtemp(prefix='intravm-faults-')
+    had_dir = os.path.isdir(os.path.dirname(hook.ENTRY))
+    try:
+        cpus, nodes = hook.online('cpu'), hook.online('node')
+        here = min(cpus)
+        dom = libvirt_harness.create(conn, libvirt_harness.domain_xml(name, vcpus=2), persistent=False)
+        image = os.path.join(root, 'guest.save')
+        dom.save(image)
+        saved = conn.saveImageGetXMLDesc(image, libvirt.VIR_DOMAIN_SAVE_IMAGE_XML_SECURE)
+        pins = ("<cputune><vcpupin vcpu='0' cpuset='%d'/><vcpupin vcpu='1' cpuset='%d'/></cputune>"
+                "<numatune><memory mode='strict' nodeset='%d'/></numatune>" % (max(cpus) + 1, here, max(nodes) + 1))
+        conn.saveImageDefineXML(image, saved.replace('</vcpu>', '</vcpu>' + pins, 1), 0)
+        hook.install_hook(pathlib.Path(root))
+        hook.reload_libvirtd()
+        started = time.monotonic()
+        hook.restore_until_it_works(conn, image)
+        live = ET.fromstring(conn.lookupByName(name).XMLDesc(0))
+        kept = [(p.get('vcpu'), p.get('cpuset')) for p in live.findall('cputune/vcpupin')]
+        survived = kept == [('1', str(here))] and live.find('numatune') is None
+        return {'survived': survived, 'half': 0, 'lost': 0,
+                'note': 'restored in %.1f s keeping %s' % (time.monotonic() - started, kept)}
+    finally:
+        if os.path.lexists(hook.ENTRY):
+            os.remove(hook.ENTRY)
+        if not had_dir and os.path.isdir(os.path.dirname(hook.ENTRY)) and not os.listdir(os.path.dirname(hook.ENTRY)):
+            os.rmdir(os.path.dirname(hook.ENTRY))
+        hook.reload_libvirtd()
+        libvirt_harness.remove(conn, name)
+        conn.close()
+        shutil.rmtree(root, ignore_errors=True)
+
+
 # ------------------------------------------------------------------ the channel across save and restore
 
 def guest_manifest():
@@ -171,12 +261,14 @@ def poll_until(reader, count, seconds):
 
 
 def save_restore(args):
-    """A real guest with the channel and the profiler, saved and restored while the host reads its ring."""
+    """A real guest with the channel and the profiler, saved and restored while the host reads its ring
+    and the predictor forecasts for it: the ring goes on, and so do the forecasts."""
     from ansible_collections.adaptive.intravm.plugins.modules import shm_channel  # pylint: disable=import-outside-toplevel
     conn = libvirt.open(URI)
     name = libvirt_harness.unique_name('fault-save')
     workdir = tempfile.mkdtemp(prefix=name)
     shm = 'intravm-' + name
+    pred = Predictor(workdir)
     try:
         guests.define(conn, name, args.manifest, workdir, vcpus=1, cmdline_extra='intravm.seconds=120')
         dom = conn.lookupByName(name)
@@ -185,21 +277,28 @@ def save_restore(args):
         dom.create()
         reader = RingReader('/dev/shm/' + shm)
         before = poll_until(reader, 3, 120)
+        pred.start()
+        forecasting = pred.wait(lambda: pred.samples(name) >= 2)
+        seen = pred.samples(name)
         image = os.path.join(workdir, 'saved')
         started = time.monotonic()
         dom.save(image)
         conn.restore(image)
         window = time.monotonic() - started
         after = poll_until(reader, 3, 60)
+        forecasts_on = pred.wait(lambda: pred.samples(name) > seen, timeout=60)
         seqs = [s.seq for s in before + after]
         lost = (seqs[-1] - seqs[0] + 1 - len(seqs)) if seqs else 0
         refused = dict((k, v) for k, v in reader.stats.items()
                        if v and k not in ('accepted', 'overruns', 'reboots', 'polls', 'empty', 'region_missing'))
-        survived = len(before) >= 3 and len(after) >= 3 and reader.stats['reboots'] == 0 and not refused
+        survived = (len(before) >= 3 and len(after) >= 3 and reader.stats['reboots'] == 0 and not refused
+                    and forecasting and forecasts_on)
         went_on = (before[-1].seq if before else None, after[0].seq if after else None)
         return {'survived': survived, 'half': 0, 'lost': lost,
-                'note': 'save+restore %.1f s; the guest went on from seq %s to %s' % ((window,) + went_on)}
+                'note': 'save+restore %.1f s; the guest went on from seq %s to %s; forecasts went on after the restore: %s'
+                        % ((window,) + went_on + (forecasts_on,))}
     finally:
+        pred.stop()
         guests.destroy(conn, name, workdir, shm)
         conn.close()
 
@@ -287,6 +386,36 @@ def predictor_kill9(_args):
         shutil.rmtree(root, ignore_errors=True)
 
 
+def predictor_libvirtd_restart(_args):
+    """libvirtd restarted under the predictor: it reconnects at its next step and keeps the VM's model."""
+    conn = libvirt.open(URI)
+    name = libvirt_harness.unique_name('fault-pred-lvd')
+    root = tempfile.mkdtemp(prefix='intravm-faults-')
+    pred = Predictor(root)
+    try:
+        libvirt_harness.create(conn, libvirt_harness.domain_xml(name, vcpus=2))
+        pred.start()
+        up = pred.wait(lambda: pred.samples(name) >= 3)
+        seen = pred.samples(name)
+        subprocess.run(['pkill', '-KILL', '-x', 'libvirtd'], check=False)
+        down_at = time.time()
+        time.sleep(2)
+        libvirtd_up()
+        back = pred.wait(lambda: pred.samples(name) > seen, timeout=120)
+        lost = int(time.time() - down_at) // pred.cfg['step_s']
+        kept = pred.samples(name) > seen and pred.proc.poll() is None
+        return {'survived': bool(up and back and kept), 'half': 0, 'lost': lost,
+                'note': '%d samples before; sampling again %s, model kept (samples went on from %d) %s'
+                        % (seen, back, seen, kept)}
+    finally:
+        pred.stop()
+        libvirtd_up()
+        conn = libvirt.open(URI)
+        libvirt_harness.remove(conn, name)
+        conn.close()
+        shutil.rmtree(root, ignore_errors=True)
+
+
 def state_disk_full(_args):
     """State directory on a full tmpfs: forecasts go on, /healthz says degraded, no truncated checkpoint, then recovery."""
     import torch  # pylint: disable=import-outside-toplevel
@@ -333,12 +462,16 @@ FAULTS = {
     'save_restore': save_restore,
     'domain_destroyed_mid_run': domain_destroyed_mid_run,
     'libvirtd_restart_mid_run': libvirtd_restart_mid_run,
+    'concurrent_rebalance': concurrent_rebalance,
+    'restore_through_hook': restore_through_hook,
     'predictor_kill9': predictor_kill9,
+    'predictor_libvirtd_restart': predictor_libvirtd_restart,
     'state_disk_full': state_disk_full,
 }
 WINDOWS = {
     'save_restore': 'records the reader never saw (none expected: the guest is stopped while saved)',
     'predictor_kill9': 'steps not sampled while the daemon was down (its restart time, torch import included)',
+    'predictor_libvirtd_restart': 'steps not sampled between the kill and the first sample after libvirtd was back',
 }
 
 
