@@ -31,6 +31,7 @@ from __future__ import absolute_import, division, print_function
 __metaclass__ = type
 
 import argparse
+import contextlib
 import json
 import os
 import shutil
@@ -188,7 +189,6 @@ def concurrent_rebalance(_args):
         for entry in history:
             with open(os.path.join(state_dir, 'history', entry)) as handle:
                 plans.extend([e['vcpus'][str(v)] for v in range(2)] for e in json.load(handle)['plan']['vcpu_pin'] if e['name'] == name)
-        wanted = plans[-1] if plans else before
         survived = (all(p.returncode == 0 for p in procs) and not any('Traceback' in o for o in outputs)
                     and len(history) >= 1 and after in plans)
         return {'survived': survived, 'half': min(half_applied(before, p, after) for p in plans) if plans else 0, 'lost': 0,
@@ -251,15 +251,6 @@ def guest_manifest():
     return guests.load_manifest(proc.stdout.strip().splitlines()[-1])
 
 
-def poll_until(reader, count, seconds):
-    samples = []
-    deadline = time.monotonic() + seconds
-    while time.monotonic() < deadline and len(samples) < count:
-        samples.extend(reader.poll())
-        time.sleep(0.2)
-    return samples
-
-
 def save_restore(args):
     """A real guest with the channel and the profiler, saved and restored while the host reads its ring
     and the predictor forecasts for it: the ring goes on, and so do the forecasts."""
@@ -276,7 +267,7 @@ def save_restore(args):
         dom = conn.defineXML(xml)
         dom.create()
         reader = RingReader('/dev/shm/' + shm)
-        before = poll_until(reader, 3, 120)
+        before = guests.poll_until(reader, 3, 120)
         pred.start()
         forecasting = pred.wait(lambda: pred.samples(name) >= 2)
         seen = pred.samples(name)
@@ -285,7 +276,7 @@ def save_restore(args):
         dom.save(image)
         conn.restore(image)
         window = time.monotonic() - started
-        after = poll_until(reader, 3, 60)
+        after = guests.poll_until(reader, 3, 60)
         forecasts_on = pred.wait(lambda: pred.samples(name) > seen, timeout=60)
         seqs = [s.seq for s in before + after]
         lost = (seqs[-1] - seqs[0] + 1 - len(seqs)) if seqs else 0
@@ -357,15 +348,39 @@ class Predictor(object):
             self.proc.wait()
 
 
-def predictor_kill9(_args):
-    """SIGKILL under load, then a restart: the VM's model comes back from its checkpoint, forecasts go on."""
+@contextlib.contextmanager
+def predicting(label, small_state_dir=False):
+    """(domain name, Predictor): a paused domain and the daemon forecasting for it; both gone afterwards.
+
+    small_state_dir: the daemon's state directory on a 256 KiB tmpfs, to fill.
+    """
     conn = libvirt.open(URI)
-    name = libvirt_harness.unique_name('fault-kill')
+    name = libvirt_harness.unique_name(label)
     root = tempfile.mkdtemp(prefix='intravm-faults-')
-    pred = Predictor(root)
+    state_dir = None
+    if small_state_dir:
+        state_dir = os.path.join(root, 'small')
+        os.makedirs(state_dir)
+        subprocess.run(['mount', '-t', 'tmpfs', '-o', 'size=256k', 'tmpfs', state_dir], check=True)
+    pred = Predictor(root, state_dir)
     try:
         libvirt_harness.create(conn, libvirt_harness.domain_xml(name, vcpus=2))
         pred.start()
+        yield name, pred
+    finally:
+        pred.stop()
+        if small_state_dir:
+            subprocess.run(['umount', state_dir], check=False)
+        libvirtd_up()
+        conn = libvirt.open(URI)            # a fault may have restarted the daemon under the old one
+        libvirt_harness.remove(conn, name)
+        conn.close()
+        shutil.rmtree(root, ignore_errors=True)
+
+
+def predictor_kill9(_args):
+    """SIGKILL under load, then a restart: the VM's model comes back from its checkpoint, forecasts go on."""
+    with predicting('fault-kill') as (name, pred):
         up = pred.wait(lambda: pred.samples(name) >= 4)
         time.sleep(1.5)                      # one more checkpoint interval
         seen = pred.samples(name)
@@ -379,22 +394,11 @@ def predictor_kill9(_args):
         return {'survived': bool(up and back and restored), 'half': 0, 'lost': lost,
                 'note': '%d samples before the kill; back %s, model restored from its checkpoint: %s'
                         % (seen, 'yes' if back else 'no', restored)}
-    finally:
-        pred.stop()
-        libvirt_harness.remove(conn, name)
-        conn.close()
-        shutil.rmtree(root, ignore_errors=True)
 
 
 def predictor_libvirtd_restart(_args):
     """libvirtd restarted under the predictor: it reconnects at its next step and keeps the VM's model."""
-    conn = libvirt.open(URI)
-    name = libvirt_harness.unique_name('fault-pred-lvd')
-    root = tempfile.mkdtemp(prefix='intravm-faults-')
-    pred = Predictor(root)
-    try:
-        libvirt_harness.create(conn, libvirt_harness.domain_xml(name, vcpus=2))
-        pred.start()
+    with predicting('fault-pred-lvd') as (name, pred):
         up = pred.wait(lambda: pred.samples(name) >= 3)
         seen = pred.samples(name)
         subprocess.run(['pkill', '-KILL', '-x', 'libvirtd'], check=False)
@@ -407,28 +411,13 @@ def predictor_libvirtd_restart(_args):
         return {'survived': bool(up and back and kept), 'half': 0, 'lost': lost,
                 'note': '%d samples before; sampling again %s, model kept (samples went on from %d) %s'
                         % (seen, back, seen, kept)}
-    finally:
-        pred.stop()
-        libvirtd_up()
-        conn = libvirt.open(URI)
-        libvirt_harness.remove(conn, name)
-        conn.close()
-        shutil.rmtree(root, ignore_errors=True)
 
 
 def state_disk_full(_args):
     """State directory on a full tmpfs: forecasts go on, /healthz says degraded, no truncated checkpoint, then recovery."""
     import torch  # pylint: disable=import-outside-toplevel
-    conn = libvirt.open(URI)
-    name = libvirt_harness.unique_name('fault-full')
-    root = tempfile.mkdtemp(prefix='intravm-faults-')
-    small = os.path.join(root, 'small')
-    os.makedirs(small)
-    subprocess.run(['mount', '-t', 'tmpfs', '-o', 'size=256k', 'tmpfs', small], check=True)
-    pred = Predictor(root, state_dir=small)
-    try:
-        libvirt_harness.create(conn, libvirt_harness.domain_xml(name, vcpus=2))
-        pred.start()
+    with predicting('fault-full', small_state_dir=True) as (name, pred):
+        small = pred.cfg['state_dir']
         up = pred.wait(lambda: pred.samples(name) >= 2)
         filler = os.path.join(small, 'filler')
         with open(filler, 'wb', buffering=0) as handle:
@@ -441,21 +430,15 @@ def state_disk_full(_args):
         degraded = pred.wait(lambda: pred.get('/healthz')[0] == 503, timeout=30)
         serving = pred.wait(lambda: pred.samples(name) > at + 2, timeout=30)
         models = os.path.join(small, 'models')
-        loadable = all(torch.load(os.path.join(models, f), weights_only=True) is not None
-                       for f in os.listdir(models) if f.endswith('.pt')) if os.path.isdir(models) else True
-        temps = [f for f in os.listdir(models) if f.startswith('.')] if os.path.isdir(models) else []
+        checkpoints = os.listdir(models) if os.path.isdir(models) else []
+        loadable = all(torch.load(os.path.join(models, f), weights_only=True) is not None for f in checkpoints if f.endswith('.pt'))
+        temps = [f for f in checkpoints if f.startswith('.')]
         os.unlink(filler)
         healthy = pred.wait(lambda: pred.get('/healthz')[0] == 200, timeout=30)
         survived = up and degraded and serving and loadable and not temps and healthy and pred.proc.poll() is None
         return {'survived': bool(survived), 'half': 0, 'lost': 0,
                 'note': 'degraded %s, forecasts kept coming %s, checkpoints loadable %s, temporaries left %d, healthy again %s'
                         % (degraded, serving, loadable, len(temps), healthy)}
-    finally:
-        pred.stop()
-        subprocess.run(['umount', small], check=False)
-        libvirt_harness.remove(conn, name)
-        conn.close()
-        shutil.rmtree(root, ignore_errors=True)
 
 
 FAULTS = {

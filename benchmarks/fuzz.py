@@ -189,6 +189,8 @@ def fuzz_cpuset(cases, seed):
     out = {'cases': cases, 'escapes': 0, 'accepted': 0, 'accepted_bad': 0}
     for _case in range(cases):
         text = ''.join(rng.choice(CPUSET_ALPHABET) for _n in range(rng.randint(0, 12)))
+        if rng.random() < 0.02:         # numbers too long for int() (over 4300 digits)
+            text += rng.choice(DIGITS[:10]) * rng.choice([13, 4301, 10000])
         try:
             ids = cpuset.parse(text)
         except cpuset.CpusetError:

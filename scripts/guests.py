@@ -15,6 +15,7 @@ import json
 import os
 import shutil
 import subprocess
+import time
 
 import libvirt
 
@@ -73,6 +74,16 @@ def define(conn, name, manifest, workdir, vcpus=2, memory_mib=256, cmdline_extra
 
 def start(conn, name):
     conn.lookupByName(name).create()
+
+
+def poll_until(reader, count, seconds):
+    """At least `count` samples from a RingReader, or what came within `seconds`."""
+    samples = []
+    deadline = time.monotonic() + seconds
+    while time.monotonic() < deadline and len(samples) < count:
+        samples.extend(reader.poll())
+        time.sleep(0.2)
+    return samples
 
 
 def destroy(conn, name, workdir=None, shm=None):

@@ -17,9 +17,17 @@ if [[ -c /dev/kvm ]] && getent group kvm >/dev/null; then
 fi
 
 answers() { virsh -c "$uri" version >/dev/null 2>&1; }
+# A daemon killed a moment ago stays a zombie until init reaps it: it does not count.
+running() {
+    local pid
+    for pid in $(pgrep -x "$1"); do
+        [[ "$(awk '{print $3}' "/proc/$pid/stat" 2>/dev/null)" =~ ^[RSDI]$ ]] && return 0
+    done
+    return 1
+}
 answers && exit 0
-pgrep -x virtlogd >/dev/null || virtlogd -d
-pgrep -x libvirtd >/dev/null || libvirtd -d
+running virtlogd || virtlogd -d
+running libvirtd || libvirtd -d
 for _ in $(seq 60); do
     answers && exit 0
     sleep 0.5

@@ -126,10 +126,13 @@ msg:
   type: str
 '''
 
+import errno
 import grp
 import os
 import pwd
 import re
+import stat
+import tempfile
 import xml.etree.ElementTree as ET
 
 from ansible_collections.adaptive.intravm.plugins.module_utils.apply.rollback import Journal
@@ -230,13 +233,22 @@ def desired_xml(xml, shm_name, size_mib, present):
 
 
 def region_state(path):
-    """What the region file is now: existence, size, owner, mode, whether all zero."""
+    """What the region file is now: existence, size, owner, mode, whether all zero.
+
+    Anyone may create files in /dev/shm: a FIFO or link planted at the path is
+    refused (ChannelError), never opened in a way that blocks or follows it.
+    """
     try:
-        st = os.stat(path)
-    except OSError:
-        return {'path': path, 'exists': False}
-    clear = True
-    with open(path, 'rb') as handle:
+        fd = os.open(path, os.O_RDONLY | os.O_NONBLOCK | os.O_NOFOLLOW)
+    except OSError as exc:
+        if exc.errno == errno.ENOENT:
+            return {'path': path, 'exists': False}
+        raise ChannelError('cannot read the region %s: %s' % (path, exc.strerror))
+    with os.fdopen(fd, 'rb') as handle:
+        st = os.fstat(fd)
+        if not stat.S_ISREG(st.st_mode):
+            raise ChannelError('%s is not a regular file (mode %o): remove it before the domain starts' % (path, st.st_mode))
+        clear = True
         while True:
             chunk = handle.read(1 << 20)
             if not chunk:
@@ -265,16 +277,24 @@ def region_wanted(path, spec):
 
 
 def prepare_region(path, spec):
-    """Create or reset the region: zero-filled, sized, owned, moded. No partial file is left visible."""
-    tmp = '%s.intravm-tmp' % path
-    fd = os.open(tmp, os.O_RDWR | os.O_CREAT | os.O_TRUNC, spec['mode'])
+    """Create or reset the region: zero-filled, sized, owned, moded. No partial file is left visible.
+
+    The new file gets a fresh random name (mkstemp: O_EXCL, no link followed), so
+    nobody who pre-created a file in /dev/shm holds it open.
+    """
+    fd, tmp = tempfile.mkstemp(prefix='.%s.' % os.path.basename(path), dir=os.path.dirname(path))
     try:
-        os.ftruncate(fd, spec['size_mib'] << 20)
-        os.fchown(fd, spec['uid'], spec['gid'])
-        os.fchmod(fd, spec['mode'])
-    finally:
-        os.close(fd)
-    os.rename(tmp, path)
+        try:
+            os.ftruncate(fd, spec['size_mib'] << 20)
+            os.fchown(fd, spec['uid'], spec['gid'])
+            os.fchmod(fd, spec['mode'])
+        finally:
+            os.close(fd)
+        os.rename(tmp, path)
+    except BaseException:
+        if os.path.lexists(tmp):
+            os.unlink(tmp)
+        raise
 
 
 def run(module):
@@ -346,7 +366,7 @@ def main():
         ),
         requires=[LIBVIRT],
     )
-    module.run_and_exit(run)
+    module.run_and_exit(run, errors={OSError: lambda exc, _params: ('cannot prepare the region: %s' % exc, {})})
 
 
 if __name__ == '__main__':

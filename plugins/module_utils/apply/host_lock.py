@@ -23,6 +23,7 @@ import fcntl
 import json
 import os
 import socket
+import stat
 import time
 
 from ansible_collections.adaptive.intravm.plugins.module_utils.errors import IntravmError
@@ -99,13 +100,18 @@ class HostLock(object):
     def read(self):
         """The holder's record, None when free; one that cannot be parsed (its writer died mid-write) dates from its mtime."""
         try:
-            with open(self.path, 'rb') as handle:
-                raw = handle.read(65536)
-                mtime = os.fstat(handle.fileno()).st_mtime
+            # Never follow a link or wait on a FIFO planted at the lock's path.
+            fd = os.open(self.path, os.O_RDONLY | os.O_NOFOLLOW | os.O_NONBLOCK)
         except (IOError, OSError) as exc:
             if exc.errno == errno.ENOENT:
                 return None
             raise LockError('cannot read the lock %s: %s' % (self.path, exc.strerror))
+        with os.fdopen(fd, 'rb') as handle:
+            info = os.fstat(handle.fileno())
+            if not stat.S_ISREG(info.st_mode):
+                raise LockError('the lock %s is not a regular file (mode %o); remove it' % (self.path, info.st_mode))
+            raw = handle.read(65536)
+            mtime = info.st_mtime
         try:
             record = json.loads(raw.decode('utf-8'))
         except ValueError:
@@ -172,7 +178,11 @@ class HostLock(object):
             if result is not None:
                 result.update(waited_s=round(now - started, 3), waited_for=waited_for)
                 return result
-            if current is None:  # created meanwhile by a writer that skipped the guard: look again
+            if current is None:  # created meanwhile by a writer that skipped the guard: look again, within wait
+                if now >= deadline:
+                    raise LockError('%s appeared and vanished while we took it; gave up after %.0f s (wait=%s)'
+                                    % (self.path, now - started, wait), waited_for=waited_for)
+                self.sleep(min(POLL_S, max(0.0, deadline - now)) or POLL_S / 10.0)
                 continue
             label = current.get('owner') or 'unreadable lock'
             if label not in waited_for:

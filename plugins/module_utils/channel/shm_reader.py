@@ -22,7 +22,6 @@ import collections
 import itertools
 import os
 import stat
-import struct
 import time
 
 from ansible_collections.adaptive.intravm.plugins.module_utils.channel import shm_format as fmt
@@ -246,19 +245,30 @@ class RingReader(object):
         The window is nanoseconds, so a second read settles it.
         """
         for _attempt in range(SEQ_READS):
-            again = fmt.WRITE_SEQ.unpack(self._src.read(fmt.WRITE_SEQ_OFFSET, 8))[0]
+            again = self._read_u64(fmt.WRITE_SEQ_OFFSET)
+            if again is None:
+                raise fmt.FormatError('region_too_small', 'region shrank under the reader')
             if again == write_seq:
                 return write_seq
             write_seq = again
         return write_seq
 
+    def _read_u64(self, offset):
+        """The u64 at offset, or None when the region no longer holds it (a short read)."""
+        data = self._src.read(offset, 8)
+        return fmt.WRITE_SEQ.unpack(data)[0] if len(data) == 8 else None
+
     def _lapped(self, header, seq):
-        """True when the writer has since come round to rewrite seq's slot, so our copy may mix two records."""
+        """True when seq's slot now holds a later record of this ring: our copy may mix two records.
+
+        Judged by the slot itself, not by write_seq, so a guest cannot relabel a
+        bad record as our lag by moving write_seq alone.
+        """
         try:
-            now = fmt.WRITE_SEQ.unpack(self._src.read(fmt.WRITE_SEQ_OFFSET, 8))[0]
-        except (OSError, struct.error):
+            now = self._read_u64(fmt.slot_offset(header, seq) + 8)   # the record's own seq field
+        except OSError:
             return False
-        return now >= seq + header.capacity - 1
+        return now is not None and now > seq and (now - seq) % header.capacity == 0
 
     def _count_overrun(self, skipped, since, header, write_seq):
         """Count records lost to the ring's wrap, in records the writer can have written.

@@ -5,7 +5,7 @@
 
 Pure functions, no I/O: the same grammar serves modules, planner and daemon,
 so a cpuset, a NUMA node or a vCPU index means exactly one thing everywhere.
-A number is ASCII digits only: str.isdigit() and int() also take "١"
+A number is 1 to 12 ASCII digits: str.isdigit() and int() also take "١"
 (ARABIC-INDIC DIGIT ONE), "²", "1_0" and surrounding newlines, and a pin
 must never move because of one.
 """
@@ -15,7 +15,7 @@ __metaclass__ = type
 
 import re
 
-_NUMBER = re.compile(r'[0-9]+\Z')
+_NUMBER = re.compile(r'[0-9]{1,12}\Z')  # 12 digits: int() refuses over 4300 with a plain ValueError
 _SPACE = ' \t\r\n'  # ASCII whitespace only, like the digits
 
 # Upper bound on a CPU id we accept from users or libvirt; keeps a typo such as

@@ -6,6 +6,7 @@
 from __future__ import absolute_import, division, print_function
 __metaclass__ = type
 
+import os
 import xml.etree.ElementTree as ET
 
 import pytest
@@ -71,3 +72,26 @@ def test_other_shmem_devices_are_kept():
     xml = XML % "<shmem name='other'><model type='ivshmem-doorbell'/></shmem>"
     new, _dev = mod.desired_xml(xml, 'ch', 4, True)
     assert sorted(e.get('name') for e in ET.fromstring(new).findall('devices/shmem')) == ['ch', 'other']
+
+
+def test_a_fifo_or_link_at_the_region_path_is_refused_without_blocking(tmp_path):
+    """Anyone can create files in /dev/shm: the module must not hang on a FIFO or follow a link."""
+    fifo = tmp_path / 'fifo'
+    os.mkfifo(str(fifo))
+    with pytest.raises(mod.ChannelError, match='not a regular file'):
+        mod.region_state(str(fifo))
+    link = tmp_path / 'link'
+    os.symlink('/etc/passwd', str(link))
+    with pytest.raises(mod.ChannelError, match='cannot read the region'):
+        mod.region_state(str(link))
+    assert mod.region_state(str(tmp_path / 'absent')) == {'path': str(tmp_path / 'absent'), 'exists': False}
+
+
+def test_prepare_region_leaves_no_temporary_and_never_reuses_a_planted_file(tmp_path):
+    path = str(tmp_path / 'intravm-web01')
+    planted = tmp_path / 'intravm-web01.intravm-tmp'   # the fixed name an earlier release used
+    planted.write_bytes(b'planted')
+    spec = {'size_mib': 1, 'uid': os.getuid(), 'gid': os.getgid(), 'mode': 0o600}
+    mod.prepare_region(path, spec)
+    assert os.path.getsize(path) == 1 << 20 and planted.read_bytes() == b'planted'
+    assert sorted(p.name for p in tmp_path.iterdir()) == ['intravm-web01', 'intravm-web01.intravm-tmp']

@@ -71,15 +71,6 @@ def read(args):
     }, sys.stdout, sort_keys=True)
 
 
-def poll_until(reader, count, seconds):
-    samples = []
-    deadline = time.monotonic() + seconds
-    while time.monotonic() < deadline and len(samples) < count:
-        samples.extend(reader.poll())
-        time.sleep(0.2)
-    return samples
-
-
 def save_restore(args):
     """Read a few samples, `virsh save` the running guest, restore it, and read on with the same reader.
 
@@ -89,14 +80,14 @@ def save_restore(args):
     conn = libvirt.open(URI)
     dom = conn.lookupByName(args.name)
     reader = RingReader(args.shm)
-    before = poll_until(reader, 3, args.seconds)
+    before = guests.poll_until(reader, 3, args.seconds)
     image = '%s/%s.save' % (args.workdir, args.name)
     started = time.monotonic()
     dom.save(image)
     saved = time.monotonic()
     conn.restore(image)
     restored = time.monotonic()
-    after = poll_until(reader, 3, args.seconds)
+    after = guests.poll_until(reader, 3, args.seconds)
     conn.close()
     refused = dict((k, v) for k, v in reader.stats.items()
                    if v and k not in ('accepted', 'overruns', 'reboots', 'polls', 'empty', 'region_missing'))

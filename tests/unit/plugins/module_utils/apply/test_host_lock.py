@@ -139,3 +139,15 @@ def test_a_missing_directory_is_free_in_check_mode_and_an_error_otherwise(tmp_pa
     with pytest.raises(LockError) as err:
         lock.acquire('run-a', wait=0, ttl=600)
     assert 'cannot open the lock directory' in str(err.value) and 'create it first' in str(err.value)
+
+
+@pytest.mark.parametrize('plant', ['dangling link', 'fifo'])
+def test_something_else_at_the_lock_path_fails_at_once_and_never_spins(lock, plant):
+    """A link or FIFO planted at the path: a clear LockError, not a loop at 100 % CPU or a blocked open."""
+    if plant == 'dangling link':
+        os.symlink(lock.path + '.nowhere', lock.path)
+    else:
+        os.mkfifo(lock.path)
+    with pytest.raises(LockError) as err:
+        lock.acquire('run-a', 0, 60)
+    assert lock.path in str(err.value)

@@ -300,32 +300,60 @@ def test_torn_write_seq_of_an_old_byte_wise_writer_is_read_again():
 
 
 def test_a_slot_the_writer_lapped_while_we_copied_it_is_torn_not_bad_crc():
-    """A copy half old, half new fails its CRC; when the writer has come round since, that is our lag."""
+    """A copy half old, half new fails its CRC; when the slot now holds a later record, that is our lag."""
     guest = Guest()
     guest.write()
     reader, clock = reader_for(guest)
     assert len(reader.poll()) == 1
     guest.write()
     guest.buf[guest.slot(2) + fmt.RECORD_HEAD_SIZE + 1] ^= 0xff      # what a mixed copy looks like
-    lapped = struct.pack('<Q', 2 + guest.header.capacity)
-    seq_reads = []
     real_read = reader._src.read
 
-    def read(offset, length):
-        if offset == fmt.WRITE_SEQ_OFFSET and length == 8:
-            seq_reads.append(offset)
-            if len(seq_reads) > 1:              # the writer went round after the poll began
-                return lapped
+    def read(offset, length):                  # the slot's own seq, read after the copy: rewritten since
+        if offset == guest.slot(2) + 8 and length == 8:
+            return struct.pack('<Q', 2 + guest.header.capacity)
         return real_read(offset, length)
 
     reader._src.read = read
     clock.now += 1.0
     assert reader.poll() == []
     assert reader.stats['torn'] == 1 and reader.stats['bad_crc'] == 0
-    reader._src.read = real_read            # the same bytes with the writer not past them: the guest's fault
+    # The same bytes while the guest moves write_seq a ring ahead after our first read of it:
+    # the slot still holds record 2, so this is the guest's own bad record, not our lag.
+    seq_reads = []
+
+    def guest_moves_write_seq(offset, length):
+        if offset == fmt.WRITE_SEQ_OFFSET and length == 8:
+            seq_reads.append(offset)
+            if len(seq_reads) > 1:
+                return struct.pack('<Q', 2 + guest.header.capacity)
+        return real_read(offset, length)
+
+    reader._src.read = guest_moves_write_seq
     reader._last_seq = 1
     assert reader.poll() == []
     assert reader.stats['bad_crc'] == 1
+
+
+def test_a_region_that_shrinks_between_reads_is_refused_not_raised(tmp_path):
+    """The header read sees the region whole, the write_seq re-read finds it truncated: a refusal, no exception."""
+    path = tmp_path / 'region'
+    guest = Guest()
+    guest.write()
+    path.write_bytes(bytes(guest.buf))
+    reader = RingReader(str(path))
+    real_read = reader._src.read
+
+    def read(offset, length):
+        if offset == fmt.WRITE_SEQ_OFFSET and length == 8:
+            with open(str(path), 'r+b') as handle:
+                handle.truncate(20)
+        return real_read(offset, length)
+
+    reader._src.read = read
+    assert reader.poll() == []
+    assert reader.stats['region_too_small'] == 1
+    reader.close()
 
 
 def test_fifo_region_never_blocks_the_reader(tmp_path):

@@ -46,7 +46,7 @@ def test_cpumap_round_trip():
 
 # Digits outside ASCII: str.isdigit() accepts them and int() reads "١" as 1, so a
 # pin could move on a character no operator meant as a CPU number.
-@pytest.mark.parametrize('text', ['\u0661', '\u00b2', '0-\u0663', '\uff11', '1_0', '\u0661,2', '1\u2003'])
+@pytest.mark.parametrize('text', ['\u0661', '\u00b2', '0-\u0663', '\uff11', '1_0', '\u0661,2', '1\u2003', '1' * 5000, '0-' + '9' * 4400])
 def test_parse_takes_ascii_digits_only(text):
     with pytest.raises(cpuset.CpusetError):
         cpuset.parse(text)
@@ -57,7 +57,7 @@ def test_index_reads_ascii_numbers(value, expected):
     assert cpuset.index(value) == expected
 
 
-@pytest.mark.parametrize('value', ['\u0661', '\u00b2', '-1', -1, '1_0', '1.0', True, None, 1.0, '', '65536'])
+@pytest.mark.parametrize('value', ['\u0661', '\u00b2', '-1', -1, '1_0', '1.0', True, None, 1.0, '', '65536', '1' * 5000])
 def test_index_refuses_everything_else(value):
     with pytest.raises(cpuset.CpusetError) as err:
         cpuset.index(value, 'vCPU key')
