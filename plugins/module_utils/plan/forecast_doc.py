@@ -18,6 +18,7 @@ import json
 import math
 import os
 import stat
+import time
 from urllib.parse import urlsplit
 
 from ansible_collections.adaptive.intravm.plugins.module_utils.errors import IntravmError
@@ -61,16 +62,21 @@ def read_file(path, max_bytes=MAX_BYTES):
     return _bounded(data, path, max_bytes)
 
 
-def fetch(url, opener, timeout, max_bytes=MAX_BYTES):
-    """Body of an http(s) URL through opener(url, timeout=...) (ansible's open_url, or urllib's in the event source)."""
+def fetch(url, opener, timeout, max_bytes=MAX_BYTES, clock=time.monotonic):
+    """Body of an http(s) URL through opener(url, timeout=...) (ansible's open_url, or urllib's in the event source).
+
+    timeout bounds the whole body, not each socket read: an endpoint that
+    drips a byte at a time cannot hold a root module for hours.
+    """
     check_url(url)
+    deadline = clock() + timeout
     try:
         response = opener(url, timeout=timeout)
         try:
             final = response.geturl() if hasattr(response, 'geturl') else url
             if final != url:
                 check_url(final)    # a redirect must not lead out of http(s) either
-            data = response.read(max_bytes + 1)
+            data = _read_within(response, url, max_bytes, deadline, clock)
         finally:
             response.close()
     except ForecastDocError:
@@ -78,6 +84,21 @@ def fetch(url, opener, timeout, max_bytes=MAX_BYTES):
     except Exception as exc:  # pylint: disable=broad-except  # urllib and open_url raise several kinds
         raise ForecastDocError('cannot fetch forecasts from %s: %s' % (url, exc))
     return _bounded(data, url, max_bytes)
+
+
+def _read_within(response, where, max_bytes, deadline, clock):
+    """Up to max_bytes + 1 bytes, in the pieces the peer sends, until EOF or the deadline."""
+    read = getattr(response, 'read1', None) or response.read
+    chunks, total = [], 0
+    while total <= max_bytes:
+        chunk = read(min(1 << 16, max_bytes + 1 - total))
+        if not chunk:
+            break
+        chunks.append(chunk)
+        total += len(chunk)
+        if clock() > deadline:
+            raise ForecastDocError('forecasts from %s still arriving after the timeout; refused' % where)
+    return b''.join(chunks)
 
 
 def _bounded(data, where, max_bytes):

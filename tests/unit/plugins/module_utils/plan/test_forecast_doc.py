@@ -131,3 +131,19 @@ def test_a_big_hosts_document_fits_the_size_limit():
     body = json.dumps({'version': 1, 'generated_at': time.time(), 'vms': dict(('vm%04d' % i, vm) for i in range(1000))})
     assert len(body) < forecast_doc.MAX_BYTES
     assert len(forecast_doc.load(url='http://h/f', opener=opener_for(body.encode()))['vms']) == 1000
+
+
+def test_an_endpoint_that_drips_is_cut_off_at_the_timeout():
+    """The timeout bounds the whole body, not each read: one byte per read never ends otherwise."""
+    now = [0.0]
+
+    class Drip(Response):
+        def read1(self, _size=-1):
+            now[0] += 1.0                       # each byte takes a second to come
+            return self.read(1)
+
+    def opener(url, timeout):
+        return Drip(b'{"version": 1, "generated_at": 1, "vms": {}}' * 100, url)
+
+    with pytest.raises(ForecastDocError, match='still arriving after the timeout'):
+        forecast_doc.fetch('http://127.0.0.1/f', opener, timeout=10, clock=lambda: now[0])
