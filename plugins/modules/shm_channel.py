@@ -131,7 +131,6 @@ import grp
 import os
 import pwd
 import re
-import stat
 import tempfile
 import xml.etree.ElementTree as ET
 
@@ -139,6 +138,7 @@ from ansible_collections.adaptive.intravm.plugins.module_utils.apply.rollback im
 from ansible_collections.adaptive.intravm.plugins.module_utils.errors import IntravmError
 from ansible_collections.adaptive.intravm.plugins.module_utils.host import libvirt_conn
 from ansible_collections.adaptive.intravm.plugins.module_utils.module_base import LIBVIRT, IntravmModule
+from ansible_collections.adaptive.intravm.plugins.module_utils.regular_file import NotRegularFile, open_regular
 
 SHM_DIR = '/dev/shm'
 NAME_RE = re.compile(r'^[A-Za-z0-9_.][A-Za-z0-9_.-]{0,127}$')
@@ -239,15 +239,14 @@ def region_state(path):
     refused (ChannelError), never opened in a way that blocks or follows it.
     """
     try:
-        fd = os.open(path, os.O_RDONLY | os.O_NONBLOCK | os.O_NOFOLLOW)
+        fd, st = open_regular(path)
+    except NotRegularFile as exc:
+        raise ChannelError('%s: remove it before the domain starts' % exc)
     except OSError as exc:
         if exc.errno == errno.ENOENT:
             return {'path': path, 'exists': False}
         raise ChannelError('cannot read the region %s: %s' % (path, exc.strerror))
     with os.fdopen(fd, 'rb') as handle:
-        st = os.fstat(fd)
-        if not stat.S_ISREG(st.st_mode):
-            raise ChannelError('%s is not a regular file (mode %o): remove it before the domain starts' % (path, st.st_mode))
         clear = True
         while True:
             chunk = handle.read(1 << 20)

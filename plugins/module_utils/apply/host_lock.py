@@ -23,10 +23,10 @@ import fcntl
 import json
 import os
 import socket
-import stat
 import time
 
 from ansible_collections.adaptive.intravm.plugins.module_utils.errors import IntravmError
+from ansible_collections.adaptive.intravm.plugins.module_utils.regular_file import NotRegularFile, open_regular
 
 POLL_S = 1.0
 
@@ -100,16 +100,14 @@ class HostLock(object):
     def read(self):
         """The holder's record, None when free; one that cannot be parsed (its writer died mid-write) dates from its mtime."""
         try:
-            # Never follow a link or wait on a FIFO planted at the lock's path.
-            fd = os.open(self.path, os.O_RDONLY | os.O_NOFOLLOW | os.O_NONBLOCK)
+            fd, info = open_regular(self.path)   # never follows a link or waits on a FIFO planted there
+        except NotRegularFile as exc:
+            raise LockError('the lock %s; remove it' % exc)
         except (IOError, OSError) as exc:
             if exc.errno == errno.ENOENT:
                 return None
             raise LockError('cannot read the lock %s: %s' % (self.path, exc.strerror))
         with os.fdopen(fd, 'rb') as handle:
-            info = os.fstat(handle.fileno())
-            if not stat.S_ISREG(info.st_mode):
-                raise LockError('the lock %s is not a regular file (mode %o); remove it' % (self.path, info.st_mode))
             raw = handle.read(65536)
             mtime = info.st_mtime
         try:

@@ -25,6 +25,7 @@ import stat
 import time
 
 from ansible_collections.adaptive.intravm.plugins.module_utils.channel import shm_format as fmt
+from ansible_collections.adaptive.intravm.plugins.module_utils.regular_file import NotRegularFile, open_regular
 
 # Rejection reasons, each with a counter in RingReader.stats.
 REASONS = (
@@ -37,11 +38,6 @@ REASONS = (
 DEFAULT_MIN_INTERVAL_S = 0.1   # sustained rate a guest may write at: 10 records/s
 READ_BUDGET_BYTES = 1 << 20    # most bytes copied out of the ring per poll
 SEQ_READS = 4                  # reads of write_seq to get two that agree
-_OPEN_FLAGS = os.O_RDONLY | os.O_NONBLOCK | getattr(os, 'O_NOFOLLOW', 0) | getattr(os, 'O_CLOEXEC', 0)
-
-
-class NotRegularFile(OSError):
-    """The region path names something other than a regular file (a FIFO, a device, a link)."""
 
 
 class Rejection(object):
@@ -84,10 +80,9 @@ class _FileSource(object):
     def size(self):
         """Current size of the region, or None when the file does not exist.
 
-        Raises NotRegularFile for anything but a regular file. The open never
-        blocks (O_NONBLOCK: a FIFO would wait for a writer forever) and the
-        type is checked on the opened descriptor, so a swap between the
-        lstat() and the open() is caught too.
+        Raises NotRegularFile for anything but a regular file, a link included
+        (lstat); regular_file.open_regular checks the opened descriptor again,
+        so a swap between the lstat() and the open() is caught too.
         """
         try:
             st = os.lstat(self.path)
@@ -100,13 +95,11 @@ class _FileSource(object):
         if self._fd is None or (st.st_dev, st.st_ino) != self._ino:
             self.close()
             try:
-                fd = os.open(self.path, _OPEN_FLAGS)
+                fd, opened = open_regular(self.path)
+            except NotRegularFile:
+                raise
             except OSError:
                 return None
-            opened = os.fstat(fd)
-            if not stat.S_ISREG(opened.st_mode):
-                os.close(fd)
-                raise NotRegularFile('%s is not a regular file (mode %o)' % (self.path, opened.st_mode))
             self._fd, self._ino = fd, (opened.st_dev, opened.st_ino)
         return os.fstat(self._fd).st_size
 

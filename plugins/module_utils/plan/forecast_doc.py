@@ -17,11 +17,11 @@ __metaclass__ = type
 import json
 import math
 import os
-import stat
 import time
 from urllib.parse import urlsplit
 
 from ansible_collections.adaptive.intravm.plugins.module_utils.errors import IntravmError
+from ansible_collections.adaptive.intravm.plugins.module_utils.regular_file import NotRegularFile, open_regular
 
 VERSION = 1
 MAX_BYTES = 16 << 20      # 1,000 VMs of 32 vCPUs with per-vCPU forecasts take about 7 MiB
@@ -44,21 +44,18 @@ def check_url(url):
 
 
 def read_file(path, max_bytes=MAX_BYTES):
-    """Text of a regular file of at most max_bytes; the open never blocks on a FIFO."""
-    flags = os.O_RDONLY | getattr(os, 'O_NONBLOCK', 0) | getattr(os, 'O_CLOEXEC', 0)
+    """Text of a regular file of at most max_bytes; the open never blocks on a FIFO (a link is followed)."""
     try:
-        fd = os.open(path, flags)
+        fd, _info = open_regular(path, follow_links=True)
+    except NotRegularFile:
+        raise ForecastDocError('forecasts file %s is not a regular file' % path)
     except OSError as exc:
         raise ForecastDocError('cannot read forecasts file %s: %s' % (path, exc))
     try:
-        if not stat.S_ISREG(os.fstat(fd).st_mode):
-            raise ForecastDocError('forecasts file %s is not a regular file' % path)
-        with os.fdopen(os.dup(fd), 'rb') as handle:
+        with os.fdopen(fd, 'rb') as handle:
             data = handle.read(max_bytes + 1)
     except OSError as exc:
         raise ForecastDocError('cannot read forecasts file %s: %s' % (path, exc))
-    finally:
-        os.close(fd)
     return _bounded(data, path, max_bytes)
 
 
