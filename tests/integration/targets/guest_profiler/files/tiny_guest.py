@@ -45,13 +45,7 @@ def start(args):
 def read(args):
     """Poll the ring for --seconds; print what arrived as a JSON summary."""
     reader = RingReader(args.shm)
-    samples = []
-    deadline = time.monotonic() + args.seconds
-    while time.monotonic() < deadline:
-        samples.extend(reader.poll())
-        if len(samples) >= args.enough:
-            break
-        time.sleep(0.5)
+    samples = guests.poll_until(reader, args.enough, args.seconds)
     last = dict(samples[-1].metrics) if samples else {}
     busiest = {}
     for sample in samples:
