@@ -91,17 +91,37 @@ def libvirtd_up(timeout=60):
     subprocess.run([os.path.join(REPO, 'scripts', 'libvirt-up.sh')], check=True, timeout=timeout + 30)
 
 
-def two_domains(conn, label):
-    names = [libvirt_harness.unique_name('%s%d' % (label, i)) for i in (0, 1)]
+def close_quietly(conn):
+    """Close a connection the fault may have broken (libvirtd killed under it)."""
+    try:
+        conn.close()
+    except libvirt.libvirtError:
+        pass
+
+
+def remove_domains(names):
+    """Remove a fault's domains through a fresh connection: the fault may have restarted libvirtd."""
+    libvirtd_up()
+    conn = libvirt.open(URI)
     for name in names:
-        libvirt_harness.create(conn, libvirt_harness.domain_xml(name, vcpus=2))
-    return names
+        libvirt_harness.remove(conn, name)
+    conn.close()
 
 
-def pins_plan(conn, names):
-    """A plan that moves every vCPU of each domain to one host CPU (a change on any host of 2+ CPUs)."""
-    ncpu = conn.getInfo()[2]
-    return dict((name, [str((i + 1) % ncpu) for _v in range(2)]) for i, name in enumerate(names))
+@contextlib.contextmanager
+def planned_pair(label):
+    """(conn, names, pins before, plan): two paused domains and a plan that moves every vCPU of both."""
+    conn = libvirt.open(URI)
+    names = [libvirt_harness.unique_name('%s%d' % (label, i)) for i in (0, 1)]
+    try:
+        for name in names:
+            libvirt_harness.create(conn, libvirt_harness.domain_xml(name, vcpus=2))
+        ncpu = conn.getInfo()[2]
+        plan = dict((name, [str((i + 1) % ncpu) for _v in range(2)]) for i, name in enumerate(names))
+        yield conn, names, dict((n, live_pins(conn, n)) for n in names), plan
+    finally:
+        close_quietly(conn)
+        remove_domains(names)
 
 
 def apply_pins(name, pins):
@@ -112,11 +132,7 @@ def apply_pins(name, pins):
 
 def domain_destroyed_mid_run(_args):
     """Planned for two domains; one is destroyed before the apply: it fails by name, the other is applied whole."""
-    conn = libvirt.open(URI)
-    names = two_domains(conn, 'fault-destroy')
-    try:
-        before = dict((n, live_pins(conn, n)) for n in names)
-        plan = pins_plan(conn, names)
+    with planned_pair('fault-destroy') as (conn, names, before, plan):
         conn.lookupByName(names[1]).destroy()
         kept, kept_out = apply_pins(names[0], plan[names[0]])
         gone, gone_out = apply_pins(names[1], plan[names[1]])
@@ -125,38 +141,24 @@ def domain_destroyed_mid_run(_args):
                     and names[1] in gone.get('msg', '') and 'Traceback' not in kept_out + gone_out)
         return {'survived': bool(survived), 'half': half_applied(before[names[0]], plan[names[0]], after),
                 'lost': 0, 'note': 'the destroyed one: %s' % gone.get('msg')}
-    finally:
-        for name in names:
-            libvirt_harness.remove(conn, name)
-        conn.close()
 
 
 def libvirtd_restart_mid_run(_args):
     """libvirtd killed after the first domain's apply: the second fails cleanly, each VM is all-old or all-new."""
-    conn = libvirt.open(URI)
-    names = two_domains(conn, 'fault-lvd')
-    try:
-        before = dict((n, live_pins(conn, n)) for n in names)
-        plan = pins_plan(conn, names)
+    with planned_pair('fault-lvd') as (_conn, names, before, plan):
         first, first_out = apply_pins(names[0], plan[names[0]])
         subprocess.run(['pkill', '-KILL', '-x', 'libvirtd'], check=False)
         time.sleep(0.5)
         second, second_out = apply_pins(names[1], plan[names[1]])
         libvirtd_up()
-        conn.close()
-        conn = libvirt.open(URI)
-        after = dict((n, live_pins(conn, n)) for n in names)
+        fresh = libvirt.open(URI)
+        after = dict((n, live_pins(fresh, n)) for n in names)
+        fresh.close()
         half = sum(half_applied(before[n], plan[n], after[n]) for n in names)
         survived = (not first.get('failed') and second.get('failed') and 'Traceback' not in first_out + second_out
                     and after[names[0]] == plan[names[0]] and after[names[1]] == before[names[1]])
         return {'survived': bool(survived), 'half': half, 'lost': 0,
                 'note': 'while libvirtd was down: %s' % second.get('msg')}
-    finally:
-        libvirtd_up()
-        conn = libvirt.open(URI)
-        for name in names:
-            libvirt_harness.remove(conn, name)
-        conn.close()
 
 
 def concurrent_rebalance(_args):
@@ -371,10 +373,8 @@ def predicting(label, small_state_dir=False):
         pred.stop()
         if small_state_dir:
             subprocess.run(['umount', state_dir], check=False)
-        libvirtd_up()
-        conn = libvirt.open(URI)            # a fault may have restarted the daemon under the old one
-        libvirt_harness.remove(conn, name)
-        conn.close()
+        close_quietly(conn)
+        remove_domains([name])
         shutil.rmtree(root, ignore_errors=True)
 
 
