@@ -20,6 +20,15 @@ options:
     default: qemu:///system
 '''
 
+    DOMAIN = r'''
+options:
+  name:
+    description:
+      - Name of the domain.
+    type: str
+    required: true
+'''
+
     SIDES = r'''
 options:
   live:

@@ -22,6 +22,7 @@ from ansible_collections.adaptive.intravm.plugins.module_utils.host import libvi
 
 URI_SPEC = dict(uri=dict(type='str', default=libvirt_conn.DEFAULT_URI))
 SIDES_SPEC = dict(live=dict(type='bool', default=True), config=dict(type='bool', default=True))
+DOMAIN_SPEC = dict(name=dict(type='str', required=True))
 
 # (importable?, pip name, import traceback) for the dependency check.
 LIBVIRT = (libvirt_conn.HAS_LIBVIRT, 'libvirt-python', libvirt_conn.LIBVIRT_IMPORT_ERROR)
@@ -58,14 +59,17 @@ def domain_sides(params, dom):
 class IntravmModule(AnsibleModule):
     """AnsibleModule with the collection's options, dependency check, connections, errors and diff policy.
 
+    domain: add the required `name` of the one domain the module changes.
     sides: add `live` and `config`. libvirt: add `uri` (False for a module that
     never talks to libvirt). requires: (importable?, pip name, traceback)
     tuples checked at start; libvirt itself is checked when connect() is called,
     so a module that needs it only sometimes still runs without it.
     """
 
-    def __init__(self, argument_spec, sides=False, requires=(), libvirt=True, **kwargs):
+    def __init__(self, argument_spec, domain=False, sides=False, requires=(), libvirt=True, **kwargs):
         spec = dict(URI_SPEC) if libvirt else {}
+        if domain:
+            spec.update(DOMAIN_SPEC)
         if sides:
             spec.update(SIDES_SPEC)
         spec.update(argument_spec)

@@ -26,11 +26,6 @@ description:
 author:
   - adaptive.intravm contributors (@adaptive-intravm)
 options:
-  name:
-    description:
-      - Domain name.
-    type: str
-    required: true
   interface:
     description:
       - The interface, by MAC address, alias or host-side device (for example C(vnet0)).
@@ -91,6 +86,7 @@ options:
 extends_documentation_fragment:
   - adaptive.intravm.attributes.ACTION
   - adaptive.intravm.libvirt
+  - adaptive.intravm.libvirt.DOMAIN
 notes:
   - libvirt shapes live traffic with tc; inbound needs the C(sfq) qdisc and
     outbound the C(police) action. On a kernel without them the live change
@@ -242,8 +238,8 @@ def run(module):
 def main():
     rate = dict(type='int', default=0)
     module = IntravmModule(
+        domain=True,
         argument_spec=dict(
-            name=dict(type='str', required=True),
             interface=dict(type='str'),
             inbound=dict(type='dict', options=dict(average=rate, peak=rate, burst=rate, floor=rate)),
             outbound=dict(type='dict', options=dict(average=rate, peak=rate, burst=rate)),

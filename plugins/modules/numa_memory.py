@@ -25,10 +25,6 @@ description:
 author:
   - adaptive.intravm contributors (@adaptive-intravm)
 options:
-  name:
-    description: Name of the domain.
-    type: str
-    required: true
   mode:
     description: Memory policy.
     type: str
@@ -53,6 +49,7 @@ options:
 extends_documentation_fragment:
   - adaptive.intravm.attributes.ACTION
   - adaptive.intravm.libvirt
+  - adaptive.intravm.libvirt.DOMAIN
   - adaptive.intravm.libvirt.SIDES
 seealso:
   - module: adaptive.intravm.vcpu_pin
@@ -259,8 +256,8 @@ def _is_refusal(exc):
 
 def main():
     module = IntravmModule(
+        domain=True,
         argument_spec=dict(
-            name=dict(type='str', required=True),
             mode=dict(type='str', choices=['strict', 'preferred', 'interleave', 'restrictive']),
             nodeset=dict(type='str'),
             memnodes=dict(type='dict'),

@@ -30,11 +30,6 @@ description:
 author:
   - adaptive.intravm contributors (@adaptive-intravm)
 options:
-  name:
-    description:
-      - Domain name.
-    type: str
-    required: true
   shm_name:
     description:
       - Name of the shared memory object; the host file is C(/dev/shm/<shm_name>).
@@ -74,6 +69,7 @@ options:
 extends_documentation_fragment:
   - adaptive.intravm.attributes.ACTION
   - adaptive.intravm.libvirt
+  - adaptive.intravm.libvirt.DOMAIN
 notes:
   - The region is prepared on the machine the module runs on, so use a local O(uri) (or run the module on the hypervisor).
   - On a migration the destination QEMU creates C(/dev/shm/<shm_name>) itself and fills it
@@ -353,8 +349,8 @@ def run(module):
 
 def main():
     module = IntravmModule(
+        domain=True,
         argument_spec=dict(
-            name=dict(type='str', required=True),
             shm_name=dict(type='str'),
             size_mib=dict(type='int', default=4),
             state=dict(type='str', choices=['present', 'absent'], default='present'),

@@ -20,10 +20,6 @@ description:
 author:
   - adaptive.intravm contributors (@adaptive-intravm)
 options:
-  name:
-    description: Name of the domain.
-    type: str
-    required: true
   vcpus:
     description:
       - Map of vCPU index to cpuset string (for example C("2-3,6")).
@@ -52,6 +48,7 @@ options:
 extends_documentation_fragment:
   - adaptive.intravm.attributes.ACTION
   - adaptive.intravm.libvirt
+  - adaptive.intravm.libvirt.DOMAIN
   - adaptive.intravm.libvirt.SIDES
 notes:
   - Pins that are not set explicitly read as all host CPUs, as libvirt reports them.
@@ -214,8 +211,8 @@ def run(module):
 
 def main():
     module = IntravmModule(
+        domain=True,
         argument_spec=dict(
-            name=dict(type='str', required=True),
             vcpus=dict(type='dict'),
             emulator=dict(type='str'),
             iothreads=dict(type='dict'),

@@ -614,12 +614,6 @@ def decode_slot(slot, header, seed, expected_seq, key_cache=None):
     return timestamp_ns, layout.metrics(values), layout
 
 
-def decode_record(slot, header, seed, expected_seq, key_cache=None):
-    """(timestamp_ns, {name: value}) of one slot's bytes, or FormatError; see decode_slot()."""
-    timestamp_ns, metrics, _layout = decode_slot(slot, header, seed, expected_seq, key_cache)
-    return timestamp_ns, metrics
-
-
 def finite(value):
     """True for a float that is neither NaN nor infinite (for writers that clean up)."""
     return not (math.isnan(value) or math.isinf(value))

@@ -88,11 +88,6 @@ def parse_capabilities(xml_text, online_map=None):
     }
 
 
-def cpu_node_map(topology):
-    """{cpu id: NUMA node id} for a parsed topology."""
-    return dict((c['id'], c['node']) for c in topology['cpus'])
-
-
 def _int_or_none(value):
     return int(value) if value not in (None, '') else None
 

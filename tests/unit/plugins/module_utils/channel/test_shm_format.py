@@ -44,7 +44,7 @@ def test_record_round_trip():
     fmt.write_record(buf, header, seed, 1, 1000, keys, values)
     assert fmt.read_write_seq(buf) == 1
     off = fmt.slot_offset(header, 1)
-    ts, got = fmt.decode_record(bytes(buf[off:off + header.record_size]), header, seed, 1)
+    ts, got = fmt.decode_slot(bytes(buf[off:off + header.record_size]), header, seed, 1)[:2]
     assert ts == 1000
     assert got == metrics
 
@@ -76,7 +76,7 @@ def test_record_from_another_boot_fails_crc():
     fmt.write_record(buf, header, fmt.boot_seed(BOOT), 1, 1, keys, values)
     off = fmt.slot_offset(header, 1)
     with pytest.raises(fmt.FormatError) as err:
-        fmt.decode_record(bytes(buf[off:off + header.record_size]), header, fmt.boot_seed(b'\x01' * 16), 1)
+        fmt.decode_slot(bytes(buf[off:off + header.record_size]), header, fmt.boot_seed(b'\x01' * 16), 1)
     assert err.value.reason == 'bad_crc'
 
 
@@ -140,10 +140,10 @@ def test_value_range(value, ok):
     off = fmt.slot_offset(header, 1)
     slot = bytes(buf[off:off + header.record_size])
     if ok:
-        assert fmt.decode_record(slot, header, seed, 1)[1]['cpu.busy'] == value
+        assert fmt.decode_slot(slot, header, seed, 1)[1]['cpu.busy'] == value
     else:
         with pytest.raises(fmt.FormatError) as err:
-            fmt.decode_record(slot, header, seed, 1)
+            fmt.decode_slot(slot, header, seed, 1)
         assert err.value.reason == 'bad_value'
     assert fmt.finite(value) == (not (math.isnan(value) or math.isinf(value)))
 
@@ -188,7 +188,7 @@ def test_bulk_decoding_accepts_exactly_what_the_per_value_check_accepts(base, ed
         layout.sign_lanes = layout.limit_lanes = None      # the path for bounds lanes cannot express
     timestamps, decoded = layout.decode_run(data, 0, header.record_size, 1, seed, 1, 0)
     try:
-        expected = fmt.decode_record(data, header, seed, 1)
+        expected = fmt.decode_slot(data, header, seed, 1)[:2]
     except fmt.FormatError as exc:
         assert exc.reason == 'bad_value'
         assert decoded == []
@@ -239,7 +239,7 @@ def test_record_writer_refuses_a_set_that_does_not_fit_and_a_wrong_value_count()
     assert fmt.read_write_seq(buf) == 0
     writer.write(1, 1, [0.5, 0.25])
     off = fmt.slot_offset(header, 1)
-    assert fmt.decode_record(bytes(buf[off:off + header.record_size]), header, fmt.boot_seed(BOOT), 1) == (
+    assert fmt.decode_slot(bytes(buf[off:off + header.record_size]), header, fmt.boot_seed(BOOT), 1)[:2] == (
         1, {'vcpu.0.busy': 0.5, 'vcpu.1.busy': 0.25})
 
 

@@ -2,7 +2,7 @@
 from __future__ import absolute_import, division, print_function
 __metaclass__ = type
 
-from ansible_collections.adaptive.intravm.plugins.module_utils.host.topology import cpu_node_map, parse_capabilities
+from ansible_collections.adaptive.intravm.plugins.module_utils.host.topology import parse_capabilities
 
 # Trimmed from a real 2-node, SMT host's `virsh capabilities`.
 CAPS = """<capabilities><host>
@@ -33,7 +33,7 @@ def test_nodes_cpus_and_distances():
     assert topo['nodes'][1]['distances'] == {0: 21, 1: 10}
     assert topo['cpus_online'] == '0-3'
     assert [c['siblings'] for c in topo['cpus']] == ['0,2', '1,3', '0,2', '1,3']
-    assert cpu_node_map(topo) == {0: 0, 1: 1, 2: 0, 3: 1}
+    assert dict((c['id'], c['node']) for c in topo['cpus']) == {0: 0, 1: 1, 2: 0, 3: 1}
     assert topo['threads_per_core'] == 2
 
 
