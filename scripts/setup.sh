@@ -7,7 +7,7 @@ cd "$(dirname "$0")/.."
 
 APT_PACKAGES=(libvirt-daemon-system libvirt-clients qemu-system-x86 qemu-utils libvirt-dev
               pkg-config gcc python3-venv python3-dev rsync shellcheck openjdk-17-jre-headless
-              mmdebstrap busybox-static e2fsprogs cpio)
+              mmdebstrap busybox-static e2fsprogs cpio prometheus)
 
 missing=()
 for pkg in "${APT_PACKAGES[@]}"; do

@@ -34,7 +34,7 @@ import numpy as np
 import torch
 
 from ansible_collections.adaptive.intravm.services.predictor import (
-    baselines, checkpoint, features, model as mdl, selector, sources, state as state_fmt, training)
+    baselines, checkpoint, features, http_api, model as mdl, selector, sources, state as state_fmt, training)
 from ansible_collections.adaptive.intravm.services.predictor.config import (  # noqa: F401  pylint: disable=unused-import
     DEFAULT_CONFIG, ConfigError, load_config, parse_listen)
 
@@ -222,7 +222,7 @@ class ModelBank(object):
 
 
 class Metrics(object):
-    """Prometheus series: forecast vs actual per VM, model error, rejected samples, failed writes."""
+    """Prometheus series: forecast vs actual per VM, model error, rejected samples, vCPU delay, failed writes, freshness."""
 
     def __init__(self):
         self.registry = prom.CollectorRegistry() if HAS_PROMETHEUS else None
@@ -242,6 +242,22 @@ class Metrics(object):
                                            ['what'], registry=self.registry)
         for what in ('state', 'checkpoint'):
             self.write_failures.labels(what)
+        self.vcpu_delay = prom.Counter('intravm_vcpu_delay_seconds',
+                                       'Time the domain\'s vCPUs waited for a host CPU (libvirt vcpu.N.delay, all vCPUs)',
+                                       ['domain'], registry=self.registry)
+        self.generated = prom.Gauge('intravm_forecast_generated_timestamp_seconds',
+                                    'generated_at of the forecast document served now (Unix time)', registry=self.registry)
+        self.step_s = prom.Gauge('intravm_predictor_step_seconds', 'Configured sampling step', registry=self.registry)
+        self.degraded = prom.Gauge('intravm_predictor_degraded', '1 while /healthz reports degraded (a failed write)',
+                                   registry=self.registry)
+
+    def count_delay(self, name, prev, cur):
+        """Add the vCPU delay (ns counters of sources.counters) accrued since prev; a counter that went back adds 0."""
+        if not self.registry:
+            return
+        grown = sum(d - prev['vcpu_delay'][i] for i, d in cur['vcpu_delay'].items()
+                    if i in prev['vcpu_delay'] and d >= prev['vcpu_delay'][i]) if prev else 0.0
+        self.vcpu_delay.labels(name).inc(grown / 1e9)
 
     def exposition(self):
         if not self.registry:
@@ -251,7 +267,7 @@ class Metrics(object):
     def forget(self, name):
         if not self.registry:
             return
-        for gauge in (self.forecast, self.actual, self.error, self.rejected):
+        for gauge in (self.forecast, self.actual, self.error, self.rejected, self.vcpu_delay):
             for labels in list(gauge._metrics):  # pylint: disable=protected-access
                 if labels and labels[0] == name:
                     gauge.remove(*labels)
@@ -287,6 +303,10 @@ class Predictor(object):
         self.metrics = Metrics()
         self.doc = state_fmt.document(socket.gethostname(), clock(), cfg['step_s'], {})
         self.doc_bytes = json.dumps(self.doc).encode()
+        if self.metrics.registry:
+            self.metrics.generated.set(self.doc['generated_at'])
+            self.metrics.step_s.set(cfg['step_s'])
+            self.metrics.degraded.set_function(lambda: 1.0 if self.write_errors else 0.0)
         self.lock = threading.Lock()
         self.conn = None
         self.stop = threading.Event()
@@ -355,6 +375,8 @@ class Predictor(object):
         track.row = self.bank.allocate(params, lstm_state)
         self.vms[uuid] = track
         self._attach_ring(track)
+        if self.metrics.registry:   # present at 0, so increase() sees the first rejection
+            self.metrics.rejected.labels(name, 'bad_rate')
 
     def _attach_ring(self, track):
         if self.conn is None:
@@ -450,6 +472,7 @@ class Predictor(object):
                 continue
             cur = sources.counters(rec)
             rates = sources.rates_from_stats(track.prev, cur, now - track.prev_t) if track.prev_t else None
+            self.metrics.count_delay(track.name, track.prev, cur)
             track.prev, track.prev_t, track.vcpus = cur, now, cur['vcpus'] or track.vcpus
             if track.ring is not None:
                 before = sum(track.ring.rejected().values())
@@ -497,6 +520,7 @@ class Predictor(object):
         with self.lock:
             self.doc, self.doc_bytes = doc, body
         if self.metrics.registry:
+            self.metrics.generated.set(now)
             self.metrics.resets.set(self.bank.learner.resets)
             self.metrics.vms.set(len(self.vms))
         return doc
@@ -564,7 +588,7 @@ class Predictor(object):
 
     # -- main loop ---------------------------------------------------------
     def run(self):
-        server = serve(self, self.cfg['listen'])
+        server = http_api.serve(self, self.cfg)
         LOG.info('serving forecasts on %s, state file %s', self.cfg['listen'], self.cfg['state_file'])
         next_step = self.clock()
         try:
@@ -590,57 +614,6 @@ class Predictor(object):
 
 def _nan(value):
     return float('nan') if value is None else float(value)
-
-
-def serve(predictor, listen):
-    """Background HTTP server: /forecasts (the state document), /metrics, /healthz."""
-    import http.server  # pylint: disable=import-outside-toplevel
-    import socketserver  # pylint: disable=import-outside-toplevel
-
-    class Handler(http.server.BaseHTTPRequestHandler):
-        def do_GET(self):  # pylint: disable=invalid-name
-            path = self.path.split('?')[0]
-            status = 200
-            if path in ('/', '/forecasts'):
-                with predictor.lock:
-                    body, ctype = predictor.doc_bytes, 'application/json'
-            elif path == '/metrics':
-                body, ctype = predictor.metrics.exposition(), 'text/plain; version=0.0.4'
-            elif path == '/healthz':
-                health = predictor.health()
-                body, ctype = (health + '\n').encode(), 'text/plain'
-                status = 200 if health == 'ok' else 503
-            else:
-                self.send_error(404, 'unknown path %s' % path)
-                return
-            self.send_response(status)
-            self.send_header('Content-Type', ctype)
-            self.send_header('Content-Length', str(len(body)))
-            self.end_headers()
-            self.wfile.write(body)
-
-        def log_message(self, fmt, *args):  # pylint: disable=arguments-differ
-            LOG.debug('http: ' + fmt, *args)
-
-    kind, addr = parse_listen(listen)
-    if kind == 'unix':
-        if os.path.exists(addr):
-            os.unlink(addr)
-
-        class UnixHTTP(socketserver.ThreadingMixIn, socketserver.UnixStreamServer):
-            daemon_threads = True
-
-            def get_request(self):
-                conn, _addr = super(UnixHTTP, self).get_request()
-                return conn, ('unix', 0)
-
-        server = UnixHTTP(addr, Handler)
-    else:
-        http.server.ThreadingHTTPServer.allow_reuse_address = True
-        server = http.server.ThreadingHTTPServer(addr, Handler)
-        server.daemon_threads = True
-    threading.Thread(target=server.serve_forever, name='http', daemon=True).start()
-    return server
 
 
 def start_event_loop():
