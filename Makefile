@@ -6,20 +6,25 @@ export ANSIBLE_COLLECTIONS_PATH := $(CURDIR)/.build/collections
 export PYTHONPATH := $(CURDIR)/.build/collections
 export PYTHONDONTWRITEBYTECODE := 1
 
-.PHONY: setup demo test sanity units integration lint docs
+.PHONY: setup demo test sanity sanity-oldest units integration lint docs
 setup:
 	@scripts/setup.sh
 
 demo: setup
 	@python scripts/demo.py
 
-# Sanity first (fast failure on style), then all pytest suites in one run so the
-# last line is pytest's summary.
-test: setup sanity lint
+# Sanity first (fast failure on style), then the same on the oldest ansible-core we
+# claim, then all pytest suites in one run so the last line is pytest's summary.
+test: setup sanity sanity-oldest lint
 	@python -m pytest -p no:cacheprovider tests
 
 sanity: setup
 	@scripts/sanity.sh
+
+# ansible-test sanity and the unit tests of plugins/ on the oldest ansible-core that
+# meta/runtime.yml claims (requires_ansible), in .build/venv-core-oldest.
+sanity-oldest: setup
+	@scripts/oldest-core.sh
 
 lint: setup
 	@scripts/lint.sh

@@ -3,6 +3,8 @@
 # tracked and unignored files (ansible-test resolves symlinks and lists files through
 # git, so it gets a small git repository of its own). Arguments pass to ansible-test,
 # e.g. `scripts/sanity.sh plugins/modules/vcpu_pin.py` or `--test pep8`.
+# It runs the first `ansible-test` and `python` on PATH: scripts/oldest-core.sh puts the
+# venv of the oldest ansible-core we claim first.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 work=$(mktemp -d "$PWD/.build/sanity.XXXXXX")
