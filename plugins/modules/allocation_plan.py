@@ -37,6 +37,23 @@ options:
       - Only C(http) and C(https) URLs are read, also after a redirect; the body may be at most 16 MiB
         and nest at most 16 levels deep.
     type: str
+  forecasts_token:
+    description:
+      - Bearer token the predictor's endpoint asks for (its C(token_file)); sent only over
+        C(https), or to a loopback address.
+    type: str
+  forecasts_ca_path:
+    description:
+      - PEM file of the CA that signed the predictor's TLS certificate (default, the system's CAs).
+    type: path
+  forecasts_client_cert:
+    description:
+      - PEM client certificate, for a predictor that asks for one (its C(tls_client_ca)).
+    type: path
+  forecasts_client_key:
+    description:
+      - PEM private key of O(forecasts_client_cert).
+    type: path
   forecasts:
     description:
       - The forecast document itself (same shape as the state file), for example from
@@ -195,6 +212,7 @@ forecast_age_s:
   type: float
 '''
 
+import functools
 import time
 
 from ansible.module_utils.urls import open_url
@@ -209,8 +227,15 @@ from ansible_collections.adaptive.intravm.plugins.module_utils.plan.from_forecas
 
 def load_forecasts(params):
     """The forecast document from whichever source was given, read within forecast_doc's bounds."""
+    headers, redirects = {}, 'urllib2'
+    if params.get('forecasts_token') and params['forecasts_url']:
+        forecast_doc.check_token_url(params['forecasts_url'])
+        headers['Authorization'] = 'Bearer %s' % params['forecasts_token']
+        redirects = 'none'      # urllib would hand the token to wherever a redirect points
+    opener = functools.partial(open_url, headers=headers, follow_redirects=redirects, ca_path=params.get('forecasts_ca_path'),
+                               client_cert=params.get('forecasts_client_cert'), client_key=params.get('forecasts_client_key'))
     return forecast_doc.load(path=params['forecasts_path'], url=params['forecasts_url'], doc=params['forecasts'],
-                             opener=open_url, timeout=params['timeout'])
+                             opener=opener, timeout=params['timeout'])
 
 
 def run(module):
@@ -231,6 +256,10 @@ def main():
         argument_spec=dict(
             forecasts_path=dict(type='path'),
             forecasts_url=dict(type='str'),
+            forecasts_token=dict(type='str', no_log=True),
+            forecasts_ca_path=dict(type='path'),
+            forecasts_client_cert=dict(type='path'),
+            forecasts_client_key=dict(type='path'),
             forecasts=dict(type='dict'),
             max_age=dict(type='int', default=300),
             names=dict(type='list', elements='str'),
@@ -241,6 +270,7 @@ def main():
         ),
         mutually_exclusive=[('forecasts_path', 'forecasts_url', 'forecasts')],
         required_one_of=[('forecasts_path', 'forecasts_url', 'forecasts')],
+        required_together=[('forecasts_client_cert', 'forecasts_client_key')],
         requires=[LIBVIRT],
     )
     if module.params['max_age'] < 0:

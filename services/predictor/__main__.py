@@ -28,8 +28,10 @@ def main(argv=None):
         from ansible_collections.adaptive.intravm.services.predictor import offline  # pylint: disable=import-outside-toplevel
         return offline.train_to_file(args.traces, args.out, args.limit_vms, args.max_train_vms, args.epochs)
     from ansible_collections.adaptive.intravm.services.predictor import config  # pylint: disable=import-outside-toplevel
+    from ansible_collections.adaptive.intravm.services.predictor import http_api  # pylint: disable=import-outside-toplevel
     try:
         cfg = config.load_config(getattr(args, 'config', '/etc/host_predictor/config.json'))
+        http_api.check_files(cfg)
     except (OSError, config.ConfigError) as exc:
         sys.stderr.write('host_predictor: %s\n' % exc)
         return 2

@@ -9,6 +9,7 @@ The model defaults here match training.DEFAULTS (a unit test keeps them equal).
 from __future__ import absolute_import, division, print_function
 __metaclass__ = type
 
+import ipaddress
 import json
 
 DEFAULT_CONFIG = {
@@ -18,6 +19,11 @@ DEFAULT_CONFIG = {
     'state_dir': '/var/lib/host_predictor',
     'state_file': '/run/host_predictor/forecasts.json',
     'listen': '127.0.0.1:9177',
+    # Beyond loopback the endpoint needs TLS and a bearer token or client certificates.
+    'tls_cert': None,
+    'tls_key': None,
+    'tls_client_ca': None,
+    'token_file': None,
     'global_model': None,
     'shm_dir': '/dev/shm',
     'ring_prefix': 'intravm',
@@ -61,7 +67,38 @@ def load_config(path=None, overrides=None):
     cfg['horizons'] = sorted(set(hz))
     if parse_listen(cfg['listen']) is None:
         raise ConfigError('listen must be HOST:PORT or unix:/path, got %r' % (cfg['listen'],))
+    check_endpoint_security(cfg)
     return cfg
+
+
+def check_endpoint_security(cfg):
+    """Loopback and unix sockets may be plain; any other address needs TLS plus a token or client certificates."""
+    for key in ('tls_cert', 'tls_key', 'tls_client_ca', 'token_file'):
+        if cfg[key] is not None and not (isinstance(cfg[key], str) and cfg[key].startswith('/')):
+            raise ConfigError('%s must be an absolute path, got %r' % (key, cfg[key]))
+    if bool(cfg['tls_cert']) != bool(cfg['tls_key']):
+        raise ConfigError('tls_cert and tls_key go together')
+    if cfg['tls_client_ca'] and not cfg['tls_cert']:
+        raise ConfigError('tls_client_ca needs tls_cert and tls_key (client certificates are checked by TLS)')
+    kind, addr = parse_listen(cfg['listen'])
+    if kind == 'unix':
+        if cfg['tls_cert']:
+            raise ConfigError('TLS on a unix socket (%s) protects nothing; use file permissions' % addr)
+        return
+    if is_loopback(addr[0]):
+        return
+    if not cfg['tls_cert'] or not (cfg['token_file'] or cfg['tls_client_ca']):
+        raise ConfigError('listen %s is reachable beyond this host (by its guests too): set tls_cert and tls_key, and '
+                          'token_file or tls_client_ca; or listen on 127.0.0.1' % cfg['listen'])
+
+
+def is_loopback(host):
+    if host == 'localhost':
+        return True
+    try:
+        return ipaddress.ip_address(host).is_loopback
+    except ValueError:
+        return False
 
 
 def parse_listen(text):

@@ -14,6 +14,7 @@ names the source, never a RecursionError, a MemoryError or a traceback.
 from __future__ import absolute_import, division, print_function
 __metaclass__ = type
 
+import ipaddress
 import json
 import math
 import os
@@ -41,6 +42,22 @@ def check_url(url):
         raise ForecastDocError('forecasts_url %r: only %s URLs are read (got scheme %r)'
                                % (url, ' and '.join(SCHEMES), scheme or 'none'))
     return url
+
+
+def check_token_url(url):
+    """url when a bearer token may be sent to it: https, or http to a loopback address only."""
+    parts = urlsplit(str(url))
+    host = parts.hostname or ''
+    if parts.scheme.lower() == 'https' or host == 'localhost' or _loopback(host):
+        return url
+    raise ForecastDocError('forecasts_url %r: a token is sent over https only (or to a loopback address)' % url)
+
+
+def _loopback(host):
+    try:
+        return ipaddress.ip_address(host).is_loopback
+    except ValueError:
+        return False
 
 
 def read_file(path, max_bytes=MAX_BYTES):

@@ -1,10 +1,12 @@
 # -*- coding: utf-8 -*-
 # Copyright: (c) 2026, adaptive.intravm contributors
 # GNU General Public License v3.0+ (see COPYING or https://www.gnu.org/licenses/gpl-3.0.txt)
-"""adaptive.intravm.forecasts: events from the host predictor's forecasts.
+"""adaptive.intravm.forecasts: events from the host predictors' forecasts.
 
-Follows the predictor's endpoint (or its state file) and emits an event only
-when something meaningful changes, after it has held for `debounce` polls:
+Follows one predictor's endpoint (or its state file), or a whole fleet's
+(`endpoints`, polled concurrently, each debounced on its own), and emits an
+event only when something meaningful changes, after it has held for
+`debounce` polls:
 
 - hotspot_predicted / hotspot_cleared: the host's summed P90 CPU forecast
   at `horizon_index` crosses `hotspot_ratio` x its CPUs;
@@ -13,6 +15,10 @@ when something meaningful changes, after it has held for `debounce` polls:
 
 Arguments:
   url: http://127.0.0.1:9177/forecasts  (or `path` to the JSON state file)
+  endpoints: a fleet instead of url: a list of URLs, or of {host, url} where
+    host is the inventory name the event should carry
+  token, ca_path, client_cert, client_key: for predictors served beyond
+    loopback (TLS with a bearer token or client certificates)
   interval: seconds between polls (default 5)
   debounce: consecutive polls a change must hold (default 2)
   horizon_index: which forecast horizon to judge (default 0)
@@ -30,8 +36,10 @@ from __future__ import absolute_import, division, print_function
 __metaclass__ = type
 
 import asyncio
+import concurrent.futures
 import json
 import logging
+import ssl
 import urllib.request
 
 from ansible_collections.adaptive.intravm.plugins.module_utils.plan import forecast_doc
@@ -51,6 +59,29 @@ options:
   path:
     description: Path of the predictor's JSON state file (instead of url).
     type: str
+  endpoints:
+    description:
+      - A fleet of predictors, instead of url. Each item is a URL, or a dict with C(url) and
+        C(host) (the inventory name the events carry; default, the host the predictor names).
+      - All are polled every interval, concurrently, and debounced each on its own.
+    type: list
+    elements: raw
+  token:
+    description: Bearer token the predictors ask for; sent over https only (or to loopback).
+    type: str
+  ca_path:
+    description: PEM file of the CA that signed the predictors' TLS certificates.
+    type: str
+  client_cert:
+    description: PEM client certificate, for predictors that ask for one.
+    type: str
+  client_key:
+    description: PEM private key of client_cert.
+    type: str
+  concurrency:
+    description: Most endpoints fetched at once.
+    type: int
+    default: 16
   interval:
     description: Seconds between polls.
     type: float
@@ -136,42 +167,97 @@ class Debouncer(object):
         return events
 
 
-def read_state(url=None, path=None, timeout=5.0):
+class _NoRedirect(urllib.request.HTTPRedirectHandler):
+    """A redirect is an error: urllib would hand the token to wherever it points."""
+
+    def redirect_request(self, req, fp, code, msg, headers, newurl):
+        return None
+
+
+def make_opener(token=None, ca_path=None, client_cert=None, client_key=None):
+    """opener(url, timeout=...) for forecast_doc.fetch: TLS with ca_path / a client certificate, a bearer token."""
+    ctx = ssl.create_default_context(cafile=ca_path)
+    if client_cert:
+        ctx.load_cert_chain(client_cert, client_key)
+    handlers = [urllib.request.HTTPSHandler(context=ctx)] + ([_NoRedirect()] if token else [])
+    opener = urllib.request.build_opener(*handlers)
+    headers = {'Authorization': 'Bearer %s' % token} if token else {}
+
+    def open_url(url, timeout):
+        return opener.open(urllib.request.Request(url, headers=headers), timeout=timeout)
+    return open_url
+
+
+def read_state(url=None, path=None, timeout=5.0, opener=None):
     """The predictor's current state, or None (logged) when it cannot be read right now.
 
     forecast_doc bounds it: http(s) URLs only, 16 MiB, 16 levels, the predictor's shape.
     """
     try:
-        return forecast_doc.load(path=path, url=None if path else url, opener=urllib.request.urlopen, timeout=timeout)
+        return forecast_doc.load(path=path, url=None if path else url, opener=opener or urllib.request.urlopen,
+                                 timeout=timeout)
     except forecast_doc.ForecastDocError as exc:
         LOG.warning('%s', exc)
         return None
 
 
+def endpoints_of(args):
+    """[(inventory host or None, url or None, path or None)] from url / path / endpoints, checked up front.
+
+    A file:// or other scheme, or a token bound for plain http beyond loopback,
+    stops the activation at once.
+    """
+    if args.get('endpoints'):
+        out = []
+        for item in args['endpoints']:
+            host, url = (item.get('host'), item.get('url')) if isinstance(item, dict) else (None, item)
+            if not isinstance(url, str) or not url:
+                raise ValueError('adaptive.intravm.forecasts: endpoint %r has no url' % (item,))
+            out.append((host, url, None))
+    elif args.get('path'):
+        out = [(None, None, args['path'])]
+    elif args.get('url'):
+        out = [(None, args['url'], None)]
+    else:
+        raise ValueError('adaptive.intravm.forecasts needs url, path or endpoints')
+    for _host, url, _path in out:
+        if url:
+            forecast_doc.check_url(url)
+            if args.get('token'):
+                forecast_doc.check_token_url(url)
+    return out
+
+
 async def main(queue, args):
-    """EDA entry point: poll, debounce, put events on the queue."""
-    url, path = args.get('url'), args.get('path')
-    if not url and not path:
-        raise ValueError('adaptive.intravm.forecasts needs url or path')
-    if url and not path:
-        forecast_doc.check_url(url)     # a file:// or other scheme stops the activation at once
+    """EDA entry point: poll every endpoint, debounce each, put events on the queue."""
+    endpoints = endpoints_of(args)
+    opener = make_opener(*(args.get(key) or None for key in ('token', 'ca_path', 'client_cert', 'client_key')))
     interval = float(args.get('interval', 5))
-    debouncer = Debouncer(int(args.get('debounce', 2)))
+    debouncers = [Debouncer(int(args.get('debounce', 2))) for _endpoint in endpoints]
     max_events = int(args.get('max_events') or 0)
     sent = 0
     loop = asyncio.get_running_loop()
-    while True:
-        state = await loop.run_in_executor(None, read_state, url, path)
-        if state is not None:
-            held = conditions(state, int(args.get('horizon_index', 0)), float(args.get('hotspot_ratio', 0.9)),
-                              args.get('host_cpus'))
-            for event in debouncer.update(held):
-                event['generated_at'] = state.get('generated_at')
-                await queue.put({'intravm': event})
-                sent += 1
-                if max_events and sent >= max_events:
-                    return
-        await asyncio.sleep(interval)
+    pool = concurrent.futures.ThreadPoolExecutor(max_workers=max(1, min(int(args.get('concurrency', 16)), len(endpoints))))
+    try:
+        while True:
+            states = await asyncio.gather(*[loop.run_in_executor(pool, read_state, url, path, 5.0, opener)
+                                            for _host, url, path in endpoints])
+            for (host, _url, _path), debouncer, state in zip(endpoints, debouncers, states):
+                if state is None:
+                    continue
+                if host:
+                    state = dict(state, host=host)
+                held = conditions(state, int(args.get('horizon_index', 0)), float(args.get('hotspot_ratio', 0.9)),
+                                  args.get('host_cpus'))
+                for event in debouncer.update(held):
+                    event['generated_at'] = state.get('generated_at')
+                    await queue.put({'intravm': event})
+                    sent += 1
+                    if max_events and sent >= max_events:
+                        return
+            await asyncio.sleep(interval)
+    finally:
+        pool.shutdown(wait=False)
 
 
 def _at(values, index):

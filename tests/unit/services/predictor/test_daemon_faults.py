@@ -26,7 +26,7 @@ torch = pytest.importorskip('torch')
 
 from hypothesis import HealthCheck, given, settings, strategies as st  # noqa: E402
 
-from ansible_collections.adaptive.intravm.services.predictor import checkpoint, daemon, features, model as mdl  # noqa: E402
+from ansible_collections.adaptive.intravm.services.predictor import checkpoint, daemon, features, http_api, model as mdl  # noqa: E402
 
 HIDDEN = 4
 HORIZONS = [1, 3]
@@ -184,7 +184,7 @@ def get(url):
 
 def test_healthz_answers_503_while_degraded(tmp_path, full_disk):
     pred = started(tmp_path)
-    server = daemon.serve(pred, '127.0.0.1:0')
+    server = http_api.serve(pred, dict(pred.cfg, listen='127.0.0.1:0'))
     url = 'http://127.0.0.1:%d/healthz' % server.server_address[1]
     try:
         assert get(url) == (200, 'ok\n')
