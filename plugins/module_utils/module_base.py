@@ -56,6 +56,44 @@ def domain_sides(params, dom):
     return sides
 
 
+def handled_errors():
+    """The exception types a module reports as a failure of its own (not a traceback)."""
+    handled = (IntravmError, PartialApplyError)
+    if libvirt_conn.HAS_LIBVIRT:
+        handled += (libvirt_conn.libvirt.libvirtError,)
+    return handled
+
+
+def error_text(exc):
+    """What an operator reads for one of handled_errors()."""
+    if isinstance(exc, (IntravmError, PartialApplyError)):
+        return str(exc)
+    return 'libvirt error: %s' % libvirt_conn.error_text(exc)
+
+
+class EntryView(object):
+    """The module seen with one entry's parameters, so one module call can run a per-domain logic for many domains.
+
+    Offers what a module's run(module) uses: params, check_mode, connect()
+    (one shared connection), sides(dom) and warn().
+    """
+
+    def __init__(self, module, conn, params):
+        self.module = module
+        self.params = params
+        self.check_mode = module.check_mode
+        self._conn = conn
+
+    def connect(self):
+        return self._conn
+
+    def sides(self, dom):
+        return domain_sides(self.params, dom)
+
+    def warn(self, text):
+        self.module.warn(text)
+
+
 class IntravmModule(AnsibleModule):
     """AnsibleModule with the collection's options, dependency check, connections, errors and diff policy.
 
@@ -91,6 +129,13 @@ class IntravmModule(AnsibleModule):
     def sides(self, dom):
         return domain_sides(self.params, dom)
 
+    def entry(self, conn, params):
+        """This module seen with one entry's parameters (EntryView), for logic that runs per domain."""
+        return EntryView(self, conn, params)
+
+    handled_errors = staticmethod(handled_errors)
+    error_text = staticmethod(error_text)
+
     def _close(self):
         while self._connections:
             try:
@@ -99,8 +144,9 @@ class IntravmModule(AnsibleModule):
                 pass
 
     def _named(self, text):
+        # Always a str: ansible-core before 2.19 refuses an exception as fail_json's msg.
         subject = self.params.get('name')
-        return '%s: %s' % (subject, text) if subject else text
+        return '%s: %s' % (subject, text) if subject else '%s' % (text,)
 
     def run_and_exit(self, logic, errors=None):
         """exit_json with logic(self)'s result under the diff policy, or fail_json naming the domain.
@@ -112,9 +158,7 @@ class IntravmModule(AnsibleModule):
         when the rollback was incomplete.
         """
         errors = errors or {}
-        handled = (IntravmError, PartialApplyError) + tuple(errors)
-        if libvirt_conn.HAS_LIBVIRT:
-            handled += (libvirt_conn.libvirt.libvirtError,)
+        handled = handled_errors() + tuple(errors)
         try:
             result = logic(self)
         except handled as exc:
@@ -130,6 +174,5 @@ class IntravmModule(AnsibleModule):
             if isinstance(exc, kind):
                 msg, facts = formatter(exc, self.params)
                 self.fail_json(msg=self._named(msg), changed=False, **facts)
-        if isinstance(exc, IntravmError):
-            self.fail_json(msg=self._named(exc), changed=False, **exc.facts)
-        self.fail_json(msg=self._named('libvirt error: %s' % libvirt_conn.error_text(exc)), changed=False)
+        facts = exc.facts if isinstance(exc, IntravmError) else {}
+        self.fail_json(msg=self._named(error_text(exc)), changed=False, **facts)

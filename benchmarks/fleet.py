@@ -1,0 +1,272 @@
+#!/usr/bin/env python
+# -*- coding: utf-8 -*-
+# Copyright: (c) 2026, adaptive.intravm contributors
+# GNU General Public License v3.0+ (see COPYING or https://www.gnu.org/licenses/gpl-3.0.txt)
+"""What one AWX job costs when it rebalances a fleet: `ansible-playbook rebalance.yml` across N hosts.
+
+    python benchmarks/fleet.py --hosts 10,100 [--domains 8] [--forks 25] --json OUT
+
+Each inventory host is a hypervisor stand-in with its own forecasts file, its
+own state directory and lock, and connection local, run with the forks an AWX
+job template would use. They share this machine's real libvirtd and its
+paused domains: libvirt's test:/// driver cannot stand in here (a custom host
+file gets no NUMA cells and no CPUs in its capabilities, and it refuses live
+pinning), and a real libvirtd per stand-in does not fit on two cores. Every
+host plans the same move from the same forecasts; the first to apply makes
+it, the others find it made (compare-and-swap) or are superseded, so each
+host runs every module call a real host runs. Reported per run: wall time,
+CPU seconds (the controller and every module process) per host, per task
+(from the json callback's start/end per host), the plan's time per host, and
+failed hosts. Run by N, the per-host cost should fall, not rise.
+
+Also the event source following a fleet: one activation's poll of N local
+predictor endpoints (HTTP servers replaying a recorded forecast document),
+timed per poll.
+"""
+
+from __future__ import absolute_import, division, print_function
+__metaclass__ = type
+
+import argparse
+import asyncio
+import collections
+import datetime
+import http.server
+import json
+import os
+import resource
+import shutil
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+
+import libvirt
+
+REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+COLLECTIONS = os.path.join(REPO, '.build', 'collections')
+sys.path[:0] = [COLLECTIONS, os.path.join(REPO, 'tests')]
+
+import libvirt_harness  # noqa: E402  pylint: disable=wrong-import-position,import-error
+
+from ansible_collections.adaptive.intravm.extensions.eda.plugins.event_source import forecasts as source  # noqa: E402  pylint: disable=wrong-import-position
+from ansible_collections.adaptive.intravm.plugins.module_utils.host import cpuset  # noqa: E402  pylint: disable=wrong-import-position
+
+BIN = os.path.dirname(sys.executable)
+
+
+def forecast(names, vcpus, load):
+    one = {'p50': [load], 'p90': [load]}
+    return {'version': 1, 'generated_at': time.time(), 'host': 'localhost', 'step_s': 300,
+            'vms': dict((n, {'vcpus': vcpus, 'model': 'recorded', 'horizons_s': [300], 'cpu': one,
+                             'vcpu': dict((str(i), one) for i in range(vcpus))}) for n in names)}
+
+
+def make_domains(conn, count, vcpus):
+    names = [libvirt_harness.unique_name('fleet%d' % i) for i in range(count)]
+    for name in names:
+        libvirt_harness.create(conn, libvirt_harness.domain_xml(name, vcpus=vcpus))
+    return names
+
+
+def pin_all_to_cpu0(conn, names, vcpus):
+    """Start every run from the same crowded placement, so the plan has moves to make."""
+    host_cpus = conn.getCPUMap()[0]
+    for name in names:
+        dom = conn.lookupByName(name)
+        for vcpu in range(vcpus):
+            for flags in (libvirt.VIR_DOMAIN_AFFECT_LIVE, libvirt.VIR_DOMAIN_AFFECT_CONFIG):
+                dom.pinVcpuFlags(vcpu, cpuset.to_cpumap({0}, host_cpus), flags)
+
+
+def inventory(work, hosts, names, vcpus):
+    inv = {'hypervisors': {'hosts': {}}}
+    for i in range(hosts):
+        host = 'hv%03d' % i
+        folder = os.path.join(work, host)
+        os.makedirs(folder)
+        path = os.path.join(folder, 'forecasts.json')
+        with open(path, 'w') as out:
+            json.dump(forecast(names, vcpus, 0.9), out)
+        inv['hypervisors']['hosts'][host] = {
+            'ansible_connection': 'local', 'ansible_python_interpreter': sys.executable,
+            'rebalance_forecasts_path': path, 'rebalance_state_dir': os.path.join(folder, 'state'),
+            'rebalance_textfile_dir': '', 'rebalance_lock_wait': 600, 'rebalance_forecast_max_age': 3600,
+            'rebalance_policy': {'vms': dict((n, {'min_cpus': 1}) for n in names)}}
+    path = os.path.join(work, 'inventory.json')
+    with open(path, 'w') as out:
+        json.dump(inv, out)
+    return path
+
+
+def seconds(stamp):
+    return datetime.datetime.strptime(stamp, '%Y-%m-%dT%H:%M:%S.%fZ').timestamp()
+
+
+def run_job(work, inv, forks):
+    env = dict(os.environ, ANSIBLE_COLLECTIONS_PATH=COLLECTIONS, ANSIBLE_NOCOLOR='1', ANSIBLE_FORKS=str(forks),
+               ANSIBLE_STDOUT_CALLBACK='ansible.posix.json', ANSIBLE_LOCALHOST_WARNING='0',
+               ANSIBLE_HOST_KEY_CHECKING='0', PATH=BIN + os.pathsep + os.environ.get('PATH', ''))
+    before = resource.getrusage(resource.RUSAGE_CHILDREN)
+    start = time.monotonic()
+    proc = subprocess.run([os.path.join(BIN, 'ansible-playbook'), os.path.join(REPO, 'playbooks', 'rebalance.yml'),
+                           '-i', inv, '-e', json.dumps({'target_hosts': 'hypervisors'})],
+                          cwd=work, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+                          universal_newlines=True, check=False)
+    wall = time.monotonic() - start
+    after = resource.getrusage(resource.RUSAGE_CHILDREN)
+    cpu = (after.ru_utime - before.ru_utime) + (after.ru_stime - before.ru_stime)
+    try:
+        report = json.loads(proc.stdout)
+    except ValueError:
+        raise SystemExit('ansible-playbook did not print JSON (rc %d):\n%s\n%s'
+                         % (proc.returncode, proc.stdout[-3000:], proc.stderr[-3000:]))
+    return wall, cpu, report, proc.returncode
+
+
+def task_times(report):
+    """{task name: [seconds per host]}."""
+    out = collections.defaultdict(list)
+    for play in report['plays']:
+        for task in play['tasks']:
+            duration = task['task'].get('duration', {})
+            per_host = task.get('hosts', {})
+            if 'start' in duration and 'end' in duration and per_host:
+                span = seconds(duration['end']) - seconds(duration['start'])
+                out[task['task']['name'].rsplit(' : ', 1)[-1]].append(span / max(1, len(per_host)))
+    return out
+
+
+def first_failures(report):
+    """{host: 'task: msg'} of each host's first failed task (ignored ones left out)."""
+    out = {}
+    for play in report['plays']:
+        for task in play['tasks']:
+            for host, result in task['hosts'].items():
+                if result.get('failed') and host not in out and not result.get('_ansible_ignore_errors'):
+                    out[host] = '%s: %s' % (task['task']['name'].rsplit(' : ', 1)[-1], str(result.get('msg'))[:300])
+    return out
+
+
+def one_run(conn, names, vcpus, hosts, forks):
+    work = tempfile.mkdtemp(prefix='fleet-')
+    try:
+        pin_all_to_cpu0(conn, names, vcpus)
+        inv = inventory(work, hosts, names, vcpus)
+        wall, cpu, report, rc = run_job(work, inv, forks)
+        stats = report.get('stats', {})
+        failed = sorted(h for h, s in stats.items() if s.get('failures') or s.get('unreachable'))
+        why = first_failures(report)
+        tasks = task_times(report)
+        plan = tasks.get('Compute the plan', [])
+        return {
+            'hosts': hosts, 'forks': forks, 'domains': len(names), 'rc': rc,
+            'wall_s': round(wall, 2), 'cpu_s': round(cpu, 2), 'cpu_s_per_host': round(cpu / hosts, 3),
+            'wall_s_per_host': round(wall / hosts, 3),
+            'plan_s_per_host': round(sum(plan) / len(plan), 3) if plan else None,
+            'failed_hosts': len(failed), 'failed': dict((h, why.get(h)) for h in failed[:5]),
+            'changed_hosts': sum(1 for s in stats.values() if s.get('changed')),
+            'task_s_per_host': dict((name, round(sum(v) / len(v), 3)) for name, v in sorted(tasks.items())),
+        }
+    finally:
+        shutil.rmtree(work, ignore_errors=True)
+
+
+class Replay(object):
+    """A predictor endpoint stand-in on loopback, replaying one recorded document."""
+
+    def __init__(self, doc):
+        body = json.dumps(doc).encode()
+
+        class Handler(http.server.BaseHTTPRequestHandler):
+            def do_GET(self):  # noqa: N802
+                self.send_response(200)
+                self.send_header('Content-Length', str(len(body)))
+                self.end_headers()
+                self.wfile.write(body)
+
+            def log_message(self, *args):
+                pass
+
+        self.server = http.server.ThreadingHTTPServer(('127.0.0.1', 0), Handler)
+        self.url = 'http://127.0.0.1:%d/forecasts' % self.server.server_address[1]
+        threading.Thread(target=self.server.serve_forever, daemon=True).start()
+
+    def close(self):
+        self.server.shutdown()
+        self.server.server_close()
+
+
+def event_source_run(endpoints, vms, repeat=3):
+    """Seconds for one poll of one activation following `endpoints` predictors (every fourth one hot).
+
+    With debounce 1 the first poll raises one event per hot endpoint, so an
+    activation stopped at that many events has made exactly one poll.
+    """
+    names = ['vm%02d' % i for i in range(vms)]
+    servers = [Replay(dict(forecast(names, 4, 0.95 if i % 4 == 0 else 0.1), host_cpus=vms * 2))
+               for i in range(endpoints)]
+    hot = (endpoints + 3) // 4
+    args = {'endpoints': [{'host': 'hv%03d' % i, 'url': s.url} for i, s in enumerate(servers)],
+            'interval': 0, 'debounce': 1, 'max_events': hot}
+    times, events = [], []
+
+    class Queue(object):
+        async def put(self, event):
+            events.append(event['intravm']['host'])
+    before = resource.getrusage(resource.RUSAGE_SELF)
+    try:
+        for _round in range(repeat):
+            start = time.monotonic()
+            asyncio.run(source.main(Queue(), args))
+            times.append(time.monotonic() - start)
+    finally:
+        for server in servers:
+            server.close()
+    after = resource.getrusage(resource.RUSAGE_SELF)
+    return {'endpoints': endpoints, 'poll_s': round(sorted(times)[len(times) // 2], 3),
+            'events_per_poll': len(events) // repeat, 'hot_endpoints': hot,
+            'cpu_s_per_poll': round(((after.ru_utime - before.ru_utime) + (after.ru_stime - before.ru_stime)) / repeat, 3)}
+
+
+def main():
+    ap = argparse.ArgumentParser(description=__doc__.split('\n', 1)[0])
+    ap.add_argument('--hosts', default='10,100', help='comma-separated host counts')
+    ap.add_argument('--domains', type=int, default=8, help='paused domains every host plans')
+    ap.add_argument('--vcpus', type=int, default=2)
+    ap.add_argument('--forks', type=int, default=25, help='ansible forks (an AWX job template setting)')
+    ap.add_argument('--endpoints', default='10,100', help='predictor endpoints one event-source activation follows')
+    ap.add_argument('--json', help='write the results here')
+    args = ap.parse_args()
+    conn = libvirt.open(libvirt_harness.SYSTEM_URI)
+    names = make_domains(conn, args.domains, args.vcpus)
+    runs = []
+    try:
+        for hosts in [int(h) for h in args.hosts.split(',') if h]:
+            result = one_run(conn, names, args.vcpus, hosts, args.forks)
+            runs.append(result)
+            print('%4d hosts, %d forks: wall %.1f s, CPU %.2f s/host, plan %.3f s/host, failed %d, changed %d'
+                  % (hosts, args.forks, result['wall_s'], result['cpu_s_per_host'], result['plan_s_per_host'] or 0,
+                     result['failed_hosts'], result['changed_hosts']), flush=True)
+    finally:
+        for name in names:
+            libvirt_harness.remove(conn, name)
+        conn.close()
+    sources = []
+    for count in [int(e) for e in args.endpoints.split(',') if e]:
+        result = event_source_run(count, 40)
+        sources.append(result)
+        print('event source: %d endpoints, one poll %.2f s (%d of %d hot endpoints raised), CPU %.2f s per poll'
+              % (count, result['poll_s'], result['events_per_poll'], result['hot_endpoints'], result['cpu_s_per_poll']),
+              flush=True)
+    out = {'runs': runs, 'event_source': sources,
+           'meta': {'domains': args.domains, 'vcpus': args.vcpus, 'forks': args.forks, 'cpus': os.cpu_count()}}
+    if args.json:
+        with open(args.json, 'w') as handle:
+            json.dump(out, handle, indent=1, sort_keys=True)
+    return 0
+
+
+if __name__ == '__main__':
+    sys.exit(main())
