@@ -5,6 +5,8 @@ export PATH := $(VENV)/bin:$(PATH)
 export ANSIBLE_COLLECTIONS_PATH := $(CURDIR)/.build/collections
 export PYTHONPATH := $(CURDIR)/.build/collections
 export PYTHONDONTWRITEBYTECODE := 1
+# When make started (immediate: read once), so `make test` can say how long it took in all.
+STARTED := $(shell date +%s)
 
 .PHONY: setup demo test sanity sanity-oldest units integration lint docs
 setup:
@@ -14,9 +16,11 @@ demo: setup
 	@python scripts/demo.py
 
 # Sanity first (fast failure on style), then the same on the oldest ansible-core we
-# claim, then all pytest suites in one run so the last line is pytest's summary.
+# claim, then all pytest suites in one run, then how long it all took (setup included).
 test: setup sanity sanity-oldest lint
-	@python -m pytest -p no:cacheprovider tests
+	@python -m pytest -p no:cacheprovider tests; rc=$$?; \
+	    echo "make test: $$(( $$(date +%s) - $(STARTED) )) s in all (setup, sanity on both ansible-cores, lint, pytest)"; \
+	    exit $$rc
 
 sanity: setup
 	@scripts/sanity.sh

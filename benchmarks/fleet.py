@@ -4,7 +4,7 @@
 # GNU General Public License v3.0+ (see COPYING or https://www.gnu.org/licenses/gpl-3.0.txt)
 """What one AWX job costs when it rebalances a fleet: `ansible-playbook rebalance.yml` across N hosts.
 
-    python benchmarks/fleet.py --hosts 10,100 [--domains 8] [--forks 25] --json OUT
+    python benchmarks/fleet.py --hosts 10,100 [--domains 8] [--forks 25] [--baseline REV] --json OUT
 
 Each inventory host is a hypervisor stand-in with its own forecasts file, its
 own state directory and lock, and connection local, run with the forks an AWX
@@ -17,7 +17,11 @@ it, the others find it made (compare-and-swap) or are superseded, so each
 host runs every module call a real host runs. Reported per run: wall time,
 CPU seconds (the controller and every module process) per host, per task
 (from the json callback's start/end per host), the plan's time per host, and
-failed hosts. Run by N, the per-host cost should fall, not rise.
+failed hosts. Run by N, the per-host cost should fall, not rise. With
+--baseline REV the same runs are made with the collection as it was at that
+git revision (a worktree staged beside this one), for a comparison in the same
+run: e.g. the rebalance role before apply_plan, which pinned and placed each
+domain with its own module call.
 
 Also the event source following a fleet: one activation's poll of N local
 predictor endpoints (HTTP servers replaying a recorded forecast document),
@@ -104,8 +108,25 @@ def seconds(stamp):
     return datetime.datetime.strptime(stamp, '%Y-%m-%dT%H:%M:%S.%fZ').timestamp()
 
 
-def run_job(work, inv, forks):
-    env = dict(os.environ, ANSIBLE_COLLECTIONS_PATH=COLLECTIONS, ANSIBLE_NOCOLOR='1', ANSIBLE_FORKS=str(forks),
+def staged_revision(rev):
+    """(collections path holding the collection at git revision rev, cleanup); a detached worktree."""
+    top = tempfile.mkdtemp(prefix='fleet-baseline-')
+    tree = os.path.join(top, 'tree')
+    subprocess.run(['git', '-C', REPO, 'worktree', 'add', '--detach', tree, rev], check=True,
+                   stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    collections = os.path.join(top, 'collections')
+    os.makedirs(os.path.join(collections, 'ansible_collections', 'adaptive'))
+    os.symlink(tree, os.path.join(collections, 'ansible_collections', 'adaptive', 'intravm'))
+
+    def cleanup():
+        subprocess.run(['git', '-C', REPO, 'worktree', 'remove', '--force', tree], check=False,
+                       stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+        shutil.rmtree(top, ignore_errors=True)
+    return collections, cleanup
+
+
+def run_job(work, inv, forks, collections=COLLECTIONS):
+    env = dict(os.environ, ANSIBLE_COLLECTIONS_PATH=collections, ANSIBLE_NOCOLOR='1', ANSIBLE_FORKS=str(forks),
                ANSIBLE_STDOUT_CALLBACK='ansible.posix.json', ANSIBLE_LOCALHOST_WARNING='0',
                ANSIBLE_HOST_KEY_CHECKING='0', PATH=BIN + os.pathsep + os.environ.get('PATH', ''))
     before = resource.getrusage(resource.RUSAGE_CHILDREN)
@@ -149,19 +170,19 @@ def first_failures(report):
     return out
 
 
-def one_run(conn, names, vcpus, hosts, forks):
+def one_run(conn, names, vcpus, hosts, forks, collections=COLLECTIONS, label='this tree'):
     work = tempfile.mkdtemp(prefix='fleet-')
     try:
         pin_all_to_cpu0(conn, names, vcpus)
         inv = inventory(work, hosts, names, vcpus)
-        wall, cpu, report, rc = run_job(work, inv, forks)
+        wall, cpu, report, rc = run_job(work, inv, forks, collections)
         stats = report.get('stats', {})
         failed = sorted(h for h, s in stats.items() if s.get('failures') or s.get('unreachable'))
         why = first_failures(report)
         tasks = task_times(report)
         plan = tasks.get('Compute the plan', [])
         return {
-            'hosts': hosts, 'forks': forks, 'domains': len(names), 'rc': rc,
+            'collection': label, 'hosts': hosts, 'forks': forks, 'domains': len(names), 'rc': rc,
             'wall_s': round(wall, 2), 'cpu_s': round(cpu, 2), 'cpu_s_per_host': round(cpu / hosts, 3),
             'wall_s_per_host': round(wall / hosts, 3),
             'plan_s_per_host': round(sum(plan) / len(plan), 3) if plan else None,
@@ -237,22 +258,31 @@ def main():
     ap.add_argument('--vcpus', type=int, default=2)
     ap.add_argument('--forks', type=int, default=25, help='ansible forks (an AWX job template setting)')
     ap.add_argument('--endpoints', default='10,100', help='predictor endpoints one event-source activation follows')
+    ap.add_argument('--baseline', help='git revision whose collection makes the same runs, for comparison')
     ap.add_argument('--json', help='write the results here')
     args = ap.parse_args()
     conn = libvirt.open(libvirt_harness.SYSTEM_URI)
     names = make_domains(conn, args.domains, args.vcpus)
     runs = []
+    variants = [(COLLECTIONS, 'this tree', None)]
     try:
+        if args.baseline:
+            collections, cleanup = staged_revision(args.baseline)
+            variants.append((collections, 'baseline %s' % args.baseline, cleanup))
         for hosts in [int(h) for h in args.hosts.split(',') if h]:
-            result = one_run(conn, names, args.vcpus, hosts, args.forks)
-            runs.append(result)
-            print('%4d hosts, %d forks: wall %.1f s, CPU %.2f s/host, plan %.3f s/host, failed %d, changed %d'
-                  % (hosts, args.forks, result['wall_s'], result['cpu_s_per_host'], result['plan_s_per_host'] or 0,
-                     result['failed_hosts'], result['changed_hosts']), flush=True)
+            for collections, label, _cleanup in variants:
+                result = one_run(conn, names, args.vcpus, hosts, args.forks, collections, label)
+                runs.append(result)
+                print('%-22s %4d hosts, %d forks: wall %6.1f s, CPU %.2f s/host, plan %.3f s/host, failed %d, changed %d'
+                      % (label, hosts, args.forks, result['wall_s'], result['cpu_s_per_host'],
+                         result['plan_s_per_host'] or 0, result['failed_hosts'], result['changed_hosts']), flush=True)
     finally:
         for name in names:
             libvirt_harness.remove(conn, name)
         conn.close()
+        for _collections, _label, cleanup in variants:
+            if cleanup:
+                cleanup()
     sources = []
     for count in [int(e) for e in args.endpoints.split(',') if e]:
         result = event_source_run(count, 40)

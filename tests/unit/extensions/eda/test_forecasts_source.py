@@ -66,7 +66,7 @@ def test_main_reads_a_state_file_and_puts_debounced_events(tmp_path):
 
 
 def test_main_requires_a_source():
-    with pytest.raises(ValueError, match='url or path'):
+    with pytest.raises(ValueError, match='url, path or endpoints'):
         asyncio.run(source.main(asyncio.Queue(), {}))
 
 
