@@ -12,9 +12,10 @@ job template would use. They share this machine's real libvirtd and its
 paused domains: libvirt's test:/// driver cannot stand in here (a custom host
 file gets no NUMA cells and no CPUs in its capabilities, and it refuses live
 pinning), and a real libvirtd per stand-in does not fit on two cores. Every
-host plans the same move from the same forecasts; the first to apply makes
-it, the others find it made (compare-and-swap) or are superseded, so each
-host runs every module call a real host runs. Reported per run: wall time,
+host plans the same moves from the same forecasts, as at a host's first
+rebalance (no domain pinned yet, so the plan pins every domain); the first to
+apply makes them, the others find them made (compare-and-swap: superseded),
+so each host runs every module call a real host runs. Reported per run: wall time,
 CPU seconds (the controller and every module process) per host, per task
 (from the json callback's start/end per host), the plan's time per host, and
 failed hosts. Run by N, the per-host cost should fall, not rise. With
@@ -74,14 +75,16 @@ def make_domains(conn, count, vcpus):
     return names
 
 
-def pin_all_to_cpu0(conn, names, vcpus):
-    """Start every run from the same crowded placement, so the plan has moves to make."""
+def unpin_all(conn, names, vcpus):
+    """Start every run as a host's first rebalance: no domain pinned yet, so the plan pins every one."""
     host_cpus = conn.getCPUMap()[0]
+    every = cpuset.to_cpumap(set(range(host_cpus)), host_cpus)
     for name in names:
         dom = conn.lookupByName(name)
-        for vcpu in range(vcpus):
-            for flags in (libvirt.VIR_DOMAIN_AFFECT_LIVE, libvirt.VIR_DOMAIN_AFFECT_CONFIG):
-                dom.pinVcpuFlags(vcpu, cpuset.to_cpumap({0}, host_cpus), flags)
+        for flags in (libvirt.VIR_DOMAIN_AFFECT_LIVE, libvirt.VIR_DOMAIN_AFFECT_CONFIG):
+            for vcpu in range(vcpus):
+                dom.pinVcpuFlags(vcpu, every, flags)
+            dom.pinEmulator(every, flags)
 
 
 def inventory(work, hosts, names, vcpus):
@@ -97,6 +100,7 @@ def inventory(work, hosts, names, vcpus):
             'ansible_connection': 'local', 'ansible_python_interpreter': sys.executable,
             'rebalance_forecasts_path': path, 'rebalance_state_dir': os.path.join(folder, 'state'),
             'rebalance_textfile_dir': '', 'rebalance_lock_wait': 600, 'rebalance_forecast_max_age': 3600,
+            'rebalance_max_moves': 4 * len(names) * vcpus,
             'rebalance_policy': {'vms': dict((n, {'min_cpus': 1}) for n in names)}}
     path = os.path.join(work, 'inventory.json')
     with open(path, 'w') as out:
@@ -159,6 +163,16 @@ def task_times(report):
     return out
 
 
+def plan_entries(report):
+    """Mean number of domains a host's plan pins (the vcpu_pin entries of 'Compute the plan')."""
+    counts = []
+    for play in report['plays']:
+        for task in play['tasks']:
+            if task['task']['name'].rsplit(' : ', 1)[-1] == 'Compute the plan':
+                counts.extend(len((r.get('plan') or {}).get('vcpu_pin') or []) for r in task['hosts'].values())
+    return round(sum(counts) / len(counts), 2) if counts else None
+
+
 def first_failures(report):
     """{host: 'task: msg'} of each host's first failed task (ignored ones left out)."""
     out = {}
@@ -173,7 +187,7 @@ def first_failures(report):
 def one_run(conn, names, vcpus, hosts, forks, collections=COLLECTIONS, label='this tree'):
     work = tempfile.mkdtemp(prefix='fleet-')
     try:
-        pin_all_to_cpu0(conn, names, vcpus)
+        unpin_all(conn, names, vcpus)
         inv = inventory(work, hosts, names, vcpus)
         wall, cpu, report, rc = run_job(work, inv, forks, collections)
         stats = report.get('stats', {})
@@ -186,6 +200,7 @@ def one_run(conn, names, vcpus, hosts, forks, collections=COLLECTIONS, label='th
             'wall_s': round(wall, 2), 'cpu_s': round(cpu, 2), 'cpu_s_per_host': round(cpu / hosts, 3),
             'wall_s_per_host': round(wall / hosts, 3),
             'plan_s_per_host': round(sum(plan) / len(plan), 3) if plan else None,
+            'domains_pinned_per_plan': plan_entries(report),
             'failed_hosts': len(failed), 'failed': dict((h, why.get(h)) for h in failed[:5]),
             'changed_hosts': sum(1 for s in stats.values() if s.get('changed')),
             'task_s_per_host': dict((name, round(sum(v) / len(v), 3)) for name, v in sorted(tasks.items())),
@@ -254,7 +269,7 @@ def event_source_run(endpoints, vms, repeat=3):
 def main():
     ap = argparse.ArgumentParser(description=__doc__.split('\n', 1)[0])
     ap.add_argument('--hosts', default='10,100', help='comma-separated host counts')
-    ap.add_argument('--domains', type=int, default=8, help='paused domains every host plans')
+    ap.add_argument('--domains', type=int, default=16, help='paused domains every host plans')
     ap.add_argument('--vcpus', type=int, default=2)
     ap.add_argument('--forks', type=int, default=25, help='ansible forks (an AWX job template setting)')
     ap.add_argument('--endpoints', default='10,100', help='predictor endpoints one event-source activation follows')
@@ -273,9 +288,11 @@ def main():
             for collections, label, _cleanup in variants:
                 result = one_run(conn, names, args.vcpus, hosts, args.forks, collections, label)
                 runs.append(result)
-                print('%-22s %4d hosts, %d forks: wall %6.1f s, CPU %.2f s/host, plan %.3f s/host, failed %d, changed %d'
-                      % (label, hosts, args.forks, result['wall_s'], result['cpu_s_per_host'],
-                         result['plan_s_per_host'] or 0, result['failed_hosts'], result['changed_hosts']), flush=True)
+                print('%-22s %4d hosts, %d forks, %s domains pinned per plan: wall %6.1f s, CPU %.2f s/host, '
+                      'plan %.3f s/host, failed %d, changed %d'
+                      % (label, hosts, args.forks, result['domains_pinned_per_plan'], result['wall_s'],
+                         result['cpu_s_per_host'], result['plan_s_per_host'] or 0, result['failed_hosts'],
+                         result['changed_hosts']), flush=True)
     finally:
         for name in names:
             libvirt_harness.remove(conn, name)
