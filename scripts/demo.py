@@ -3,7 +3,7 @@
 # GNU General Public License v3.0+ (see COPYING or https://www.gnu.org/licenses/gpl-3.0.txt)
 """`make demo`: two real guests replay real traces, once under a static pinning, once under the closed loop.
 
-    python scripts/demo.py [--traces ../shared/data/traces] [--out demo-out] [--seed 7]
+    python scripts/demo.py [--traces data/traces] [--out demo-out] [--seed 7]
                            [--steps 20] [--step-s 6] [--predictor-step-s 3]
 
 Builds (or reuses) the guest image with the profiler, boots two 2-vCPU guests with an
@@ -442,7 +442,8 @@ def plot(path, names, sampler, static, adaptive, runs):
 
 def main(argv=None):
     ap = argparse.ArgumentParser(description=__doc__.split('\n', maxsplit=1)[0])
-    ap.add_argument('--traces', default=os.path.join(ROOT, '..', 'shared', 'data', 'traces'))
+    ap.add_argument('--traces', default=os.path.join(ROOT, 'data', 'traces'),
+                    help='Bitbrains-format traces (default: the excerpt in the repository, data/traces)')
     ap.add_argument('--out', default=os.path.join(ROOT, '.build', 'demo'))
     ap.add_argument('--seed', type=int, default=7)
     ap.add_argument('--steps', type=int, default=16, help='trace steps per phase')

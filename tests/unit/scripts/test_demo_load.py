@@ -7,11 +7,13 @@ from __future__ import absolute_import, division, print_function
 __metaclass__ = type
 
 import math
+import os
 import random
 
 import pytest
 
 from ansible_collections.adaptive.intravm.scripts import demo_load
+from ansible_collections.adaptive.intravm.services.predictor import traces
 
 
 def _series(n, base=0.1, amp=0.3):
@@ -109,3 +111,14 @@ def test_steal_from_proc_stat_and_per_phase():
     assert demo_load.phase_steal(rows, 0, 10) == 0.5
     assert demo_load.phase_steal(rows, 10, 20) == 5.0
     assert demo_load.phase_steal([{'t': 0}], 0, 10) is None
+
+
+def test_the_trace_excerpt_in_the_repository_feeds_the_demo():
+    """`make demo` on a clone without ../shared: the excerpt in data/traces gives the two guests their load."""
+    root = os.path.dirname(os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__)))))
+    excerpt = os.path.join(root, 'data', 'traces')
+    assert os.path.isfile(os.path.join(excerpt, 'README.md')), 'the excerpt travels with its citation and terms'
+    vms = traces.load_traces(excerpt, limit_vms=40)
+    assert len(vms) >= 30 and all(len(vm) >= 288 for vm in vms)
+    picked = demo_load.pick_windows({vm.vm_id: list(vm.cpu_demand) for vm in vms}, 2, 20, random.Random(7))
+    assert len(picked) == 2 and all(len(window) == 20 for _vm, _offset, window in picked)
