@@ -36,7 +36,6 @@ import argparse
 import asyncio
 import collections
 import datetime
-import http.server
 import json
 import os
 import resource
@@ -44,7 +43,6 @@ import shutil
 import subprocess
 import sys
 import tempfile
-import threading
 import time
 
 import libvirt
@@ -54,6 +52,7 @@ COLLECTIONS = os.path.join(REPO, '.build', 'collections')
 sys.path[:0] = [COLLECTIONS, os.path.join(REPO, 'tests')]
 
 import libvirt_harness  # noqa: E402  pylint: disable=wrong-import-position,import-error
+from forecast_endpoint import Endpoint  # noqa: E402  pylint: disable=wrong-import-position,import-error
 
 from ansible_collections.adaptive.intravm.extensions.eda.plugins.event_source import forecasts as source  # noqa: E402  pylint: disable=wrong-import-position
 from ansible_collections.adaptive.intravm.plugins.module_utils.host import cpuset  # noqa: E402  pylint: disable=wrong-import-position
@@ -209,31 +208,6 @@ def one_run(conn, names, vcpus, hosts, forks, collections=COLLECTIONS, label='th
         shutil.rmtree(work, ignore_errors=True)
 
 
-class Replay(object):
-    """A predictor endpoint stand-in on loopback, replaying one recorded document."""
-
-    def __init__(self, doc):
-        body = json.dumps(doc).encode()
-
-        class Handler(http.server.BaseHTTPRequestHandler):
-            def do_GET(self):  # noqa: N802
-                self.send_response(200)
-                self.send_header('Content-Length', str(len(body)))
-                self.end_headers()
-                self.wfile.write(body)
-
-            def log_message(self, *args):
-                pass
-
-        self.server = http.server.ThreadingHTTPServer(('127.0.0.1', 0), Handler)
-        self.url = 'http://127.0.0.1:%d/forecasts' % self.server.server_address[1]
-        threading.Thread(target=self.server.serve_forever, daemon=True).start()
-
-    def close(self):
-        self.server.shutdown()
-        self.server.server_close()
-
-
 def event_source_run(endpoints, vms, repeat=3):
     """Seconds for one poll of one activation following `endpoints` predictors (every fourth one hot).
 
@@ -241,7 +215,7 @@ def event_source_run(endpoints, vms, repeat=3):
     activation stopped at that many events has made exactly one poll.
     """
     names = ['vm%02d' % i for i in range(vms)]
-    servers = [Replay(dict(forecast(names, 4, 0.95 if i % 4 == 0 else 0.1), host_cpus=vms * 2))
+    servers = [Endpoint(dict(forecast(names, 4, 0.95 if i % 4 == 0 else 0.1), host_cpus=vms * 2))
                for i in range(endpoints)]
     hot = (endpoints + 3) // 4
     args = {'endpoints': [{'host': 'hv%03d' % i, 'url': s.url} for i, s in enumerate(servers)],

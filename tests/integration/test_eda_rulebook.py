@@ -4,16 +4,16 @@ endpoint, runs playbooks/rebalance.yml for the host with a predicted hotspot."""
 from __future__ import absolute_import, division, print_function
 __metaclass__ = type
 
-import http.server
 import json
 import os
 import shutil
 import subprocess
 import sys
-import threading
 import time
 
 import pytest
+
+from forecast_endpoint import Endpoint
 
 ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 BIN = os.path.dirname(sys.executable)
@@ -24,31 +24,6 @@ def java_home():
         if os.path.isdir(base):
             return base
     return None
-
-
-class Endpoint(object):
-    """A predictor endpoint stand-in on 127.0.0.1 serving one recorded state."""
-
-    def __init__(self, state):
-        body = json.dumps(state).encode()
-
-        class Handler(http.server.BaseHTTPRequestHandler):
-            def do_GET(self):  # noqa: N802
-                self.send_response(200)
-                self.send_header('Content-Type', 'application/json')
-                self.end_headers()
-                self.wfile.write(body)
-
-            def log_message(self, *args):
-                pass
-
-        self.server = http.server.ThreadingHTTPServer(('127.0.0.1', 0), Handler)
-        self.url = 'http://127.0.0.1:%d/forecasts' % self.server.server_address[1]
-        threading.Thread(target=self.server.serve_forever, daemon=True).start()
-
-    def close(self):
-        self.server.shutdown()
-        self.server.server_close()
 
 
 @pytest.mark.skipif(java_home() is None, reason='ansible-rulebook needs Java 17 (openjdk-17-jre-headless)')

@@ -13,7 +13,6 @@ __metaclass__ = type
 
 import asyncio
 import datetime
-import http.server
 import ipaddress
 import json
 import os
@@ -34,6 +33,7 @@ from ansible_collections.adaptive.intravm.extensions.eda.plugins.event_source im
 from ansible_collections.adaptive.intravm.plugins.module_utils.plan import forecast_doc
 from ansible_collections.adaptive.intravm.plugins.modules import allocation_plan
 from ansible_collections.adaptive.intravm.services.predictor import config, http_api
+from forecast_endpoint import Endpoint
 
 TOKEN = 'k3y-0f-the-fleet-controller-0123456789'
 DOC = {'version': 1, 'generated_at': 1.0, 'host': 'hv1', 'host_cpus': 4, 'step_s': 300,
@@ -249,47 +249,15 @@ def test_a_token_is_never_sent_in_clear_beyond_loopback():
     assert forecast_doc.check_token_url('http://127.0.0.1:9177/f') and forecast_doc.check_token_url('https://hv1/f')
 
 
-class Recorder(object):
-    """A plain HTTP server that answers every GET with `answer(handler)` and records the Authorization headers."""
-
-    def __init__(self, answer):
-        self.seen = []
-        recorder = self
-
-        class Handler(http.server.BaseHTTPRequestHandler):
-            def do_GET(self):  # noqa: N802
-                recorder.seen.append(self.headers.get('Authorization'))
-                answer(self)
-
-            def log_message(self, *args):
-                pass
-
-        self.server = http.server.ThreadingHTTPServer(('127.0.0.1', 0), Handler)
-        self.url = 'http://127.0.0.1:%d/forecasts' % self.server.server_address[1]
-        threading.Thread(target=self.server.serve_forever, daemon=True).start()
-
-    def close(self):
-        self.server.shutdown()
-        self.server.server_close()
-
-
-def _serve_doc(handler, doc=None):
-    body = json.dumps(doc or DOC).encode()
-    handler.send_response(200)
-    handler.send_header('Content-Length', str(len(body)))
-    handler.end_headers()
-    handler.wfile.write(body)
-
-
 def test_a_redirect_does_not_carry_the_token_elsewhere():
-    elsewhere = Recorder(_serve_doc)
+    elsewhere = Endpoint(DOC)
 
     def redirect(handler):
         handler.send_response(302)
         handler.send_header('Location', elsewhere.url)
         handler.send_header('Content-Length', '0')
         handler.end_headers()
-    first = Recorder(redirect)
+    first = Endpoint(answer=redirect)
     try:
         with pytest.raises(forecast_doc.ForecastDocError):
             allocation_plan.load_forecasts(_plan_params(first.url, forecasts_token=TOKEN))
@@ -311,8 +279,7 @@ def test_event_source_reads_a_protected_endpoint(endpoint, pki):
 def test_one_activation_follows_a_fleet_each_endpoint_debounced_on_its_own():
     hot = dict(DOC)
     cool = dict(DOC, vms={'web01': {'vcpus': 4, 'horizons_s': [300], 'cpu': {'p50': [0.1], 'p90': [0.2]}}})
-    servers = [Recorder(lambda h, d=(hot if i % 3 == 0 else cool): _serve_doc(h, dict(d, generated_at=time.time())))
-               for i in range(12)]
+    servers = [Endpoint(lambda d=(hot if i % 3 == 0 else cool): dict(d, generated_at=time.time())) for i in range(12)]
     events = []
 
     class Queue(object):
