@@ -11,21 +11,17 @@ inject failures; argument parsing is covered by the ansible-playbook targets.
 from __future__ import absolute_import, division, print_function
 __metaclass__ = type
 
-from ansible_collections.adaptive.intravm.plugins.module_utils.module_base import domain_sides
+from ansible_collections.adaptive.intravm.plugins.module_utils.module_base import EntryView
 
 
-class ModuleStub(object):
+class ModuleStub(EntryView):
+    """apply_plan's per-entry view of a module, standing for the module itself; warnings are kept."""
+
     def __init__(self, params, check_mode=False, conn=None):
-        self.params = params
         self.check_mode = check_mode
         self.warnings = []
         self.conn = conn
-
-    def connect(self):
-        return self.conn
-
-    def sides(self, dom):
-        return domain_sides(self.params, dom)
+        super(ModuleStub, self).__init__(self, conn, params)
 
     def warn(self, text):
         self.warnings.append(text)
