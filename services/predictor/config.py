@@ -1,7 +1,7 @@
 # -*- coding: utf-8 -*-
 # Copyright: (c) 2026, adaptive.intravm contributors
 # GNU General Public License v3.0+ (see COPYING or https://www.gnu.org/licenses/gpl-3.0.txt)
-"""host_predictor configuration: defaults and validation (stdlib only, so the role can check a file fast).
+"""host_predictor configuration: defaults and validation (stdlib and one stdlib-only helper, so the role can check a file fast).
 
 The model defaults here match training.DEFAULTS (a unit test keeps them equal).
 """
@@ -9,8 +9,9 @@ The model defaults here match training.DEFAULTS (a unit test keeps them equal).
 from __future__ import absolute_import, division, print_function
 __metaclass__ = type
 
-import ipaddress
 import json
+
+from ansible_collections.adaptive.intravm.plugins.module_utils.addresses import is_loopback
 
 DEFAULT_CONFIG = {
     'uri': 'qemu:///system',
@@ -90,15 +91,6 @@ def check_endpoint_security(cfg):
     if not cfg['tls_cert'] or not (cfg['token_file'] or cfg['tls_client_ca']):
         raise ConfigError('listen %s is reachable beyond this host (by its guests too): set tls_cert and tls_key, and '
                           'token_file or tls_client_ca; or listen on 127.0.0.1' % cfg['listen'])
-
-
-def is_loopback(host):
-    if host == 'localhost':
-        return True
-    try:
-        return ipaddress.ip_address(host).is_loopback
-    except ValueError:
-        return False
 
 
 def parse_listen(text):

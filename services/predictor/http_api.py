@@ -19,9 +19,9 @@ import logging
 import os
 import socketserver
 import ssl
-import stat
 import threading
 
+from ansible_collections.adaptive.intravm.plugins.module_utils.regular_file import NotRegularFile, open_regular
 from ansible_collections.adaptive.intravm.services.predictor.config import ConfigError, parse_listen
 
 LOG = logging.getLogger('host_predictor')
@@ -36,13 +36,12 @@ def load_token(path):
     the host can read protects nothing.
     """
     try:
-        fd = os.open(path, os.O_RDONLY | os.O_NOFOLLOW | os.O_NONBLOCK)
+        fd, info = open_regular(path)
+    except NotRegularFile:
+        raise ConfigError('token_file %s is not a regular file' % path)
     except OSError as exc:
         raise ConfigError('token_file %s cannot be opened: %s' % (path, exc.strerror))
     with os.fdopen(fd, 'rb') as handle:
-        info = os.fstat(handle.fileno())
-        if not stat.S_ISREG(info.st_mode):
-            raise ConfigError('token_file %s is not a regular file' % path)
         if info.st_mode & 0o007:
             raise ConfigError('token_file %s is readable by others (mode %04o); chmod o-rwx it'
                               % (path, info.st_mode & 0o777))

@@ -14,13 +14,13 @@ names the source, never a RecursionError, a MemoryError or a traceback.
 from __future__ import absolute_import, division, print_function
 __metaclass__ = type
 
-import ipaddress
 import json
 import math
 import os
 import time
 from urllib.parse import urlsplit
 
+from ansible_collections.adaptive.intravm.plugins.module_utils.addresses import is_loopback
 from ansible_collections.adaptive.intravm.plugins.module_utils.errors import IntravmError
 from ansible_collections.adaptive.intravm.plugins.module_utils.regular_file import NotRegularFile, open_regular
 
@@ -48,16 +48,9 @@ def check_token_url(url):
     """url when a bearer token may be sent to it: https, or http to a loopback address only."""
     parts = urlsplit(str(url))
     host = parts.hostname or ''
-    if parts.scheme.lower() == 'https' or host == 'localhost' or _loopback(host):
+    if parts.scheme.lower() == 'https' or is_loopback(host):
         return url
     raise ForecastDocError('forecasts_url %r: a token is sent over https only (or to a loopback address)' % url)
-
-
-def _loopback(host):
-    try:
-        return ipaddress.ip_address(host).is_loopback
-    except ValueError:
-        return False
 
 
 def read_file(path, max_bytes=MAX_BYTES):
