@@ -176,10 +176,13 @@ def _verdict(supported, why):
     return {'supported': bool(supported), 'why': why}
 
 
-def _qemu_needed(lib, what):
-    """None when the driver is QEMU, else the verdict saying why not."""
+def _qemu_needed(lib, what, minimum=None, which=None):
+    """None when the driver is QEMU (at least `minimum`, the version `which` names), else the verdict saying why not."""
     if lib.get('driver') != 'QEMU':
         return _verdict(False, 'libvirt driver %s is not QEMU: %s needs QEMU' % (lib.get('driver'), what))
+    if minimum and _as_tuple(lib.get('hypervisor_version')) < minimum:
+        return _verdict(False, 'QEMU %s is older than %s, which %s'
+                        % (lib.get('hypervisor_version'), '.'.join(str(p) for p in minimum), which))
     return None
 
 
@@ -255,12 +258,9 @@ def _memory(facts):
 
 def _vcpus(facts):
     lib, domcaps = facts['libvirt'], facts['domain_capabilities']
-    refused = _qemu_needed(lib, 'vCPU hotplug')
+    refused = _qemu_needed(lib, 'vCPU hotplug', QEMU_VCPU_HOTPLUG, 'hotplugs vCPUs')
     if refused:
         return refused
-    if _as_tuple(lib.get('hypervisor_version')) < QEMU_VCPU_HOTPLUG:
-        return _verdict(False, 'QEMU %s is older than %s, which hotplugs vCPUs'
-                        % (lib.get('hypervisor_version'), '.'.join(str(p) for p in QEMU_VCPU_HOTPLUG)))
     if domcaps.get('available') and (domcaps.get('vcpu_max') or 0) < 2:
         return _verdict(False, 'machine %s allows %s vCPU' % (domcaps.get('machine'), domcaps.get('vcpu_max')))
     limit = (', up to %d vCPUs on %s' % (domcaps['vcpu_max'], domcaps.get('machine'))
@@ -271,12 +271,9 @@ def _vcpus(facts):
 
 def _channel(facts):
     lib = facts['libvirt']
-    refused = _qemu_needed(lib, 'the ivshmem-plain device')
+    refused = _qemu_needed(lib, 'the ivshmem-plain device', QEMU_IVSHMEM_PLAIN, 'has the ivshmem-plain device')
     if refused:
         return refused
-    if _as_tuple(lib.get('hypervisor_version')) < QEMU_IVSHMEM_PLAIN:
-        return _verdict(False, 'QEMU %s is older than %s, which has the ivshmem-plain device'
-                        % (lib.get('hypervisor_version'), '.'.join(str(p) for p in QEMU_IVSHMEM_PLAIN)))
     shm = facts['shm']
     if not shm.get('exists'):
         return _verdict(False, '%s does not exist: libvirt keeps ivshmem regions there' % shm.get('path'))
