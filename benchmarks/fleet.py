@@ -53,18 +53,12 @@ sys.path[:0] = [COLLECTIONS, os.path.join(REPO, 'tests')]
 
 import libvirt_harness  # noqa: E402  pylint: disable=wrong-import-position,import-error
 from forecast_endpoint import Endpoint  # noqa: E402  pylint: disable=wrong-import-position,import-error
+from integration.test_rebalance_playbooks import forecast  # noqa: E402  pylint: disable=wrong-import-position,import-error
 
 from ansible_collections.adaptive.intravm.extensions.eda.plugins.event_source import forecasts as source  # noqa: E402  pylint: disable=wrong-import-position
 from ansible_collections.adaptive.intravm.plugins.module_utils.host import cpuset  # noqa: E402  pylint: disable=wrong-import-position
 
 BIN = os.path.dirname(sys.executable)
-
-
-def forecast(names, vcpus, load):
-    one = {'p50': [load], 'p90': [load]}
-    return {'version': 1, 'generated_at': time.time(), 'host': 'localhost', 'step_s': 300,
-            'vms': dict((n, {'vcpus': vcpus, 'model': 'recorded', 'horizons_s': [300], 'cpu': one,
-                             'vcpu': dict((str(i), one) for i in range(vcpus))}) for n in names)}
 
 
 def make_domains(conn, count, vcpus):
@@ -74,16 +68,15 @@ def make_domains(conn, count, vcpus):
     return names
 
 
-def unpin_all(conn, names, vcpus):
+def unpin_all(conn, names):
     """Start every run as a host's first rebalance: no domain pinned yet, so the plan pins every one."""
     host_cpus = conn.getCPUMap()[0]
-    every = cpuset.to_cpumap(set(range(host_cpus)), host_cpus)
+    every = set(range(host_cpus))
     for name in names:
         dom = conn.lookupByName(name)
+        libvirt_harness.pin_vcpus(dom, every)
         for flags in (libvirt.VIR_DOMAIN_AFFECT_LIVE, libvirt.VIR_DOMAIN_AFFECT_CONFIG):
-            for vcpu in range(vcpus):
-                dom.pinVcpuFlags(vcpu, every, flags)
-            dom.pinEmulator(every, flags)
+            dom.pinEmulator(cpuset.to_cpumap(every, host_cpus), flags)
 
 
 def inventory(work, hosts, names, vcpus):
@@ -186,7 +179,7 @@ def first_failures(report):
 def one_run(conn, names, vcpus, hosts, forks, collections=COLLECTIONS, label='this tree'):
     work = tempfile.mkdtemp(prefix='fleet-')
     try:
-        unpin_all(conn, names, vcpus)
+        unpin_all(conn, names)
         inv = inventory(work, hosts, names, vcpus)
         wall, cpu, report, rc = run_job(work, inv, forks, collections)
         stats = report.get('stats', {})

@@ -121,6 +121,15 @@ def create(conn, xml, persistent=True, start=True):
     return conn.createXML(xml, START_PAUSED)
 
 
+def pin_vcpus(dom, cpus):
+    """Pin every vCPU of a running domain to the host CPUs `cpus`, live and in its persistent config."""
+    host_cpus = dom.connect().getCPUMap()[0]
+    cpumap = tuple(i in cpus for i in range(host_cpus))
+    for vcpu in range(dom.info()[3]):
+        for flags in (0, 2):    # VIR_DOMAIN_AFFECT_CURRENT (live, as it runs), VIR_DOMAIN_AFFECT_CONFIG
+            dom.pinVcpuFlags(vcpu, cpumap, flags)
+
+
 def remove(conn, name):
     """Destroy and undefine a domain if it exists; never raises for a missing one."""
     try:

@@ -22,8 +22,9 @@ import ansible_runner
 import pytest
 import yaml
 
-from ansible_collections.adaptive.intravm.plugins.module_utils.host import cpuset
 from ansible_collections.adaptive.intravm.plugins.module_utils.host.placement import read_pins
+
+import libvirt_harness
 
 
 def _load(name):
@@ -86,11 +87,8 @@ def applied(job):
 
 
 def test_rebalance_through_ansible_runner(installed, libvirtd, make_domain, tmp_path, monkeypatch):  # pylint: disable=redefined-outer-name
-    host_cpus = libvirtd.getCPUMap()[0]
     dom = make_domain('runner', vcpus=2)
-    for vcpu in (0, 1):
-        for flags in (0, 2):
-            dom.pinVcpuFlags(vcpu, cpuset.to_cpumap({0}, host_cpus), flags)
+    libvirt_harness.pin_vcpus(dom, {0})
     start = read_pins(dom, 'live')
     state_dir, extra = REBALANCE.setup(tmp_path, [dom.name()])[1:]
     extra.pop('target_hosts')

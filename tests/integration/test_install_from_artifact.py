@@ -22,8 +22,9 @@ import warnings
 
 import pytest
 
-from ansible_collections.adaptive.intravm.plugins.module_utils.host import cpuset
 from ansible_collections.adaptive.intravm.plugins.module_utils.host.placement import read_pins
+
+import libvirt_harness
 
 ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 TARBALL = 'adaptive-intravm-%s.tar.gz'
@@ -132,11 +133,8 @@ def recap(out, host='localhost'):
 
 
 def test_deploy_and_rebalance_from_the_installed_artifact(user, libvirtd, make_domain, tmp_path):
-    host_cpus = libvirtd.getCPUMap()[0]
     dom = make_domain('artifact', vcpus=2)
-    for vcpu in (0, 1):
-        for flags in (0, 2):
-            dom.pinVcpuFlags(vcpu, cpuset.to_cpumap({0}, host_cpus), flags)
+    libvirt_harness.pin_vcpus(dom, {0})
     start = read_pins(dom, 'live')
     state_dir, extra = REBALANCE.setup(tmp_path, [dom.name()])[1:]
     extra.pop('target_hosts')  # the playbooks' default: the hypervisors group

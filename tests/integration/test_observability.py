@@ -30,8 +30,8 @@ import yaml
 from prometheus_client.parser import text_string_to_metric_families
 
 from ansible_collections.adaptive.intravm.plugins.module_utils.apply.host_lock import HostLock
-from ansible_collections.adaptive.intravm.plugins.module_utils.host import cpuset
 from integration import test_rebalance_playbooks as rebalance_tests  # its play() and setup()
+import libvirt_harness
 
 ROOT = rebalance_tests.ROOT
 OBS = os.path.join(ROOT, 'observability')
@@ -107,11 +107,8 @@ def test_promtool_checks_the_rules_and_every_alert_fires_in_its_unit_test():
 # -- the textfile of rebalance runs -------------------------------------------------------------
 
 def test_the_textfile_tells_what_real_rebalance_runs_did(libvirtd, make_domain, tmp_path):
-    host_cpus = libvirtd.getCPUMap()[0]
     dom = make_domain('obs', vcpus=2)
-    for vcpu in (0, 1):      # both on CPU 0, a hotspot (the moves depend on what else loads the host)
-        for flags in (0, 2):
-            dom.pinVcpuFlags(vcpu, cpuset.to_cpumap({0}, host_cpus), flags)
+    libvirt_harness.pin_vcpus(dom, {0})      # both on CPU 0, a hotspot (the moves depend on what else loads the host)
     forecasts, state_dir, extra = rebalance_tests.setup(tmp_path, [dom.name()])
     textfiles = tmp_path / 'textfile'
     textfiles.mkdir()

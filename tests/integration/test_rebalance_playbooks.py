@@ -17,6 +17,8 @@ from ansible_collections.adaptive.intravm.plugins.module_utils.apply.host_lock i
 from ansible_collections.adaptive.intravm.plugins.module_utils.host import cpuset
 from ansible_collections.adaptive.intravm.plugins.module_utils.host.placement import read_pins
 
+import libvirt_harness
+
 ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 BIN = os.path.dirname(sys.executable)
 ENV = dict(os.environ, ANSIBLE_NOCOLOR='1', PYTHONUNBUFFERED='1')
@@ -112,9 +114,7 @@ def test_dry_run_apply_history_and_rollback(libvirtd, make_domain, tmp_path):
     dom = make_domain('rebal', vcpus=2)
     # Shut off, so it is recorded but never planned: no run changes it, so no rollback may.
     bystander = make_domain('bystander', vcpus=1, start=False)
-    for vcpu in (0, 1):
-        for flags in (0, 2):
-            dom.pinVcpuFlags(vcpu, cpuset.to_cpumap({0}, host_cpus), flags)
+    libvirt_harness.pin_vcpus(dom, {0})
     start = read_pins(dom, 'live')
     state_dir, extra = setup(tmp_path, [dom.name()])[1:]
     # Two older entries: with rebalance_history_keep=2 the oldest goes when the run adds one.
