@@ -7,7 +7,7 @@
 #   vmlinuz          the Debian kernel (from the package linux-image-amd64 depends on)
 #   initrd.img       a busybox initrd: loads virtio/ext4 modules, mounts /dev/vda,
 #                    mounts /proc /sys /dev there and switch_roots to the kernel's init=
-#   rootfs/          debootstrap'd (mmdebstrap) bookworm minbase + python3
+#   rootfs/          debootstrap'd (mmdebstrap) bookworm minbase + python3 + qemu-guest-agent
 #   base.img         raw ext4 image of rootfs/ plus /usr/local/sbin/intravm-guest-init
 #   profiler.img     (--profiler) base plus the agent installed by the role
 #                    adaptive.intravm.guest_profiler, applied offline to a copy of rootfs/
@@ -40,9 +40,10 @@ mirror=$(grep -rhoE '^(URIs:|deb) +https?://[^ ]+/debian/?( |$)' /etc/apt/source
          | awk '{print $2}' | head -n1 || true)
 mirror=${mirror:-http://deb.debian.org/debian}
 # Bump when the recipe below changes in a way that needs a rebuild.
-recipe=1
+recipe=2
+# virtio_balloon and virtio_console (the guest agent's port) stay loaded after switch_root.
 modules=(virtio_ring virtio virtio_pci_modern_dev virtio_pci_legacy_dev virtio_pci virtio_blk crc16 mbcache jbd2
-         crc32c_generic ext4)
+         crc32c_generic ext4 virtio_balloon virtio_console)
 
 t0=$(date +%s%N)
 elapsed() { local ms=$((($(date +%s%N) - t0) / 1000000)); printf '%d.%d' $((ms / 1000)) $((ms % 1000 / 100)); }
@@ -97,12 +98,12 @@ else
 fi
 
 # ------------------------------------------------------------------ root filesystem
-rkey=$(echo "$suite $mirror minbase python3 recipe=$recipe" | sha256sum | cut -d' ' -f1)
+rkey=$(echo "$suite $mirror minbase python3 qemu-guest-agent recipe=$recipe" | sha256sum | cut -d' ' -f1)
 if ! stamp_ok "$out/rootfs" "$rkey"; then
     log "rootfs: mmdebstrap $suite from $mirror"
     rm -rf "$out/rootfs" "$out/rootfs.sha256"
     # shellcheck disable=SC2016  # the hook is run by mmdebstrap, which passes "$1"
-    mmdebstrap --quiet --variant=minbase --include=python3 \
+    mmdebstrap --quiet --variant=minbase --include=python3,qemu-guest-agent \
         --customize-hook='rm -rf "$1"/var/cache/apt/archives/*.deb "$1"/var/lib/apt/lists/*' \
         "$suite" "$out/rootfs" "$mirror" >&2
     echo "$rkey" > "$out/rootfs.sha256"

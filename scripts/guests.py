@@ -24,18 +24,18 @@ URI = 'qemu:///system'
 DOMAIN_XML = """<domain type='{vt}'>
   <name>{name}</name>
   <memory unit='MiB'>{mem}</memory>
-  <vcpu placement='static'>{vcpus}</vcpu>
+  <vcpu placement='static'{current}>{vcpus}</vcpu>
   <os><type arch='x86_64' machine='pc'>hvm</type>
     <kernel>{wd}/kernel</kernel><initrd>{wd}/initrd</initrd>
-    <cmdline>{cmdline}</cmdline></os>
+    <cmdline>{cmdline}</cmdline></os>{features}
   <on_poweroff>destroy</on_poweroff>
   <on_crash>destroy</on_crash>
   <devices>
     <disk type='file' device='disk'><driver name='qemu' type='raw' cache='unsafe'/>
       <source file='{wd}/disk.img'/><target dev='vda' bus='virtio'/></disk>
     <serial type='file'><source path='{wd}/console.log'/><target port='0'/></serial>
-    <video><model type='none'/></video>
-    <memballoon model='none'/>
+    <video><model type='none'/></video>{agent}
+    {balloon}
   </devices>
 </domain>"""
 
@@ -56,20 +56,33 @@ def load_manifest(path):
     return man
 
 
-def domain_xml(name, manifest, workdir, vcpus=2, memory_mib=256, cmdline_extra=''):
-    """The persistent definition: direct kernel boot of the work directory's copies."""
+def domain_xml(name, manifest, workdir, vcpus=2, memory_mib=256, cmdline_extra='', max_vcpus=None,
+               balloon_period=None, agent=False):
+    """The persistent definition: direct kernel boot of the work directory's copies.
+
+    max_vcpus: room for vCPU hotplug (with ACPI, which hotplug and unplug need);
+    balloon_period: a virtio balloon whose statistics the guest refreshes every so
+    many seconds; agent: the QEMU guest agent's virtio-serial channel.
+    """
     cmdline = ('%s %s' % (manifest['cmdline'], cmdline_extra)).strip()
-    return DOMAIN_XML.format(vt=virt_type(), name=name, mem=memory_mib, vcpus=vcpus, wd=workdir, cmdline=cmdline)
+    current = " current='%d'" % vcpus if max_vcpus else ''
+    features = '\n  <features><acpi/><apic/></features>' if max_vcpus else ''
+    balloon = ("<memballoon model='virtio'><stats period='%d'/></memballoon>" % balloon_period
+               if balloon_period else "<memballoon model='none'/>")
+    channel = ("\n    <channel type='unix'><target type='virtio' name='org.qemu.guest_agent.0'/></channel>"
+               if agent else '')
+    return DOMAIN_XML.format(vt=virt_type(), name=name, mem=memory_mib, vcpus=max_vcpus or vcpus, wd=workdir,
+                             cmdline=cmdline, current=current, features=features, balloon=balloon, agent=channel)
 
 
-def define(conn, name, manifest, workdir, vcpus=2, memory_mib=256, cmdline_extra=''):
+def define(conn, name, manifest, workdir, vcpus=2, memory_mib=256, cmdline_extra='', **devices):
     """Copy disk, kernel and initrd into workdir and define the domain (not started)."""
     os.makedirs(workdir, exist_ok=True)
     os.chmod(workdir, 0o755)
     subprocess.run(['cp', '--sparse=always', manifest['profiler_image'], os.path.join(workdir, 'disk.img')], check=True)
     for part in ('kernel', 'initrd'):
         shutil.copy(manifest[part], os.path.join(workdir, part))
-    return conn.defineXML(domain_xml(name, manifest, workdir, vcpus, memory_mib, cmdline_extra))
+    return conn.defineXML(domain_xml(name, manifest, workdir, vcpus, memory_mib, cmdline_extra, **devices))
 
 
 def start(conn, name):

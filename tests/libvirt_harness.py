@@ -8,7 +8,7 @@ spins a core at 100 %). Names start with TEST_PREFIX so a later run can sweep
 what a killed run left behind.
 
 CLI (used by integration targets through ansible-playbook):
-    python libvirt_harness.py create NAME [--vcpus N] [--iothreads N] [--cells N]
+    python libvirt_harness.py create NAME [--vcpus N] [--max-vcpus M] [--iothreads N] [--cells N]
     python libvirt_harness.py destroy NAME
 """
 
@@ -74,8 +74,11 @@ def _owner_pid(name):
     return int(match.group(1)) if match else None
 
 
-def domain_xml(name, vcpus=2, iothreads=0, memory_mib=64, cells=0, devices=''):
-    """A minimal QEMU domain: no disk, no display, optional guest NUMA cells."""
+def domain_xml(name, vcpus=2, iothreads=0, memory_mib=64, cells=0, devices='', max_vcpus=None):
+    """A minimal QEMU domain: no disk, no display, optional guest NUMA cells.
+
+    max_vcpus: room to hot-plug vCPUs up to it (with the ACPI that hotplug needs).
+    """
     numa = ''
     if cells:
         per_cell = max(1, vcpus // cells)
@@ -85,17 +88,19 @@ def domain_xml(name, vcpus=2, iothreads=0, memory_mib=64, cells=0, devices=''):
     return """<domain type='{vt}'>
   <name>{name}</name>
   <memory unit='MiB'>{mem}</memory>
-  <vcpu placement='static'>{vcpus}</vcpu>
+  <vcpu placement='static'{current}>{vcpus}</vcpu>
   {iothreads}
   {numa}
-  <os><type arch='x86_64' machine='pc'>hvm</type></os>
+  <os><type arch='x86_64' machine='pc'>hvm</type></os>{features}
   <on_poweroff>destroy</on_poweroff>
   <devices>
     <video><model type='none'/></video>
     <memballoon model='none'/>
     {devices}
   </devices>
-</domain>""".format(vt=virt_type(), name=name, mem=memory_mib, vcpus=vcpus, numa=numa,
+</domain>""".format(vt=virt_type(), name=name, mem=memory_mib, vcpus=max_vcpus or vcpus, numa=numa,
+                    current=" current='%d'" % vcpus if max_vcpus else '',
+                    features='<features><acpi/></features>' if max_vcpus else '',
                     iothreads='<iothreads>%d</iothreads>' % iothreads if iothreads else '',
                     devices=devices)
 
@@ -157,6 +162,7 @@ def main(argv=None):
     parser.add_argument('name')
     parser.add_argument('--uri', default=SYSTEM_URI)
     parser.add_argument('--vcpus', type=int, default=2)
+    parser.add_argument('--max-vcpus', type=int, help='room to hot-plug vCPUs up to this many')
     parser.add_argument('--iothreads', type=int, default=0)
     parser.add_argument('--cells', type=int, default=0)
     parser.add_argument('--memory-mib', type=int, default=64)
@@ -169,8 +175,8 @@ def main(argv=None):
         elif conn.getType() == 'TEST':
             create(conn, test_driver_xml(args.name, args.vcpus, args.iothreads), start=not args.stopped)
         else:
-            create(conn, domain_xml(args.name, args.vcpus, args.iothreads, args.memory_mib, args.cells),
-                   start=not args.stopped)
+            create(conn, domain_xml(args.name, args.vcpus, args.iothreads, args.memory_mib, args.cells,
+                                    max_vcpus=args.max_vcpus), start=not args.stopped)
     finally:
         conn.close()
     return 0

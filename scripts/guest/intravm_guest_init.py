@@ -3,10 +3,12 @@
 # GNU General Public License v3.0+ (see COPYING or https://www.gnu.org/licenses/gpl-3.0.txt)
 """PID 1 of the tiny test guest: run the profiler as its unit says, a workload, then power off.
 
-The tiny guest has no systemd; this stands in for it. It starts the
+The tiny guest has no systemd or udev; this stands in for them. It starts the
 ExecStart= line of the installed intravm-profiler.service (what the role
-put there), runs the workload the kernel command line asks for, and powers
-off cleanly (sync, remount read-only, reboot(2) POWER_OFF).
+put there), the QEMU guest agent when the domain has its port, brings
+hot-plugged vCPUs online (what udev's rule would do), runs the workload the
+kernel command line asks for, and powers off cleanly (sync, remount
+read-only, reboot(2) POWER_OFF).
 
 Kernel command line options:
   intravm.seconds=N     power off after N seconds (default 60)
@@ -30,6 +32,8 @@ import sys
 import time
 
 UNIT = '/etc/systemd/system/intravm-profiler.service'
+AGENT_PORT = 'org.qemu.guest_agent.0'
+CPUS = '/sys/devices/system/cpu'
 MS_RDONLY = 1
 MS_REMOUNT = 32
 POWER_OFF = 0x4321fedc
@@ -57,6 +61,43 @@ def exec_start(unit):
             if line.startswith('ExecStart='):
                 return shlex.split(line[len('ExecStart='):].lstrip('-@+!:'))
     return None
+
+
+def agent_device(sysfs='/sys'):
+    """/dev path of the guest agent's virtio-serial port (no udev: no /dev/virtio-ports link), or None."""
+    base = os.path.join(sysfs, 'class', 'virtio-ports')
+    for port in sorted(os.listdir(base)) if os.path.isdir(base) else []:
+        try:
+            with open(os.path.join(base, port, 'name')) as handle:
+                if handle.read().strip() == AGENT_PORT:
+                    return '/dev/' + port
+        except OSError:
+            continue
+    return None
+
+
+def cpu_dirs():
+    return set(d for d in os.listdir(CPUS) if d[3:].isdigit() and d.startswith('cpu'))
+
+
+def online_new_cpus(known):
+    """Bring vCPUs that appeared since `known` online, as udev's rule would; returns the set seen now.
+
+    Only new ones: a vCPU the guest agent took offline stays offline.
+    """
+    now = cpu_dirs()
+    for cpu in sorted(now - known):
+        path = os.path.join(CPUS, cpu, 'online')
+        try:
+            with open(path) as handle:
+                if handle.read().strip() == '1':
+                    continue
+            with open(path, 'w') as handle:
+                handle.write('1')
+            log('hot-plugged %s is online' % cpu)
+        except OSError as exc:
+            log('cannot online %s: %s' % (cpu, exc))
+    return now
 
 
 def spin(cpu, until):
@@ -134,6 +175,11 @@ def main():
             children.append(subprocess.Popen(argv))
         else:
             log('no %s: profiler not installed' % UNIT)
+        port = agent_device()
+        if port and os.path.exists('/usr/sbin/qemu-ga'):
+            log('starting the guest agent on %s' % port)
+            children.append(subprocess.Popen(['/usr/sbin/qemu-ga', '--method=virtio-serial', '--path=' + port]))
+        cpus = cpu_dirs()
         busy = [int(c) for c in opts.get('busy_cpu', '').split(',') if c.strip()]
         if busy:
             time.sleep(max(0.0, float(opts.get('busy_after', 0)) - (time.monotonic() - start)))
@@ -149,6 +195,7 @@ def main():
                 duty_cycle(cpu, schedule, t0, step_s)
         while time.monotonic() - start < seconds:
             time.sleep(0.5)
+            cpus = online_new_cpus(cpus)
             try:
                 while os.waitpid(-1, os.WNOHANG)[0] > 0:
                     pass

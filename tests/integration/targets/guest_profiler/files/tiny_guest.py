@@ -4,7 +4,9 @@
 """Boot the tiny Debian guest under the real libvirtd and read its profiler ring.
 
     python tiny_guest.py define NAME --manifest M --workdir D [--vcpus 2] [--cmdline-extra '...']
+                                [--max-vcpus M] [--balloon-period S] [--agent]
     python tiny_guest.py start NAME
+    python tiny_guest.py wait-agent NAME --seconds S   # until the guest agent answers; JSON on stdout
     python tiny_guest.py read NAME --shm SHM --seconds S     # JSON summary on stdout
     python tiny_guest.py save-restore NAME --shm SHM --workdir D --seconds S   # JSON summary on stdout
     python tiny_guest.py destroy NAME --workdir D [--shm SHM]
@@ -32,7 +34,25 @@ URI = guests.URI
 def define(args):
     conn = libvirt.open(URI)
     guests.define(conn, args.name, guests.load_manifest(args.manifest), args.workdir, args.vcpus, args.memory_mib,
-                  args.cmdline_extra)
+                  args.cmdline_extra, max_vcpus=args.max_vcpus, balloon_period=args.balloon_period, agent=args.agent)
+    conn.close()
+
+
+def wait_agent(args):
+    """Wait until the guest agent answers (the guest has booted); print its vCPUs and the balloon's statistics."""
+    conn = libvirt.open(URI)
+    dom = conn.lookupByName(args.name)
+    deadline = time.monotonic() + args.seconds
+    vcpus = None
+    while not vcpus:
+        if time.monotonic() > deadline:
+            raise SystemExit('the guest agent of %s did not answer within %.0f s' % (args.name, args.seconds))
+        time.sleep(1)
+        try:
+            vcpus = dom.guestVcpus()
+        except libvirt.libvirtError:
+            pass
+    json.dump({'vcpus': vcpus, 'memory_stats': dom.memoryStats()}, sys.stdout, sort_keys=True)
     conn.close()
 
 
@@ -101,20 +121,23 @@ def destroy(args):
 
 def main():
     parser = argparse.ArgumentParser()
-    parser.add_argument('action', choices=['define', 'start', 'read', 'save-restore', 'destroy'])
+    parser.add_argument('action', choices=['define', 'start', 'wait-agent', 'read', 'save-restore', 'destroy'])
     parser.add_argument('name')
     parser.add_argument('--manifest')
     parser.add_argument('--workdir')
     parser.add_argument('--vcpus', type=int, default=2)
     parser.add_argument('--memory-mib', type=int, default=256)
     parser.add_argument('--cmdline-extra', default='')
+    parser.add_argument('--max-vcpus', type=int)
+    parser.add_argument('--balloon-period', type=int)
+    parser.add_argument('--agent', action='store_true')
     parser.add_argument('--shm')
     parser.add_argument('--seconds', type=float, default=60)
     parser.add_argument('--enough', type=int, default=1000000)
     args = parser.parse_args()
     if args.action in ('read', 'save-restore'):
         args.shm = '/dev/shm/' + args.shm
-    {'define': define, 'start': start, 'read': read, 'save-restore': save_restore, 'destroy': destroy}[args.action](args)
+    {'define': define, 'start': start, 'wait-agent': wait_agent, 'read': read, 'save-restore': save_restore, 'destroy': destroy}[args.action](args)
 
 
 if __name__ == '__main__':
