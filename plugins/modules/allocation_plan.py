@@ -88,6 +88,24 @@ options:
         C(gpu) (C(vm_gpu), C(current_scheduler)). See docs/planner.md.
     type: dict
     default: {}
+  resize:
+    description:
+      - The VMs whose memory (balloon) and vCPU count the plan may change, with their bounds. Opt-in per VM;
+        a VM not named here is never resized, and only the kind whose two bounds are given.
+      - Per VM C(min_memory) and C(max_memory) (sizes such as C(1G) or C(1536M); a plain number is MiB),
+        C(min_vcpus) and C(max_vcpus). The domain's own maximum caps them.
+      - Memory is sized to the forecast's p99 working-set peak over the C(lookahead_s) of O(policy) plus a margin, never
+        below it, never below C(min_memory); grows at once, shrinks slowly, takes nothing from a guest under
+        memory pressure now, and the grows of all VMs fit what the host has free plus what shrinks give back.
+        vCPUs are sized to the p90 CPU demand; see docs/planner.md.
+    type: dict
+    default: {}
+  sizing_policy:
+    description:
+      - Overrides of the sizing rules used with O(resize) (C(margin_frac), C(vcpu_margin_frac), C(shrink_step_frac),
+        C(min_change_frac), C(psi_some_avg10_max), C(swap_in_per_s_max), C(granularity_bytes)). See docs/planner.md.
+    type: dict
+    default: {}
   timeout:
     description: Seconds to wait for O(forecasts_url).
     type: int
@@ -166,6 +184,19 @@ plan:
       type: list
       elements: dict
       sample: [{"gpu": "0", "scheduler": "equal_share", "demand": 1.4, "shares": {"ml01": 0.57, "ml02": 0.43}}]
+    memory_balloon:
+      description:
+        - Parameters for M(adaptive.intravm.memory_balloon), one entry per O(resize) VM whose memory changes,
+          with what it holds now (C(from_bytes)) and why.
+      type: list
+      elements: dict
+      sample: [{"name": "web01", "memory": "3072M", "memory_bytes": 3221225472, "from_bytes": 4294967296,
+                "reason": "shrink slowly toward forecast (10% step) (p99 peak 2380 MiB)"}]
+    vcpu_count:
+      description: Parameters for M(adaptive.intravm.vcpu_count), one entry per O(resize) VM whose vCPU count changes.
+      type: list
+      elements: dict
+      sample: [{"name": "batch01", "count": 4, "from": 2, "reason": "grow before predicted peak (p90 demand 2.90 CPUs)"}]
 moves:
   description: Every vCPU move in the plan, with estimated benefit and cost (CPU fractions) and the reason.
   returned: always
@@ -206,6 +237,12 @@ reason:
   returned: when the plan was refused
   type: str
   sample: forecasts generated 900 s ago are older than max_age 300 s; not planning from them
+resize_skipped:
+  description: O(resize) VMs left at their size, with why (not running, no forecast, no memory forecast yet).
+  returned: always
+  type: list
+  elements: dict
+  sample: [{"name": "db01", "reason": "no memory forecast (the guest profiler reports no memory yet)"}]
 forecast_age_s:
   description: Age of the forecasts in seconds when they were read.
   returned: always
@@ -215,7 +252,11 @@ forecast_age_s:
 import functools
 import time
 
+from ansible.module_utils.common.text.formatters import human_to_bytes
 from ansible.module_utils.urls import open_url
+
+from ansible_collections.adaptive.intravm.plugins.module_utils.errors import IntravmError
+from ansible_collections.adaptive.intravm.plugins.module_utils.host import libvirt_conn
 
 from ansible_collections.adaptive.intravm.plugins.module_utils.host.placement import host_state
 from ansible_collections.adaptive.intravm.plugins.module_utils.module_base import LIBVIRT, IntravmModule
@@ -223,6 +264,9 @@ from ansible_collections.adaptive.intravm.plugins.module_utils.plan import forec
 from ansible_collections.adaptive.intravm.plugins.module_utils.plan.from_forecasts import (
     empty_result, merged_policy, plan_from_forecasts, staleness,
 )
+from ansible_collections.adaptive.intravm.plugins.module_utils.plan.resize import plan_resize
+
+VCPU_MAXIMUM = 4     # libvirt.VIR_DOMAIN_VCPU_MAXIMUM
 
 
 def load_forecasts(params):
@@ -248,7 +292,53 @@ def run(module):
     conn = module.connect()
     topology, current = host_state(conn)
     policy = merged_policy(params['policy'], params['reserved_cpus'], params['max_moves'])
-    return plan_from_forecasts(doc, topology, current, now, params['max_age'], params['names'], policy, conn.getURI())
+    result = plan_from_forecasts(doc, topology, current, now, params['max_age'], params['names'], policy, conn.getURI())
+    bounds = resize_bounds(params['resize'])
+    resized = plan_resize(doc['vms'], domain_sizes(conn, bounds), bounds, conn.getFreeMemory(),
+                          params['sizing_policy'] or None, policy.get('lookahead_s'))
+    result['plan']['memory_balloon'] = resized['memory_balloon']
+    result['plan']['vcpu_count'] = resized['vcpu_count']
+    result['resize_skipped'] = resized['skipped']
+    return result
+
+
+def resize_bounds(resize):
+    """{vm: bounds} with sizes in bytes, or IntravmError naming the VM and value (before libvirt is asked anything)."""
+    bounds = {}
+    for name, raw in sorted((resize or {}).items()):
+        if not isinstance(raw, dict):
+            raise IntravmError('resize[%s] must be a dict of bounds, got %r' % (name, raw))
+        vm = dict(raw)
+        for key in ('min_memory', 'max_memory'):
+            if vm.get(key) is not None:
+                try:
+                    vm[key] = int(human_to_bytes(str(vm[key]), default_unit='M'))
+                except ValueError as exc:
+                    raise IntravmError('resize[%s].%s: %s' % (name, key, exc))
+        for key in ('min_vcpus', 'max_vcpus'):
+            if vm.get(key) is not None and not str(vm[key]).isdigit():
+                raise IntravmError('resize[%s].%s must be a whole number, got %r' % (name, key, vm[key]))
+            if vm.get(key) is not None:
+                vm[key] = int(vm[key])
+        bounds[name] = vm
+    return bounds
+
+
+def domain_sizes(conn, bounds):
+    """{vm: memory held (the balloon's actual size) and its maximum, vCPUs and their maximum} of running domains in bounds."""
+    sizes = {}
+    for name in bounds:
+        try:
+            dom = conn.lookupByName(name)
+        except libvirt_conn.libvirt.libvirtError:
+            continue
+        if not dom.isActive():
+            continue
+        info = dom.info()
+        sizes[name] = {'memory_bytes': info[2] * 1024, 'max_memory_bytes': info[1] * 1024,
+                       'vcpus': dom.vcpusFlags(libvirt_conn.AFFECT_LIVE),
+                       'max_vcpus': dom.vcpusFlags(libvirt_conn.AFFECT_LIVE | VCPU_MAXIMUM)}
+    return sizes
 
 
 def main():
@@ -266,6 +356,8 @@ def main():
             reserved_cpus=dict(type='str', default=''),
             max_moves=dict(type='int'),
             policy=dict(type='dict', default={}),
+            resize=dict(type='dict', default={}),
+            sizing_policy=dict(type='dict', default={}),
             timeout=dict(type='int', default=5),
         ),
         mutually_exclusive=[('forecasts_path', 'forecasts_url', 'forecasts')],

@@ -34,7 +34,8 @@ import numpy as np
 import torch
 
 from ansible_collections.adaptive.intravm.services.predictor import (
-    baselines, checkpoint, features, http_api, model as mdl, selector, sources, state as state_fmt, training)
+    baselines, checkpoint, features, http_api, memory_forecast, model as mdl, selector, sources, state as state_fmt,
+    training)
 from ansible_collections.adaptive.intravm.services.predictor.config import (  # noqa: F401  pylint: disable=unused-import
     DEFAULT_CONFIG, ConfigError, load_config, parse_listen)
 
@@ -55,6 +56,8 @@ except ImportError:
 LOG = logging.getLogger('host_predictor')
 HISTORY = 2 * features.DAY_STEPS + 2 * features.HOUR_STEPS
 HIST_COLS = 7   # (t, cpu, net, disk, mem, steal, gpu)
+# Memory peaks are forecast from two days of working-set samples (memory_forecast).
+MEMORY_HISTORY = 2 * features.DAY_STEPS
 NET_MODEL = 'last_plus_err_p90'
 CANDIDATES = ('lstm',) + tuple(name for name, _fn in baselines.BASELINES)
 
@@ -80,6 +83,8 @@ class VmTrack(object):
         self.select = selector.Selector(CANDIDATES)
         self.served = 'lstm'
         self.last_forecast = None
+        self.mem_used = collections.deque(maxlen=MEMORY_HISTORY)   # guest working set bytes per step (NaN: none)
+        self.pressure = {}                                          # the guest's memory pressure now
 
     def series(self, col):
         return np.array([row[col] for row in self.hist], dtype=np.float64)
@@ -474,6 +479,7 @@ class Predictor(object):
             rates = sources.rates_from_stats(track.prev, cur, now - track.prev_t) if track.prev_t else None
             self.metrics.count_delay(track.name, track.prev, cur)
             track.prev, track.prev_t, track.vcpus = cur, now, cur['vcpus'] or track.vcpus
+            guest = {}
             if track.ring is not None:
                 before = sum(track.ring.rejected().values())
                 guest = sources.ring_values(track.ring.poll())
@@ -498,6 +504,8 @@ class Predictor(object):
             track.hist.append((now, rates['cpu'], _nan(rates.get('net')), _nan(rates.get('disk')),
                                _nan(rates.get('mem')), _nan(rates.get('steal')), _nan(g)))
             track.vcpu_recent.append(rates['vcpu'])
+            track.mem_used.append(guest.get('mem_used_bytes', np.nan))
+            track.pressure = dict((k, guest[k]) for k in ('psi_mem_some', 'swap_in') if k in guest)
             track.steps += 1
             if track.steps % self.bank.chunk == 1 or track.steps <= features.DAY_STEPS:
                 track.scale = features.cpu_scale(track.series(1)[-features.DAY_STEPS:])
@@ -565,7 +573,8 @@ class Predictor(object):
         gpu = self._aux_forecast(track.series(6))
         step_s = self.cfg['step_s']
         entry = state_fmt.vm_entry(track.uuid, track.vcpus, track.served, [h * step_s for h in hz], (s50, s90),
-                                   vcpu=vcpu, net=net, gpu=gpu, actual_cpu=actual, samples=track.steps)
+                                   vcpu=vcpu, net=net, gpu=gpu, actual_cpu=actual, samples=track.steps,
+                                   memory=self._memory_forecast(track))
         track.last_forecast = entry
         if self.metrics.registry:
             self.metrics.actual.labels(track.name).set(actual)
@@ -576,6 +585,22 @@ class Predictor(object):
             if losses:
                 self.metrics.error.labels(track.name, track.served).set(sum(losses) / len(losses))
         return entry
+
+    def _memory_forecast(self, track):
+        """Quantiles of the guest's working-set peak over each horizon, with its pressure now; None without data."""
+        used = np.array(track.mem_used, dtype=np.float64)
+        if not len(used) or not np.isfinite(used[-1]):
+            return None
+        window = min(memory_forecast.WINDOW, len(used))
+        peaks = dict((memory_forecast.key(q), []) for q in memory_forecast.QUANTILES)
+        for h in self.horizons:
+            fc = memory_forecast.latest(used, horizon=h, window=window, floor_steps=min(memory_forecast.FLOOR_STEPS, len(used)))
+            if any(fc[k] is None for k in peaks):
+                return None     # too few samples yet to know this VM's peaks
+            for k in peaks:
+                peaks[k].append(round(fc[k]))
+        return {'used_bytes': round(float(used[-1])), 'peak_bytes': peaks,
+                'pressure': dict((k, round(v, 3)) for k, v in sorted(track.pressure.items()))}
 
     def _aux_forecast(self, series):
         """Network / GPU forecasts by the last-value-plus-error baseline; None without data."""

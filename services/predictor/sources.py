@@ -149,16 +149,27 @@ class RingSource(object):
 
 
 def ring_values(metrics):
-    """mem and steal from a guest sample; finite values only (the reader already checked ranges)."""
+    """What the forecasts use of a guest sample; finite values only (the reader already checked ranges).
+
+    mem (used fraction) and steal feed the CPU model; mem_used_bytes (total less
+    available: the working set the guest cannot give back without swapping),
+    psi_mem_some and swap_in (pressure now) feed the memory forecast and sizing.
+    """
     if not metrics:
         return {}
+
+    def value(key):
+        v = metrics.get(key)
+        return v if isinstance(v, (int, float)) and math.isfinite(v) else None
     out = {}
-    avail = metrics.get('mem.available_frac')
-    if isinstance(avail, (int, float)) and math.isfinite(avail):
+    avail, total = value('mem.available_frac'), value('mem.total_bytes')
+    if avail is not None:
         out['mem'] = 1.0 - avail
-    steal = metrics.get('cpu.steal')
-    if isinstance(steal, (int, float)) and math.isfinite(steal):
-        out['steal'] = steal
+    if total is not None and value('mem.available_bytes') is not None:
+        out['mem_used_bytes'] = max(0.0, total - value('mem.available_bytes'))
+    for key, name in (('cpu.steal', 'steal'), ('psi.memory.some_avg10', 'psi_mem_some'), ('mem.swap_in_per_s', 'swap_in')):
+        if value(key) is not None:
+            out[name] = value(key)
     return out
 
 

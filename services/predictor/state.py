@@ -20,8 +20,12 @@ def _series(values):
     return [round(float(v), 6) for v in values]
 
 
-def vm_entry(uuid, vcpus, model, horizons_s, cpu, vcpu=None, net=None, gpu=None, actual_cpu=None, samples=None):
-    """One VM's record. cpu/net/gpu: (p50 list, p90 list) per horizon or None; vcpu: {index: (p50, p90)}."""
+def vm_entry(uuid, vcpus, model, horizons_s, cpu, vcpu=None, net=None, gpu=None, actual_cpu=None, samples=None,
+             memory=None):
+    """One VM's record. cpu/net/gpu: (p50 list, p90 list) per horizon or None; vcpu: {index: (p50, p90)}.
+
+    memory: {'used_bytes', 'peak_bytes': {quantile: list per horizon}, 'pressure': {...}} or None.
+    """
     entry = {'uuid': uuid, 'vcpus': int(vcpus), 'model': model, 'horizons_s': [int(h) for h in horizons_s]}
     for key, pair in (('cpu', cpu), ('net', net), ('gpu', gpu)):
         if pair is not None:
@@ -32,6 +36,8 @@ def vm_entry(uuid, vcpus, model, horizons_s, cpu, vcpu=None, net=None, gpu=None,
         entry['actual'] = {'cpu': round(float(actual_cpu), 6)}
     if samples is not None:
         entry['samples'] = int(samples)
+    if memory is not None:
+        entry['memory'] = memory
     return entry
 
 

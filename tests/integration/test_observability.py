@@ -136,7 +136,7 @@ def test_the_textfile_tells_what_real_rebalance_runs_did(libvirtd, make_domain, 
     assert by_label(metrics, 'intravm_rebalance_last_run_moves', 'kind') == dict(
         (k, kinds.count(k)) for k in ('rebalance', 'placement', 'repair', 'other'))
     assert by_label(metrics, 'intravm_rebalance_last_run_changed_domains', 'resource') == dict(
-        (r, len(report['changed'][r])) for r in ('cpu', 'numa', 'network', 'gpu'))
+        (r, len(report['changed'][r])) for r in ('cpu', 'numa', 'memory', 'vcpus', 'network', 'gpu'))
     assert value(metrics, 'intravm_rebalance_last_run_failed_domains') == len(report['failed']) == 0
     assert value(metrics, 'intravm_rebalance_last_run_superseded_domains') == len(report['superseded']) == 0
     assert by_label(metrics, 'intravm_rebalance_last_run_plan_refused', 'reason') == {'stale': 0, 'future': 0, 'other': 0}

@@ -261,3 +261,23 @@ def test_two_concurrent_runs_leave_one_plan_and_say_which_won(libvirtd, make_dom
     assert report['lock']['waited_for'] == ['test-holder', winner]
     assert 'waiting' in outputs[loser] and 'for run(s) test-holder, %s, which went first' % winner in outputs[loser]
     assert not (state_dir / 'rebalance.lock').exists()
+
+
+def test_resize_is_opt_in_bounded_live_only_and_runs_under_its_tag(libvirtd, make_domain, tmp_path):
+    """rebalance.yml --tags vcpus hot-plugs a vCPU into the one VM opted in by rebalance_resize, up to its bound,
+    live only; the VM not named keeps its size whatever its forecast; a second run changes nothing."""
+    dom = make_domain('resize', vcpus=1, max_vcpus=3)
+    fixed = make_domain('fixed', vcpus=1, max_vcpus=3)
+    _forecasts, state_dir, extra = setup(tmp_path, [dom.name(), fixed.name()], vcpus=1, load=1.0)
+    extra['rebalance_resize'] = {dom.name(): {'min_vcpus': 1, 'max_vcpus': 2}}
+    reports = []
+    for _run in range(2):
+        out = play('rebalance.yml', extra, env=dict(ENV, ANSIBLE_RUN_TAGS='vcpus'))
+        assert 'Hot-plug or unplug vCPUs' in out
+        reports.append(json.loads((state_dir / 'last-rebalance.json').read_text()))
+    assert reports[0]['changed']['vcpus'] == [dom.name()]
+    assert reports[1]['changed']['vcpus'] == []
+    assert reports[0]['changed']['cpu'] == []       # only what the tag selects was applied
+    assert dom.vcpusFlags(libvirt_harness.libvirt.VIR_DOMAIN_AFFECT_LIVE) == 2
+    assert dom.vcpusFlags(libvirt_harness.libvirt.VIR_DOMAIN_AFFECT_CONFIG) == 1     # live only
+    assert fixed.vcpusFlags(libvirt_harness.libvirt.VIR_DOMAIN_AFFECT_LIVE) == 1

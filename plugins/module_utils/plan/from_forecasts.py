@@ -21,8 +21,8 @@ def empty_result(reason, age):
     """A plan that moves nothing, with why."""
     result = {
         'changed': False,
-        'plan': {'vcpu_pin': [], 'numa_memory': [], 'vf_bandwidth': [], 'vgpu': []},
-        'moves': [], 'allocations': {}, 'hotspots': [], 'ignored': [], 'unplanned': [], 'warnings': [],
+        'plan': {'vcpu_pin': [], 'numa_memory': [], 'vf_bandwidth': [], 'vgpu': [], 'memory_balloon': [], 'vcpu_count': []},
+        'moves': [], 'allocations': {}, 'hotspots': [], 'ignored': [], 'unplanned': [], 'warnings': [], 'resize_skipped': [],
         'forecast_age_s': age,
     }
     if reason:

@@ -22,7 +22,7 @@ TEST_URI = 'test:///default'  # a 2-NUMA-node, 16-CPU host with a running domain
 class FakeModule(object):
     def __init__(self, **params):
         self.params = dict(uri=TEST_URI, forecasts_path=None, forecasts_url=None, forecasts=None, max_age=300,
-                           names=None, reserved_cpus='', max_moves=None, policy={}, timeout=5)
+                           names=None, reserved_cpus='', max_moves=None, policy={}, resize={}, sizing_policy={}, timeout=5)
         self.params.update(params)
         self.check_mode = False
 
@@ -59,7 +59,7 @@ def test_forecasts_from_a_file(tmp_path):
 
 def test_stale_forecasts_give_an_empty_plan_with_the_reason():
     result = mod.run(FakeModule(forecasts=doc({'test': cpu_fc(0.9)}, age=1000), max_age=300))
-    assert result['plan'] == {'vcpu_pin': [], 'numa_memory': [], 'vf_bandwidth': [], 'vgpu': []}
+    assert result['plan'] == {'vcpu_pin': [], 'numa_memory': [], 'vf_bandwidth': [], 'vgpu': [], 'memory_balloon': [], 'vcpu_count': []}
     assert 'older than max_age 300' in result['reason']
     assert result['forecast_age_s'] >= 1000
 
