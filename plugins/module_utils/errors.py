@@ -19,3 +19,8 @@ class IntravmError(Exception):
     def __init__(self, msg='', **facts):
         super(IntravmError, self).__init__(msg)
         self.facts = facts
+
+
+def reported(prefix):
+    """A module_base error formatter for an error whose own text says it all: that text after prefix, no extra facts."""
+    return lambda exc, _params: ('%s%s' % (prefix, exc), {})

@@ -150,8 +150,6 @@ from ansible_collections.adaptive.intravm.plugins.module_utils.apply.rollback im
 from ansible_collections.adaptive.intravm.plugins.module_utils.host import libvirt_conn
 from ansible_collections.adaptive.intravm.plugins.module_utils.module_base import LIBVIRT, IntravmModule
 
-XML_INACTIVE = 2  # VIR_DOMAIN_XML_INACTIVE
-
 
 def side_flags(dom, side):
     return libvirt_conn.effective_flags(dom, side == 'live', side == 'config')
@@ -170,7 +168,7 @@ def plan(params, dom):
     steps = []
     selector = params['interface']
     for side in sides:
-        xml = dom.XMLDesc(XML_INACTIVE if side == 'config' else 0)
+        xml = dom.XMLDesc(libvirt_conn.XML_INACTIVE if side == 'config' else 0)
         try:
             nic = domain_nics.select_nic(domain_nics.parse_nics(xml), selector, params['name'],
                                          domain_nics.is_shapeable)

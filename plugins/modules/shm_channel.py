@@ -131,14 +131,14 @@ import tempfile
 import xml.etree.ElementTree as ET
 
 from ansible_collections.adaptive.intravm.plugins.module_utils.apply.rollback import Journal
-from ansible_collections.adaptive.intravm.plugins.module_utils.errors import IntravmError
+from ansible_collections.adaptive.intravm.plugins.module_utils.errors import IntravmError, reported
 from ansible_collections.adaptive.intravm.plugins.module_utils.host import libvirt_conn
+from ansible_collections.adaptive.intravm.plugins.module_utils.host.capabilities import owner_names
 from ansible_collections.adaptive.intravm.plugins.module_utils.module_base import LIBVIRT, IntravmModule
 from ansible_collections.adaptive.intravm.plugins.module_utils.regular_file import NotRegularFile, open_regular
 
 SHM_DIR = '/dev/shm'
 NAME_RE = re.compile(r'^[A-Za-z0-9_.][A-Za-z0-9_.-]{0,127}$')
-XML_INACTIVE = 2  # VIR_DOMAIN_XML_INACTIVE
 UNIT_MIB = {'b': 1.0 / (1 << 20), 'bytes': 1.0 / (1 << 20), 'k': 1.0 / 1024, 'kib': 1.0 / 1024,
             'm': 1, 'mib': 1, 'g': 1024, 'gib': 1024}
 
@@ -178,10 +178,7 @@ def validate(params):
 
 def find_shmem(root, shm_name):
     """The <shmem name=shm_name> element under <devices>, or None."""
-    devices = root.find('devices')
-    if devices is None:
-        return None
-    for elem in devices.findall('shmem'):
+    for elem in root.findall('./devices/shmem'):
         if elem.get('name') == shm_name:
             return elem
     return None
@@ -257,12 +254,8 @@ def region_state(path):
 
 def describe_region(state):
     out = dict(state)
-    for key, lookup, field in (('uid', pwd.getpwuid, 'pw_name'), ('gid', grp.getgrgid, 'gr_name')):
-        if key in out:
-            try:
-                out['owner' if key == 'uid' else 'group'] = getattr(lookup(out[key]), field)
-            except KeyError:
-                out['owner' if key == 'uid' else 'group'] = str(out[key])
+    if 'uid' in out:
+        out['owner'], out['group'] = owner_names(out['uid'], out['gid'])
     return out
 
 
@@ -300,7 +293,7 @@ def run(module):
     conn = module.connect()
     dom = libvirt_conn.lookup_domain(conn, params['name'])
     active = bool(dom.isActive())
-    persistent_xml = dom.XMLDesc(XML_INACTIVE)
+    persistent_xml = dom.XMLDesc(libvirt_conn.XML_INACTIVE)
     new_xml, device_after = desired_xml(persistent_xml, spec['shm_name'], spec['size_mib'], present)
     device_before = describe_shmem(find_shmem(ET.fromstring(persistent_xml), spec['shm_name']))
     live_device = describe_shmem(find_shmem(ET.fromstring(dom.XMLDesc(0)), spec['shm_name'])) if active else None
@@ -361,7 +354,7 @@ def main():
         ),
         requires=[LIBVIRT],
     )
-    module.run_and_exit(run, errors={OSError: lambda exc, _params: ('cannot prepare the region: %s' % exc, {})})
+    module.run_and_exit(run, errors={OSError: reported('cannot prepare the region: ')})
 
 
 if __name__ == '__main__':

@@ -144,16 +144,6 @@ from ansible_collections.adaptive.intravm.plugins.module_utils.host.topology imp
 from ansible_collections.adaptive.intravm.plugins.module_utils.module_base import LIBVIRT, IntravmModule
 
 
-def describe_if_present(dom):
-    """describe(dom), or None when the domain vanished while we read it."""
-    try:
-        return describe(dom)
-    except libvirt_conn.libvirt.libvirtError as exc:
-        if exc.get_error_code() == libvirt_conn.libvirt.VIR_ERR_NO_DOMAIN:
-            return None
-        raise
-
-
 def run(module):
     """Gather everything in one pass over libvirt; returns the result dict."""
     conn = module.connect()
@@ -162,7 +152,7 @@ def run(module):
     if module.params['name']:
         domains = [describe(libvirt_conn.lookup_domain(conn, module.params['name']))]
     else:
-        domains = [info for info in (describe_if_present(d) for d in conn.listAllDomains()) if info]
+        domains = libvirt_conn.each_domain(conn, describe)  # one that vanished while we read it is left out
     return {'changed': False, 'topology': topology, 'domains': sorted(domains, key=lambda d: d['name'])}
 
 

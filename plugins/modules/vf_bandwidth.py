@@ -158,22 +158,19 @@ diff:
   sample: {"before": {"min_tx_rate": 0, "max_tx_rate": 0}, "after": {"min_tx_rate": 500, "max_tx_rate": 2000}}
 '''
 
+from collections import namedtuple
+
 from ansible_collections.adaptive.intravm.plugins.module_utils.host import domain_nics
 from ansible_collections.adaptive.intravm.plugins.module_utils.host import libvirt_conn
 from ansible_collections.adaptive.intravm.plugins.module_utils.devices import sriov
 from ansible_collections.adaptive.intravm.plugins.module_utils.apply import vf_rates
 from ansible_collections.adaptive.intravm.plugins.module_utils.apply.rollback import Journal
+from ansible_collections.adaptive.intravm.plugins.module_utils.errors import reported
 from ansible_collections.adaptive.intravm.plugins.module_utils.module_base import IntravmModule
 
 
-class VfTarget(object):
-    """Where the VF is: PF name, VF index, PCI address, and how we found it."""
-
-    def __init__(self, pf, vf, pci, resolved_by):
-        self.pf = pf
-        self.vf = vf
-        self.pci = pci
-        self.resolved_by = resolved_by
+# Where the VF is: PF name, VF index, PCI address, and how we found it.
+VfTarget = namedtuple('VfTarget', 'pf vf pci resolved_by')
 
 
 def domain_vf(module, netlink):
@@ -186,15 +183,10 @@ def domain_vf(module, netlink):
     except domain_nics.NicSelectionError as exc:
         raise sriov.SriovError(str(exc))
     root = params['sysfs_root']
-    if nic['pci']:
-        found = sriov.resolve_vf_pci(root, nic['pci'])
-        if found:
-            return VfTarget(found[0], found[1], nic['pci'], 'sysfs')
-    if nic['mac']:
-        for pf in sriov.sriov_pfs(root):
-            entry = vf_rates.find_vf_by_mac(netlink.vfs(pf), nic['mac'])
-            if entry is not None:
-                return VfTarget(pf, entry['vf'], sriov.vf_pci_addresses(root, pf).get(entry['vf']), 'mac')
+    found = sriov.locate_vf(root, nic, netlink.vfs)
+    if found is not None:
+        pf, vf, how = found
+        return VfTarget(pf, vf, nic['pci'] if how == 'sysfs' else sriov.vf_pci_addresses(root, pf).get(vf), how)
     raise sriov.SriovError('VF %s of domain %r (PCI %s) is not a VF of any SR-IOV PF under %s, and no PF reports its MAC'
                            % (domain_nics.nic_label(nic), params['name'], nic['pci'] or 'unknown', root))
 
@@ -212,7 +204,7 @@ def set_rates(netlink, pf, vf, driver, before, wanted):
     outcome = {'unchanged': before}
 
     def put_back():
-        now = vf_rates.find_vf(netlink.vfs(pf), vf)
+        now = sriov.find_vf(netlink.vfs(pf), vf)
         if now is not None and rates(now) != before:
             netlink.set_vf_rate(pf, vf, before['min_tx_rate'], before['max_tx_rate'])
             outcome.pop('unchanged')
@@ -225,7 +217,7 @@ def set_rates(netlink, pf, vf, driver, before, wanted):
     except sriov.NetlinkError as exc:
         msg = vf_rates.refusal_message(sriov.netlink_error_code(exc), driver, pf, vf, wanted['min_tx_rate'], wanted['max_tx_rate'])
     else:
-        after = rates(vf_rates.find_vf(netlink.vfs(pf), vf))
+        after = rates(sriov.find_vf(netlink.vfs(pf), vf))
         if after == wanted:
             return after
         msg = ('driver %s accepted min_tx_rate=%d max_tx_rate=%d for VF %d of PF %s but now reports min_tx_rate=%d max_tx_rate=%d'
@@ -244,14 +236,14 @@ def run(module):
         if params['name']:
             target = domain_vf(module, netlink)
         else:
-            target = VfTarget(params['pf'], params['vf'], None, 'pf')
-            target.pci = sriov.vf_pci_addresses(root, target.pf).get(target.vf) if sriov.pf_exists(root, target.pf) else None
+            pf, vf = params['pf'], params['vf']
+            target = VfTarget(pf, vf, sriov.vf_pci_addresses(root, pf).get(vf) if sriov.pf_exists(root, pf) else None, 'pf')
         pf = target.pf
         _total, num_vfs = sriov.sriov_counts(root, pf)
         speed = sriov.link_speed(root, pf)
         driver = sriov.driver_name(root, pf)
         vfs = netlink.vfs(pf)
-        current = vf_rates.find_vf(vfs, target.vf)
+        current = sriov.find_vf(vfs, target.vf)
         if current is None and 0 <= target.vf < num_vfs:
             raise sriov.SriovError('netlink reports no VF %d on PF %s although sriov_numvfs is %d'
                                    % (target.vf, pf, num_vfs))
@@ -269,11 +261,6 @@ def run(module):
             after = set_rates(netlink, pf, target.vf, driver, before, wanted)
     return dict(changed=changed, pf=pf, vf=target.vf, pci=target.pci, driver=driver, link_speed=speed,
                 resolved_by=target.resolved_by, diff={'before': before, 'after': after}, **after)
-
-
-def reported(prefix):
-    """A module_base error formatter: the error's own text after prefix, no extra facts."""
-    return lambda exc, _params: ('%s%s' % (prefix, exc), {})
 
 
 def main():

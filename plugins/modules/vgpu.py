@@ -160,6 +160,7 @@ msg:
 from ansible_collections.adaptive.intravm.plugins.module_utils.apply import vgpu_apply
 from ansible_collections.adaptive.intravm.plugins.module_utils.devices import nvml
 from ansible_collections.adaptive.intravm.plugins.module_utils.devices.vgpu_sysfs import SysfsError, VgpuSysfs
+from ansible_collections.adaptive.intravm.plugins.module_utils.errors import reported
 from ansible_collections.adaptive.intravm.plugins.module_utils.module_base import LIBVIRT, IntravmModule
 
 
@@ -188,7 +189,8 @@ def main():
         required_by={'type': 'name', 'timeslice': 'scheduler'},
         requires=[nvml.REQUIREMENT, LIBVIRT],
     )
-    module.run_and_exit(run, errors={nvml.NvmlError: nvml.failure, SysfsError: vgpu_apply.sysfs_failure})
+    # A refused sysfs write already names path, value and errno.
+    module.run_and_exit(run, errors={nvml.NvmlError: nvml.failure, SysfsError: reported('')})
 
 
 if __name__ == '__main__':

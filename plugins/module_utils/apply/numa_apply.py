@@ -16,12 +16,11 @@ from ansible_collections.adaptive.intravm.plugins.module_utils.apply.numa_change
 )
 from ansible_collections.adaptive.intravm.plugins.module_utils.host.numa_maps import domain_memory_by_node
 from ansible_collections.adaptive.intravm.plugins.module_utils.host.placement import (
-    NUMA_MODE_IDS, XML_INACTIVE, guest_cells, read_numatune,
+    NUMA_MODE_IDS, NUMA_MODES, guest_cells, read_numatune,
 )
 from ansible_collections.adaptive.intravm.plugins.module_utils.apply.rollback import PartialApplyError, Step, apply_all
 from ansible_collections.adaptive.intravm.plugins.module_utils.host.topology import parse_capabilities
 
-XML_SECURE = 1  # VIR_DOMAIN_XML_SECURE: keep passwords when redefining
 # libvirt error codes that mean "not possible on a running domain"
 LIVE_REFUSALS = (55, 84, 67)  # OPERATION_INVALID, OPERATION_UNSUPPORTED, ARGUMENT_UNSUPPORTED
 
@@ -42,7 +41,8 @@ def live_steps(dom, current, wanted):
     def setter(tune):
         def do():
             params = {}
-            if (tune['mode'] or 'strict') != (dom_mode(dom, flags)):
+            live_mode = NUMA_MODES.get(dom.numaParameters(flags).get('numa_mode', 0), 'strict')
+            if (tune['mode'] or 'strict') != live_mode:
                 params['numa_mode'] = NUMA_MODE_IDS[tune['mode'] or 'strict']
             if tune['nodeset'] is None:
                 raise libvirt_conn.IntravmLibvirtError('cannot return the live nodeset to unset')
@@ -54,16 +54,11 @@ def live_steps(dom, current, wanted):
                  setter(wanted), setter(current))]
 
 
-def dom_mode(dom, flags):
-    mode_id = dom.numaParameters(flags).get('numa_mode', 0)
-    return dict((v, k) for k, v in NUMA_MODE_IDS.items()).get(mode_id, 'strict')
-
-
 def config_steps(conn, dom, current, wanted):
     """One redefinition of the persistent XML carries policy and memnodes together."""
     if differs(current, wanted) == (False, False):
         return []
-    old_xml = dom.XMLDesc(XML_INACTIVE | XML_SECURE)
+    old_xml = dom.XMLDesc(libvirt_conn.XML_INACTIVE | libvirt_conn.XML_SECURE)
     new_xml = with_numatune(old_xml, wanted)
     return [Step('config numatune', lambda: conn.defineXML(new_xml), lambda: conn.defineXML(old_xml))]
 
@@ -89,7 +84,7 @@ def run(module):
     topology = parse_capabilities(conn.getCapabilities())
     host_nodes = [n['id'] for n in topology['nodes']] or [0]
     request = parse_request(params['mode'], params['nodeset'], params['memnodes'], host_nodes,
-                            guest_cells(dom.XMLDesc(XML_INACTIVE if dom.isPersistent() else 0)))
+                            guest_cells(dom.XMLDesc(libvirt_conn.XML_INACTIVE if dom.isPersistent() else 0)))
     before = dict((side, read_numatune(dom, side)) for side in sides)
     wanted = dict((side, target(request, before[side])) for side in sides)
     warnings = []

@@ -63,23 +63,6 @@ def validate(pf, vf, min_tx_rate, max_tx_rate, num_vfs, link_speed, vfs):
                           % (min_tx_rate, vf, pf, others + min_tx_rate, link_speed, others))
 
 
-def find_vf(vfs, vf):
-    """The entry for VF index vf in a netlink VF list, or None."""
-    for entry in vfs:
-        if entry['vf'] == vf:
-            return entry
-    return None
-
-
-def find_vf_by_mac(vfs, mac):
-    """The entry whose IFLA_VF_MAC is mac (case-insensitive), or None."""
-    mac = mac.lower()
-    for entry in vfs:
-        if (entry.get('mac') or '').lower() == mac:
-            return entry
-    return None
-
-
 def refusal_message(code, driver, pf, vf, min_tx_rate, max_tx_rate):
     """Operator text for a NetlinkError the kernel or driver returned."""
     values = 'min_tx_rate=%d max_tx_rate=%d Mbps for VF %d of PF %s' % (min_tx_rate, max_tx_rate, vf, pf)

@@ -44,11 +44,6 @@ def check_request(params):
         raise VgpuFailure('shutdown_timeout must be 0 or more seconds, got %d' % params['shutdown_timeout'])
 
 
-def sysfs_failure(exc, _params):
-    """For module_base: a refused sysfs write already names path, value and errno."""
-    return str(exc), {}
-
-
 def resolve_type(types, wanted):
     """Type id for a name (case-insensitive) or a numeric id; error lists the known names."""
     text = str(wanted).strip()
@@ -199,8 +194,9 @@ def rollback_failure(exc):
     return VgpuFailure('%s failed: %s; %s' % (exc.failed, exc.cause, tail), rolled_back=exc.rolled_back)
 
 
-def public(s):
-    return {'id': s['id'], 'kind': s['kind'], 'type_id': s['type_id'], 'type': s.get('type'),
+def public(s, names):
+    """A slot as the module reports it, its type named (names: type id -> name)."""
+    return {'id': s['id'], 'kind': s['kind'], 'type_id': s['type_id'], 'type': names.get(s['type_id']),
             'in_config': s['in_config'], 'in_live': s['in_live']}
 
 
@@ -290,7 +286,7 @@ class VgpuRun(object):
         return dom, slots, plan, want, place, active
 
     @staticmethod
-    def predicted(host, slots, plan, want, place):
+    def predicted(slots, plan, want, place):
         """The domain's slots after the plan, as reported."""
         gone = [s['id'] for s in plan['remove']]
         after = []
@@ -302,8 +298,6 @@ class VgpuRun(object):
         if plan['create']:
             ident = str(uuid.uuid4()) if place == 'mdev' else place
             after.append(vgpu_changes.slot(ident, 'mdev' if place == 'mdev' else 'vf', want, True, False))
-        for s in after:
-            s['type'] = host.names.get(s['type_id'])
         return after
 
     # ---- the run -------------------------------------------------------------
@@ -334,10 +328,9 @@ class VgpuRun(object):
         if p['name'] is not None:
             vg = self.vgpu_plan(host, refs, types)
             dom, slots, plan, want, place, active = vg
-            after = self.predicted(host, slots, plan, want, place)
-            before = [dict(s, type=host.names.get(s['type_id'])) for s in slots if s['on_gpu']]
-            diff['before']['vgpus'] = [public(s) for s in before]
-            diff['after']['vgpus'] = [public(s) for s in after]
+            after = self.predicted(slots, plan, want, place)
+            diff['before']['vgpus'] = [public(s, host.names) for s in slots if s['on_gpu']]
+            diff['after']['vgpus'] = [public(s, host.names) for s in after]
             result['vgpus'] = diff['after']['vgpus']
             needs_boot = active and any(not s['in_live'] for s in after) or (
                 active and (plan['retype'] is not None or plan['reuse'] is not None))
@@ -360,7 +353,7 @@ class VgpuRun(object):
         except PartialApplyError as exc:
             raise rollback_failure(exc)
         if vg is not None:
-            result['vgpus'] = [public(s) for s in self.refreshed(host, dom)]
+            result['vgpus'] = [public(s, host.names) for s in self.refreshed(host, dom)]
             diff['after']['vgpus'] = result['vgpus']
         result['msg'] = self.summary(result)
         return result
@@ -383,7 +376,7 @@ class VgpuRun(object):
 
     def refreshed(self, host, dom):
         refs = [r for r in domain_refs(self.conn) if r['name'] == dom.name()]
-        return [dict(s, type=host.names.get(s['type_id'])) for s in host.slots(refs[0]) if s['on_gpu']]
+        return [s for s in host.slots(refs[0]) if s['on_gpu']]
 
     def summary(self, result, planned=False):
         words = list(self.msgs) if not planned else []

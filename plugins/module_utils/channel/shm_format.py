@@ -47,7 +47,6 @@ seqlock's role is played by seq + CRC).
 from __future__ import absolute_import, division, print_function
 __metaclass__ = type
 
-import math
 import operator
 import struct
 import sys
@@ -240,9 +239,6 @@ class Header(object):
 
     def __eq__(self, other):
         return isinstance(other, Header) and all(getattr(self, a) == getattr(other, a) for a in self.__slots__)
-
-    def __ne__(self, other):
-        return not self == other
 
     def __repr__(self):
         return 'Header(record_size=%d, capacity=%d, interval_ms=%d, boot_id=%s)' % (
@@ -612,8 +608,3 @@ def decode_slot(slot, header, seed, expected_seq, key_cache=None):
             if not low <= value <= high:
                 raise FormatError('bad_value', 'record %d: %s = %r outside %g..%g' % (seq, name, value, low, high))
     return timestamp_ns, layout.metrics(values), layout
-
-
-def finite(value):
-    """True for a float that is neither NaN nor infinite (for writers that clean up)."""
-    return not (math.isnan(value) or math.isinf(value))

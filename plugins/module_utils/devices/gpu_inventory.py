@@ -14,28 +14,19 @@ from ansible_collections.adaptive.intravm.plugins.module_utils.devices import gp
 from ansible_collections.adaptive.intravm.plugins.module_utils.host import libvirt_conn
 from ansible_collections.adaptive.intravm.plugins.module_utils.devices.nvml import NvmlError
 
-XML_INACTIVE = 2  # VIR_DOMAIN_XML_INACTIVE
-
 
 def domain_refs(conn):
     """[{name, uuid, active, persistent, config: hostdevs, live: hostdevs}] of every domain.
 
     A domain that disappears while we read it (others' throwaway domains) is skipped.
     """
-    refs = []
-    for dom in conn.listAllDomains():
-        try:
-            refs.append(_domain_ref(dom))
-        except libvirt_conn.libvirt.libvirtError as exc:
-            if exc.get_error_code() != libvirt_conn.libvirt.VIR_ERR_NO_DOMAIN:
-                raise
-    return sorted(refs, key=lambda r: r['name'])
+    return sorted(libvirt_conn.each_domain(conn, _domain_ref), key=lambda r: r['name'])
 
 
 def _domain_ref(dom):
     active = bool(dom.isActive())
     persistent = bool(dom.isPersistent())
-    config = gpu_model.domain_hostdevs(dom.XMLDesc(XML_INACTIVE)) if persistent else {'mdev': [], 'pci': []}
+    config = gpu_model.domain_hostdevs(dom.XMLDesc(libvirt_conn.XML_INACTIVE)) if persistent else {'mdev': [], 'pci': []}
     live = gpu_model.domain_hostdevs(dom.XMLDesc(0)) if active else {'mdev': [], 'pci': []}
     return {'name': dom.name(), 'uuid': dom.UUIDString().lower(), 'id': dom.ID() if active else None,
             'active': active, 'persistent': persistent, 'config': config, 'live': live}

@@ -70,17 +70,9 @@ class VfCounterReader(object):
         return self.pf_cache[pf]
 
     def __call__(self, nic):
-        found = sriov.resolve_vf_pci(self.root, nic['pci']) if nic['pci'] else None
-        if found is not None:
-            for entry in self._vfs(found[0]):
-                if entry['vf'] == found[1]:
-                    return entry['rx_bytes'], entry['tx_bytes']
-        if nic['mac']:
-            for pf in sriov.sriov_pfs(self.root):
-                for entry in self._vfs(pf):
-                    if (entry.get('mac') or '').lower() == nic['mac']:
-                        return entry['rx_bytes'], entry['tx_bytes']
-        return None
+        found = sriov.locate_vf(self.root, nic, self._vfs)
+        entry = sriov.find_vf(self._vfs(found[0]), found[1]) if found else None
+        return (entry['rx_bytes'], entry['tx_bytes']) if entry else None
 
 
 def read_net_counters(conn, sysfs_root=sriov.DEFAULT_SYSFS_ROOT):

@@ -106,12 +106,12 @@ class Nvml(object):
             handle = self.call('nvmlDeviceGetHandleByIndex', index)
             return index, handle, self.pci(handle)
         pci = gpu_model.normalise_pci(text)
-        for index in range(self.count()):
-            handle = self.call('nvmlDeviceGetHandleByIndex', index)
+        handles = self.handles()
+        for index, handle in handles:
             if self.pci(handle) == pci:
                 return index, handle, pci
         raise gpu_model.GpuInputError('no NVIDIA GPU at PCI address %s; NVML sees: %s'
-                                      % (pci, ', '.join(self.pci(h) for _i, h in self.handles()) or 'none'))
+                                      % (pci, ', '.join(self.pci(h) for _i, h in handles) or 'none'))
 
     def handles(self):
         return [(index, self.call('nvmlDeviceGetHandleByIndex', index)) for index in range(self.count())]

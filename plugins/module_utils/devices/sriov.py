@@ -103,18 +103,19 @@ def driver_name(root, pf):
         return 'unknown'
 
 
-def vf_pci_addresses(root, pf):
-    """{VF index: PCI address} from the PF's device/virtfnN links."""
-    device = os.path.join(_net_dir(root, pf), 'device')
-    found = {}
+def virtfns(device):
+    """{VF index: PCI address} from the virtfnN links of a PF's PCI device folder; {} where it cannot be listed."""
     try:
         names = os.listdir(device)
     except OSError:
-        return found
-    for name in names:
-        if name.startswith('virtfn') and cpuset.is_number(name[6:]):
-            found[int(name[6:])] = os.path.basename(os.readlink(os.path.join(device, name)))
-    return found
+        return {}
+    return dict((int(name[6:]), os.path.basename(os.readlink(os.path.join(device, name))))
+                for name in names if name.startswith('virtfn') and cpuset.is_number(name[6:]))
+
+
+def vf_pci_addresses(root, pf):
+    """{VF index: PCI address} from the PF's device/virtfnN links."""
+    return virtfns(os.path.join(_net_dir(root, pf), 'device'))
 
 
 def resolve_vf_pci(root, pci):
@@ -132,15 +133,13 @@ def resolve_vf_pci(root, pci):
     pf_dir = os.path.join(root, 'bus', 'pci', 'devices', pf_pci)
     try:
         pf_names = sorted(os.listdir(os.path.join(pf_dir, 'net')))
-        entries = os.listdir(pf_dir)
     except OSError:
         return None
     if not pf_names:
         return None
-    for name in entries:
-        if name.startswith('virtfn') and cpuset.is_number(name[6:]):
-            if os.path.basename(os.readlink(os.path.join(pf_dir, name))) == pci:
-                return pf_names[0], int(name[6:])
+    for index, address in virtfns(pf_dir).items():
+        if address == pci:
+            return pf_names[0], index
     return None
 
 
@@ -152,6 +151,30 @@ def sriov_pfs(root):
     except OSError:
         return []
     return [n for n in names if os.path.exists(os.path.join(net, n, 'device', 'sriov_numvfs'))]
+
+
+def find_vf(vfs, vf):
+    """The entry for VF index vf in a Netlink.vfs() list, or None."""
+    for entry in vfs:
+        if entry['vf'] == vf:
+            return entry
+    return None
+
+
+def locate_vf(root, nic, vfs_of):
+    """(PF, VF index, 'sysfs' or 'mac') of a domain's passthrough NIC (domain_nics), or None.
+
+    By its PCI address through sysfs, else by its MAC among the VFs that
+    vfs_of(pf) lists (Netlink.vfs, or a cache of it) for each SR-IOV PF.
+    """
+    found = resolve_vf_pci(root, nic['pci']) if nic['pci'] else None
+    if found is not None:
+        return found + ('sysfs',)
+    for pf in sriov_pfs(root) if nic['mac'] else ():
+        for entry in vfs_of(pf):
+            if (entry.get('mac') or '').lower() == nic['mac']:
+                return pf, entry['vf'], 'mac'
+    return None
 
 
 # -------------------------------------------------------------- netlink

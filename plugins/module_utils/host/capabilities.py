@@ -27,7 +27,7 @@ import stat
 import xml.etree.ElementTree as ET
 
 from ansible_collections.adaptive.intravm.plugins.module_utils.host import cpuset, libvirt_conn
-from ansible_collections.adaptive.intravm.plugins.module_utils.host.topology import parse_capabilities
+from ansible_collections.adaptive.intravm.plugins.module_utils.host.topology import parse_capabilities, text_at
 
 # The resource kinds a playbook can require, and what each one means here.
 KINDS = ('cpu', 'numa', 'network', 'gpu', 'memory', 'vcpus', 'channel')
@@ -75,11 +75,6 @@ def _enum(elem, name):
     return [v.text for v in elem.findall("./enum[@name='%s']/value" % name) if v.text]
 
 
-def _text(root, path):
-    found = root.find(path)
-    return found.text if found is not None else None
-
-
 def parse_domain_capabilities(xml_text):
     """The parts of libvirt's domain capabilities XML the loop depends on."""
     root = ET.fromstring(xml_text)
@@ -88,10 +83,10 @@ def parse_domain_capabilities(xml_text):
     hostdev = root.find('./devices/hostdev')
     features = root.find('features')
     return {
-        'emulator': _text(root, 'path'),
-        'domain_type': _text(root, 'domain'),
-        'machine': _text(root, 'machine'),
-        'arch': _text(root, 'arch'),
+        'emulator': text_at(root, 'path'),
+        'domain_type': text_at(root, 'domain'),
+        'machine': text_at(root, 'machine'),
+        'arch': text_at(root, 'arch'),
         'vcpu_max': int(vcpu.get('max')) if vcpu is not None and vcpu.get('max') else None,
         'iothreads': _supported(root.find('iothreads')),
         'cpu_modes': [m.get('name') for m in root.findall('./cpu/mode') if _supported(m)],
@@ -104,7 +99,7 @@ def parse_domain_capabilities(xml_text):
 def guest_domain_types(caps_xml):
     """Domain types (qemu, kvm, ...) libvirt offers for guests of the host's own architecture."""
     root = ET.fromstring(caps_xml)
-    host_arch = _text(root, './host/cpu/arch')
+    host_arch = text_at(root, './host/cpu/arch')
     found = set()
     for guest in root.findall('guest'):
         arch = guest.find('arch')
@@ -321,7 +316,8 @@ def _listdir(path):
         return []
 
 
-def _owner(uid, gid):
+def owner_names(uid, gid):
+    """(user, group) names of a file's owner ids; an id without a name stays a number, as text."""
     try:
         user = pwd.getpwuid(uid).pw_name
     except KeyError:
@@ -345,7 +341,7 @@ def kvm_facts(sysfs_root, dev_root, proc_root, domain_types):
     except OSError:
         info = None
     if info is not None and stat.S_ISCHR(info.st_mode):
-        owner, group = _owner(info.st_uid, info.st_gid)
+        owner, group = owner_names(info.st_uid, info.st_gid)
         dev.update(exists=True, mode=stat.filemode(info.st_mode), owner=owner, group=group,
                    accessible=os.access(path, os.R_OK | os.W_OK))
     flags = []

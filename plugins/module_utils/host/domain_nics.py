@@ -53,28 +53,23 @@ def parse_nics(domain_xml):
         return nics
     for elem in devices:
         if elem.tag == 'interface':
-            src = elem.find("source/address")
             itype = elem.get('type')
-            nics.append({
-                'kind': 'interface',
-                'type': itype,
-                'mac': (_text_attr(elem, 'mac', 'address') or '').lower() or None,
-                'alias': _text_attr(elem, 'alias', 'name'),
-                'target': _text_attr(elem, 'target', 'dev'),
-                'model': _text_attr(elem, 'model', 'type'),
-                'pci': pci_address(src) if itype == 'hostdev' and src is not None else None,
-            })
+            mac = (_text_attr(elem, 'mac', 'address') or '').lower() or None
+            target, model = _text_attr(elem, 'target', 'dev'), _text_attr(elem, 'model', 'type')
         elif elem.tag == 'hostdev' and elem.get('type') == 'pci':
-            src = elem.find('source/address')
-            nics.append({
-                'kind': 'hostdev',
-                'type': 'hostdev',
-                'mac': None,
-                'alias': _text_attr(elem, 'alias', 'name'),
-                'target': None,
-                'model': None,
-                'pci': pci_address(src) if src is not None else None,
-            })
+            itype, mac, target, model = 'hostdev', None, None, None
+        else:
+            continue
+        src = elem.find('source/address')
+        nics.append({
+            'kind': elem.tag,
+            'type': itype,
+            'mac': mac,
+            'alias': _text_attr(elem, 'alias', 'name'),
+            'target': target,
+            'model': model,
+            'pci': pci_address(src) if itype == 'hostdev' and src is not None else None,
+        })
     return nics
 
 

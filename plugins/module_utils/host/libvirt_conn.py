@@ -37,6 +37,8 @@ STATE_NAMES = {
 AFFECT_CURRENT = 0
 AFFECT_LIVE = 1
 AFFECT_CONFIG = 2
+XML_SECURE = 1    # VIR_DOMAIN_XML_SECURE: keep passwords when redefining
+XML_INACTIVE = 2  # VIR_DOMAIN_XML_INACTIVE: the persistent config
 
 
 class IntravmLibvirtError(IntravmError):
@@ -64,6 +66,18 @@ def lookup_domain(conn, name):
     known = sorted(d.name() for d in conn.listAllDomains())
     raise IntravmLibvirtError('domain %r not found at uri %r; known domains: %s'
                               % (name, conn.getURI(), ', '.join(known) or 'none'))
+
+
+def each_domain(conn, read):
+    """[read(dom)] for every domain of conn, leaving out one that disappears while it is read (others' throwaway domains)."""
+    found = []
+    for dom in conn.listAllDomains():
+        try:
+            found.append(read(dom))
+        except libvirt.libvirtError as exc:
+            if exc.get_error_code() != libvirt.VIR_ERR_NO_DOMAIN:
+                raise
+    return found
 
 
 def state_name(dom):

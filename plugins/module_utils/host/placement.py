@@ -14,14 +14,13 @@ import xml.etree.ElementTree as ET
 
 from ansible_collections.adaptive.intravm.plugins.module_utils.host import cpuset
 from ansible_collections.adaptive.intravm.plugins.module_utils.host.libvirt_conn import (
-    AFFECT_CONFIG, AFFECT_LIVE, state_name,
+    AFFECT_CONFIG, AFFECT_LIVE, XML_INACTIVE, state_name,
 )
 from ansible_collections.adaptive.intravm.plugins.module_utils.host.topology import parse_capabilities
 
 # virDomainNumatuneMemMode
 NUMA_MODES = {0: 'strict', 1: 'preferred', 2: 'interleave', 3: 'restrictive'}
 NUMA_MODE_IDS = dict((v, k) for k, v in NUMA_MODES.items())
-XML_INACTIVE = 2  # VIR_DOMAIN_XML_INACTIVE
 
 
 def read_pins(dom, side):

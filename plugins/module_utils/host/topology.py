@@ -75,8 +75,8 @@ def parse_capabilities(xml_text, online_map=None):
         })
     topo = host.find('./cpu/topology') if host is not None else None
     return {
-        'arch': _text(host, './cpu/arch'),
-        'model': _text(host, './cpu/model'),
+        'arch': text_at(host, './cpu/arch'),
+        'model': text_at(host, './cpu/model'),
         'sockets': _int_or_none(topo.get('sockets')) if topo is not None else None,
         'dies': _int_or_none(topo.get('dies')) if topo is not None else None,
         'cores_per_socket': _int_or_none(topo.get('cores')) if topo is not None else None,
@@ -92,7 +92,8 @@ def _int_or_none(value):
     return int(value) if value not in (None, '') else None
 
 
-def _text(elem, path):
+def text_at(elem, path):
+    """The text of the element at path under elem; None where either is missing."""
     if elem is None:
         return None
     found = elem.find(path)

@@ -57,13 +57,10 @@ def read_file(path, max_bytes=MAX_BYTES):
     """Text of a regular file of at most max_bytes; the open never blocks on a FIFO (a link is followed)."""
     try:
         fd, _info = open_regular(path, follow_links=True)
-    except NotRegularFile:
-        raise ForecastDocError('forecasts file %s is not a regular file' % path)
-    except OSError as exc:
-        raise ForecastDocError('cannot read forecasts file %s: %s' % (path, exc))
-    try:
         with os.fdopen(fd, 'rb') as handle:
             data = handle.read(max_bytes + 1)
+    except NotRegularFile:
+        raise ForecastDocError('forecasts file %s is not a regular file' % path)
     except OSError as exc:
         raise ForecastDocError('cannot read forecasts file %s: %s' % (path, exc))
     return _bounded(data, path, max_bytes)

@@ -73,6 +73,18 @@ def _number(value, where, allow_none=False):
     return float(value)
 
 
+def _whole(value, where, least):
+    if isinstance(value, bool) or not isinstance(value, int) or value < least:
+        raise PlannerInputError('%s is %r: a whole number >= %d is required' % (where, value, least))
+
+
+def check_keys(given, known, where):
+    """Refuse the keys of given that are not in known (listed in the message in the order given)."""
+    extra = sorted(set(given) - set(known))
+    if extra:
+        raise PlannerInputError('unknown %s key(s) %s; known: %s' % (where, ', '.join(extra), ', '.join(known)))
+
+
 _INF = float('inf')
 
 
@@ -216,16 +228,11 @@ def merge_policy(policy):
     policy = policy or {}
     if not isinstance(policy, dict):
         raise PlannerInputError('policy must be a dict, got %r' % (policy,))
-    unknown = sorted(set(policy) - set(DEFAULT_POLICY))
-    if unknown:
-        raise PlannerInputError('unknown policy key(s) %s; known: %s' % (', '.join(unknown), ', '.join(sorted(DEFAULT_POLICY))))
+    check_keys(policy, sorted(DEFAULT_POLICY), 'policy')
     merged = copy.deepcopy(DEFAULT_POLICY)
     for key, value in policy.items():
         if key in ('cost', 'default_vm'):
-            extra = sorted(set(value or {}) - set(merged[key]))
-            if extra:
-                raise PlannerInputError('unknown policy.%s key(s) %s; known: %s'
-                                        % (key, ', '.join(extra), ', '.join(sorted(merged[key]))))
+            check_keys(value or {}, sorted(merged[key]), 'policy.%s' % key)
             merged[key].update(value or {})
         elif value is not None:
             merged[key] = copy.deepcopy(value)
@@ -238,12 +245,8 @@ def merge_policy(policy):
         _number(value, 'policy.cost.%s' % key)
     if merged['quantile'] not in QUANTILES:
         raise PlannerInputError('policy.quantile is %r; choose one of %s' % (merged['quantile'], ', '.join(QUANTILES)))
-    if isinstance(merged['max_moves'], bool) or not isinstance(merged['max_moves'], int) or merged['max_moves'] < 0:
-        raise PlannerInputError('policy.max_moves is %r: a whole number >= 0 is required' % (merged['max_moves'],))
-    if isinstance(merged['max_evaluations'], bool) or not isinstance(merged['max_evaluations'], int) \
-            or merged['max_evaluations'] < 1:
-        raise PlannerInputError('policy.max_evaluations is %r: a whole number >= 1 is required'
-                                % (merged['max_evaluations'],))
+    _whole(merged['max_moves'], 'policy.max_moves', 0)
+    _whole(merged['max_evaluations'], 'policy.max_evaluations', 1)
     if merged['memory_mode'] not in ('strict', 'preferred', 'interleave', 'restrictive'):
         raise PlannerInputError('policy.memory_mode is %r; choose strict, preferred, interleave or restrictive'
                                 % (merged['memory_mode'],))
@@ -260,18 +263,12 @@ def vm_policy(policy, name, n_vcpus):
     """One VM's settings: defaults, then its own entry; checked against its vCPU count."""
     entry = dict(policy['default_vm'])
     own = policy['vms'].get(name) or {}
-    extra = sorted(set(own) - set(DEFAULT_VM_POLICY))
-    if extra:
-        raise PlannerInputError('unknown policy.vms[%r] key(s) %s; known: %s'
-                                % (name, ', '.join(extra), ', '.join(sorted(DEFAULT_VM_POLICY))))
-    entry.update(own)
     where = 'policy.vms[%r]' % name
-    for key in ('min_cpus', 'max_cpus'):
-        value = entry[key]
-        if value is None and key == 'max_cpus':
-            continue
-        if isinstance(value, bool) or not isinstance(value, int) or value < 1:
-            raise PlannerInputError('%s.%s is %r: a whole number >= 1 is required' % (where, key, value))
+    check_keys(own, sorted(DEFAULT_VM_POLICY), where)
+    entry.update(own)
+    _whole(entry['min_cpus'], where + '.min_cpus', 1)
+    if entry['max_cpus'] is not None:
+        _whole(entry['max_cpus'], where + '.max_cpus', 1)
     _number(entry['weight'], '%s.weight' % where)
     if entry['max_cpus'] is None:
         entry['max_cpus'] = n_vcpus

@@ -208,21 +208,20 @@ def _homes(state, planned, pins, current, pol):
     return homes
 
 
-def _nodes_by_distance(state, home):
-    return sorted(state.nodes, key=lambda n: (0 if n == home else state.distance.get((home, n), 20), n))
+def _nearest_cpu(state, name, home, new_only=False):
+    """The least-loaded CPU name may take on the nearest node to home that has one, or None."""
+    for node in sorted(state.nodes, key=lambda n: (0 if n == home else state.distance.get((home, n), 20), n)):
+        found = state.least_loaded(name, [g for g in state.group_ids if g[1] == node], new_only=new_only)
+        if found:
+            return min(found)[1]
+    return None
 
 
 def _place_loose(state, loose, pins, homes, moves):
     """Pin each loose vCPU to the least-loaded allowed CPU, home node first."""
     for key, why in loose:
         name, idx = key
-        cpu = None
-        for node in _nodes_by_distance(state, homes[name]):
-            groups = [g for g in state.group_ids if g[1] == node]
-            found = state.least_loaded(name, groups)
-            if found:
-                cpu = min(found)[1]
-                break
+        cpu = _nearest_cpu(state, name, homes[name])
         if cpu is None:
             raise PlannerConflictError('policy cannot be satisfied: no CPU may take vCPU %d of VM %r (%s); every usable '
                                        'CPU is ruled out by dedicated vCPUs, SMT siblings or max_cpus'
@@ -242,12 +241,7 @@ def _repair_spread(state, planned, homes, moves):
             key = sorted(k for k in state.on_cpu[crowded] if k[0] == name)[-1]
             had = len(own)
             src = state.remove(key)
-            target = None
-            for node in _nodes_by_distance(state, homes[name]):
-                found = state.least_loaded(name, [g for g in state.group_ids if g[1] == node], new_only=True)
-                if found:
-                    target = min(found)[1]
-                    break
+            target = _nearest_cpu(state, name, homes[name], new_only=True)
             if target is None:
                 state.add(key, src)
                 raise PlannerConflictError('policy cannot be satisfied: VM %r needs min_cpus=%d distinct CPUs but no '
@@ -295,6 +289,19 @@ def _best_move(state, pol, homes, key):
             cost += cost_model['numa'] * d * (state.remote_factor(homes[name], cpu) - src_rf)
             return benefit, cost
 
+        def better(best, candidates):
+            """best, or the candidate with a larger net gain (then ratio, then lower CPU id) that keeps min_cpus."""
+            for load, cpu, cgid in candidates:
+                if not state.leaves_min(name, src, cpu):
+                    continue
+                benefit, cost = score(load, cpu, cgid)
+                net = benefit - cost
+                if net > floor:
+                    cand = (net, benefit / cost if cost > EPS else float('inf'), -cpu)
+                    if best is None or cand > best[0]:
+                        best = (cand, benefit, cost, cpu)
+            return best
+
         best = None
         candidates = state.own_candidates(name, exclude=src)
         # groups in order of what their least-loaded open CPU could offer; stop once none can beat the best
@@ -314,28 +321,9 @@ def _best_move(state, pol, homes, key):
             found = state.first_allowed(name, gid, exclude=src)
             if found:
                 candidates.append(found)
-            for load, cpu, cgid in candidates:
-                if not state.leaves_min(name, src, cpu):
-                    continue
-                benefit, cost = score(load, cpu, cgid)
-                net = benefit - cost
-                if net <= floor:
-                    continue
-                ratio = benefit / cost if cost > EPS else float('inf')
-                cand = (net, ratio, -cpu)  # the best target for this vCPU: largest net gain
-                if best is None or cand > best[0]:
-                    best = (cand, benefit, cost, cpu)
+            best = better(best, candidates)
             candidates = []
-        for load, cpu, cgid in candidates:  # own cores, when no open group was worth a look
-            if not state.leaves_min(name, src, cpu):
-                continue
-            benefit, cost = score(load, cpu, cgid)
-            net = benefit - cost
-            if net > floor:
-                ratio = benefit / cost if cost > EPS else float('inf')
-                cand = (net, ratio, -cpu)
-                if best is None or cand > best[0]:
-                    best = (cand, benefit, cost, cpu)
+        best = better(best, candidates)  # own cores, when no open group was worth a look
         if best is None:
             return None
         return best[0][0], best[0][1], best[1], best[2], best[3]

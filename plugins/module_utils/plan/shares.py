@@ -19,7 +19,7 @@ __metaclass__ = type
 import math
 
 from ansible_collections.adaptive.intravm.plugins.module_utils.plan.inputs import (
-    PlannerInputError, resource_peak,
+    PlannerInputError, check_keys, resource_peak,
 )
 
 BANDWIDTH_KEYS = ('link_mbps', 'vm_pf', 'headroom', 'reserve_frac', 'lookahead_s')
@@ -33,9 +33,7 @@ def _mbps(bytes_per_s):
 def _check_keys(block, known, where):
     if not isinstance(block, dict):
         raise PlannerInputError('%s must be a dict, got %r' % (where, block))
-    extra = sorted(set(block) - set(known))
-    if extra:
-        raise PlannerInputError('unknown %s key(s) %s; known: %s' % (where, ', '.join(extra), ', '.join(known)))
+    check_keys(block, known, where)
 
 
 def vf_rates(forecasts, planned, bandwidth, warnings):

@@ -82,23 +82,17 @@ class HostState(object):
                     del lst[bisect.bisect_left(lst, [self.load[c], c])]
                 self.is_open[c] = want
 
-    def _count(self, cpu, vm, delta):
-        here = self.cpu_vms[cpu]
-        n = here.get(vm, 0) + delta
-        if n:
-            here[vm] = n
-        else:
-            del here[vm]
+    def _tally(self, cpu, vm, delta):
+        """Count one vCPU of vm on cpu more (delta 1) or less (-1): per CPU, per core, per VM, and dedicated cores."""
         core = self.core_of[cpu]
-        cv = self.core_vms[core]
-        n = cv.get(vm, 0) + delta
-        if n:
-            cv[vm] = n
-        else:
-            del cv[vm]
+        for counts, k in ((self.cpu_vms[cpu], vm), (self.core_vms[core], vm), (self.vm_cpus.setdefault(vm, {}), cpu)):
+            n = counts.get(k, 0) + delta
+            if n:
+                counts[k] = n
+            else:
+                del counts[k]
         if vm in self.dedicated:
             self.ded_core[core] += delta
-        self._refresh_open(cpu)
 
     def add_background(self, cpus, demand, vm):
         """Load of a vCPU we do not plan (no forecast), spread over its cpuset."""
@@ -106,22 +100,16 @@ class HostState(object):
         for cpu in sorted(cpus):
             self._set_load(cpu, self.load[cpu] + share)
             if len(cpus) == 1:
-                self._count(cpu, vm, 1)
+                self._tally(cpu, vm, 1)
+                self._refresh_open(cpu)
 
     def bulk_add(self, seats):
         """add() for many (key, cpu) at once, sorting the per-group lists once at the end."""
         for key, cpu in seats:
-            vm = key[0]
-            core = self.core_of[cpu]
             self.where[key] = cpu
             self.on_cpu[cpu].add(key)
             self.load[cpu] += self.demand[key]
-            for counts in (self.cpu_vms[cpu], self.core_vms[core]):
-                counts[vm] = counts.get(vm, 0) + 1
-            if vm in self.dedicated:
-                self.ded_core[core] += 1
-            own = self.vm_cpus.setdefault(vm, {})
-            own[cpu] = own.get(cpu, 0) + 1
+            self._tally(cpu, key[0], 1)
         for gid, lst in self.groups.items():
             self.groups[gid] = sorted([self.load[entry[1]], entry[1]] for entry in lst)
         for gid in self.open:
@@ -135,13 +123,11 @@ class HostState(object):
             lst.sort()
 
     def add(self, key, cpu):
-        vm = key[0]
         self.where[key] = cpu
         self.on_cpu[cpu].add(key)
         self._set_load(cpu, self.load[cpu] + self.demand[key])
-        self._count(cpu, vm, 1)
-        own = self.vm_cpus.setdefault(vm, {})
-        own[cpu] = own.get(cpu, 0) + 1
+        self._tally(cpu, key[0], 1)
+        self._refresh_open(cpu)
 
     def lift(self, key):
         """Take key off its CPU for a what-if, leaving the sorted lists alone; undo with drop_back.
@@ -149,42 +135,23 @@ class HostState(object):
         Cheaper than remove() + add(); nothing but why_not/own_candidates and
         loads may be read until drop_back, and the vCPU's own CPU must not be a target.
         """
-        vm = key[0]
         cpu = self.where[key]
         saved = self.load[cpu]
         self.load[cpu] = max(0.0, saved - self.demand[key])
-        core = self.core_of[cpu]
-        for counts, k in ((self.cpu_vms[cpu], vm), (self.core_vms[core], vm), (self.vm_cpus[vm], cpu)):
-            n = counts[k] - 1
-            if n:
-                counts[k] = n
-            else:
-                del counts[k]
-        if vm in self.dedicated:
-            self.ded_core[core] -= 1
+        self._tally(cpu, key[0], -1)
         return cpu, saved
 
     def drop_back(self, key, lifted):
-        vm = key[0]
         cpu, saved = lifted
         self.load[cpu] = saved
-        core = self.core_of[cpu]
-        for counts, k in ((self.cpu_vms[cpu], vm), (self.core_vms[core], vm), (self.vm_cpus.setdefault(vm, {}), cpu)):
-            counts[k] = counts.get(k, 0) + 1
-        if vm in self.dedicated:
-            self.ded_core[core] += 1
+        self._tally(cpu, key[0], 1)
 
     def remove(self, key):
-        vm = key[0]
         cpu = self.where.pop(key)
         self.on_cpu[cpu].discard(key)
         self._set_load(cpu, max(0.0, self.load[cpu] - self.demand[key]))
-        self._count(cpu, vm, -1)
-        own = self.vm_cpus[vm]
-        if own[cpu] > 1:
-            own[cpu] -= 1
-        else:
-            del own[cpu]
+        self._tally(cpu, key[0], -1)
+        self._refresh_open(cpu)
         return cpu
 
     # -- rules -------------------------------------------------------------

@@ -69,13 +69,6 @@ def test_refusal_messages_name_driver_and_values():
     assert 'EBUSY' in vf_rates.refusal_message(errno.EBUSY, 'x', 'p', 0, 0, 0)
 
 
-def test_find_vf_helpers():
-    vfs = [{'vf': 0, 'mac': '02:00:00:00:00:AA'}, {'vf': 1, 'mac': None}]
-    assert vf_rates.find_vf(vfs, 1) is vfs[1] and vf_rates.find_vf(vfs, 2) is None
-    assert vf_rates.find_vf_by_mac(vfs, '02:00:00:00:00:aa') is vfs[0]
-    assert vf_rates.find_vf_by_mac(vfs, '02:00:00:00:00:bb') is None
-
-
 DOMAIN = """<domain type='qemu'><name>web01</name><devices>
   <interface type='hostdev' managed='yes'><mac address='52:54:00:11:22:33'/>
     <source><address type='pci' domain='0x0000' bus='0x03' slot='0x10' function='0x2'/></source>

@@ -145,7 +145,6 @@ def test_value_range(value, ok):
         with pytest.raises(fmt.FormatError) as err:
             fmt.decode_slot(slot, header, seed, 1)
         assert err.value.reason == 'bad_value'
-    assert fmt.finite(value) == (not (math.isnan(value) or math.isinf(value)))
 
 
 # ---------------------------------------------------------------- compiled layouts (bulk decoding)

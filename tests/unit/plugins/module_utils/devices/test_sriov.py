@@ -44,6 +44,16 @@ def test_sysfs_reads(world):
     assert sriov.sriov_pfs(root) == ['ens1f0']
 
 
+def test_find_vf_and_locate_vf(world):
+    vfs = [{'vf': 0, 'mac': '02:00:00:00:00:AA'}, {'vf': 1, 'mac': None}]
+    assert sriov.find_vf(vfs, 1) is vfs[1] and sriov.find_vf(vfs, 2) is None
+    lists = {'ens1f0': vfs}
+    assert sriov.locate_vf(world.sys, {'pci': None, 'mac': '02:00:00:00:00:aa'}, lists.get) == ('ens1f0', 0, 'mac')
+    assert sriov.locate_vf(world.sys, {'pci': None, 'mac': '02:00:00:00:00:bb'}, lists.get) is None
+    pci = sriov.vf_pci_addresses(world.sys, 'ens1f0')[2]
+    assert sriov.locate_vf(world.sys, {'pci': pci, 'mac': None}, lists.get) == ('ens1f0', 2, 'sysfs')
+
+
 def test_pf_without_sriov_and_missing_pf(world):
     with pytest.raises(sriov.SriovError, match="eth9 is not an SR-IOV physical function"):
         sriov.sriov_counts(world.sys, 'eth9')
