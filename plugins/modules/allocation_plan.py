@@ -94,8 +94,8 @@ options:
         a VM not named here is never resized, and only the kind whose two bounds are given.
       - Per VM C(min_memory) and C(max_memory) (sizes such as C(1G) or C(1536M); a plain number is MiB),
         C(min_vcpus) and C(max_vcpus). The domain's own maximum caps them.
-      - Memory is sized to the forecast's p99 working-set peak over the C(lookahead_s) of O(policy) plus a margin, never
-        below it, never below C(min_memory); grows at once, shrinks slowly, takes nothing from a guest under
+      - Memory is sized to the forecast's p90 working-set peak over the C(lookahead_s) of O(policy) (at least
+        the day's highest use) plus a margin, never below it, never below C(min_memory); grows at once, shrinks slowly, takes nothing from a guest under
         memory pressure now, and the grows of all VMs fit what the host has free plus what shrinks give back.
         vCPUs are sized to the p90 CPU demand; see docs/planner.md.
     type: dict
@@ -191,7 +191,7 @@ plan:
       type: list
       elements: dict
       sample: [{"name": "web01", "memory": "3072M", "memory_bytes": 3221225472, "from_bytes": 4294967296,
-                "reason": "shrink slowly toward forecast (10% step) (p99 peak 2380 MiB)"}]
+                "reason": "shrink slowly toward forecast (10% step) (p90 peak or day floor 2380 MiB)"}]
     vcpu_count:
       description: Parameters for M(adaptive.intravm.vcpu_count), one entry per O(resize) VM whose vCPU count changes.
       type: list
@@ -266,8 +266,6 @@ from ansible_collections.adaptive.intravm.plugins.module_utils.plan.from_forecas
 )
 from ansible_collections.adaptive.intravm.plugins.module_utils.plan.resize import plan_resize
 
-VCPU_MAXIMUM = 4     # libvirt.VIR_DOMAIN_VCPU_MAXIMUM
-
 
 def load_forecasts(params):
     """The forecast document from whichever source was given, read within forecast_doc's bounds."""
@@ -337,7 +335,7 @@ def domain_sizes(conn, bounds):
         info = dom.info()
         sizes[name] = {'memory_bytes': info[2] * 1024, 'max_memory_bytes': info[1] * 1024,
                        'vcpus': dom.vcpusFlags(libvirt_conn.AFFECT_LIVE),
-                       'max_vcpus': dom.vcpusFlags(libvirt_conn.AFFECT_LIVE | VCPU_MAXIMUM)}
+                       'max_vcpus': dom.vcpusFlags(libvirt_conn.AFFECT_LIVE | libvirt_conn.VCPU_MAXIMUM)}
     return sizes
 
 

@@ -56,8 +56,8 @@ except ImportError:
 LOG = logging.getLogger('host_predictor')
 HISTORY = 2 * features.DAY_STEPS + 2 * features.HOUR_STEPS
 HIST_COLS = 7   # (t, cpu, net, disk, mem, steal, gpu)
-# Memory peaks are forecast from two days of working-set samples (memory_forecast).
-MEMORY_HISTORY = 2 * features.DAY_STEPS
+# Memory peaks are forecast from a week of resolved peak ratios and a day's floor (memory_forecast).
+MEMORY_HISTORY = 8 * features.DAY_STEPS
 NET_MODEL = 'last_plus_err_p90'
 CANDIDATES = ('lstm',) + tuple(name for name, _fn in baselines.BASELINES)
 
@@ -591,15 +591,16 @@ class Predictor(object):
         used = np.array(track.mem_used, dtype=np.float64)
         if not len(used) or not np.isfinite(used[-1]):
             return None
-        window = min(memory_forecast.WINDOW, len(used))
         peaks = dict((memory_forecast.key(q), []) for q in memory_forecast.QUANTILES)
+        floor = None
         for h in self.horizons:
-            fc = memory_forecast.latest(used, horizon=h, window=window, floor_steps=min(memory_forecast.FLOOR_STEPS, len(used)))
+            fc = memory_forecast.latest(used, horizon=h)
             if any(fc[k] is None for k in peaks):
                 return None     # too few samples yet to know this VM's peaks
             for k in peaks:
                 peaks[k].append(round(fc[k]))
-        return {'used_bytes': round(float(used[-1])), 'peak_bytes': peaks,
+            floor = fc['floor']
+        return {'used_bytes': round(float(used[-1])), 'peak_bytes': peaks, 'floor_bytes': round(floor),
                 'pressure': dict((k, round(v, 3)) for k, v in sorted(track.pressure.items()))}
 
     def _aux_forecast(self, series):

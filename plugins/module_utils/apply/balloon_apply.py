@@ -24,7 +24,6 @@ from ansible_collections.adaptive.intravm.plugins.module_utils.host import libvi
 
 KIB = 1024
 PAGE = 4096          # the balloon moves whole guest pages
-XML_INACTIVE = 2     # libvirt.VIR_DOMAIN_XML_INACTIVE
 
 # memoryStats() keys (KiB or counts) -> the names we report (bytes or counts).
 STATS = (
@@ -111,7 +110,7 @@ def setter(dom, change, flags, value):
 def read_state(dom, sides):
     state = {}
     for side in sides:
-        state[side] = read_side(dom.XMLDesc(XML_INACTIVE if side == 'config' else 0))
+        state[side] = read_side(dom.XMLDesc(libvirt_conn.XML_INACTIVE if side == 'config' else 0))
     if 'live' in state:
         state['live']['memory_bytes'] = int(dom.info()[2]) * KIB
     return state

@@ -21,9 +21,6 @@ from ansible_collections.adaptive.intravm.plugins.module_utils.apply.rollback im
 from ansible_collections.adaptive.intravm.plugins.module_utils.errors import IntravmError
 from ansible_collections.adaptive.intravm.plugins.module_utils.host import cpuset, libvirt_conn
 
-VCPU_MAXIMUM = 4     # libvirt.VIR_DOMAIN_VCPU_MAXIMUM
-XML_INACTIVE = 2     # libvirt.VIR_DOMAIN_XML_INACTIVE
-
 
 def enabled_ids(xml_text, count):
     """Ids of the enabled vCPUs, in the order libvirt unplugs them last-first (from <vcpus>, else 0..count-1)."""
@@ -68,8 +65,8 @@ def read_state(dom, sides):
     for side in sides:
         flags = libvirt_conn.AFFECT_CONFIG if side == 'config' else libvirt_conn.AFFECT_LIVE
         current = dom.vcpusFlags(flags)
-        state[side] = {'current': current, 'maximum': dom.vcpusFlags(flags | VCPU_MAXIMUM),
-                       'ids': enabled_ids(dom.XMLDesc(XML_INACTIVE if side == 'config' else 0), current)}
+        state[side] = {'current': current, 'maximum': dom.vcpusFlags(flags | libvirt_conn.VCPU_MAXIMUM),
+                       'ids': enabled_ids(dom.XMLDesc(libvirt_conn.XML_INACTIVE if side == 'config' else 0), current)}
     return state
 
 

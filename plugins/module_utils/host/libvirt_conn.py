@@ -37,6 +37,7 @@ STATE_NAMES = {
 AFFECT_CURRENT = 0
 AFFECT_LIVE = 1
 AFFECT_CONFIG = 2
+VCPU_MAXIMUM = 4      # vcpusFlags(): the maximum, not the current count
 XML_SECURE = 1    # VIR_DOMAIN_XML_SECURE: keep passwords when redefining
 XML_INACTIVE = 2  # VIR_DOMAIN_XML_INACTIVE: the persistent config
 

@@ -64,4 +64,5 @@ def test_memory_peaks_are_published_once_enough_history_and_bound_the_working_se
     # over 3 steps from the top of a swing the peak stays near 380 MiB; over 1 step it is 200 MiB or more
     assert all(p >= 190 * MIB for p in mem['peak_bytes']['p90'])
     assert mem['peak_bytes']['p99'][-1] >= mem['peak_bytes']['p50'][-1]
+    assert mem['floor_bytes'] == 380 * MIB          # the highest use of the last day
     assert mem['pressure'] == {'psi_mem_some': 3.0, 'swap_in': 0.0}

@@ -31,6 +31,13 @@ def size(memory_mib=4096, max_mib=8192, vcpus=2, max_vcpus=8):
 BOUNDS = {'min_memory': 512 * MIB, 'max_memory': 8 * GIB, 'min_vcpus': 1, 'max_vcpus': 8}
 
 
+def test_the_days_floor_holds_the_size_up_when_the_period_looks_quiet():
+    fc = forecast(1000)
+    fc['memory']['floor_bytes'] = 4000 * MIB
+    out = plan_resize({'web': fc}, {'web': size(4096)}, {'web': BOUNDS}, FREE)
+    assert out['memory_balloon'][0]['memory_bytes'] >= 4000 * MIB * 1.1 - MIB
+
+
 def test_nothing_is_resized_unless_the_vm_is_opted_in():
     out = plan_resize({'web': forecast(1000)}, {'web': size()}, {}, FREE)
     assert out == {'memory_balloon': [], 'vcpu_count': [], 'skipped': []}
