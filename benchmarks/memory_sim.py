@@ -57,6 +57,7 @@ import numpy as np
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 REPO = os.path.dirname(HERE)
+sys.path.insert(0, HERE)
 try:
     import ansible_collections.adaptive.intravm.services.predictor.traces  # noqa: F401  pylint: disable=unused-import
 except ImportError:  # run from a bare checkout: stage the collection path ourselves
@@ -65,6 +66,7 @@ except ImportError:  # run from a bare checkout: stage the collection path ourse
 from ansible_collections.adaptive.intravm.services.predictor import traces  # noqa: E402  pylint: disable=wrong-import-position
 from ansible_collections.adaptive.intravm.services.predictor import memory_forecast  # noqa: E402  pylint: disable=wrong-import-position
 from ansible_collections.adaptive.intravm.plugins.module_utils.plan import sizing  # noqa: E402  pylint: disable=wrong-import-position
+from policy_sim import split_vms  # noqa: E402  pylint: disable=wrong-import-position  # the same splits as the CPU simulation
 
 STEPS_PER_DAY = 288
 STEP_S = traces.STEP_S
@@ -120,20 +122,6 @@ def load_memory_traces(path, limit_vms=None, min_steps=STEPS_PER_DAY):
             if limit_vms and len(out) >= limit_vms:
                 return out
     return out
-
-
-def split_vms(all_traces, split):
-    """(VMs, scored slice of steps) for a split, as benchmarks/policy_sim.py."""
-    def num(tr):
-        try:
-            return int(tr.vm_id)
-        except ValueError:
-            return 0
-    if split == 'calib':
-        return [t for t in all_traces if num(t) % 2 == 1], slice(0, 7 * STEPS_PER_DAY)
-    if split == 'eval':
-        return [t for t in all_traces if num(t) % 2 == 0], slice(7 * STEPS_PER_DAY, None)
-    return list(all_traces), slice(0, None)
 
 
 # ---------------------------------------------------------------- policies

@@ -48,7 +48,8 @@ from ansible_collections.adaptive.intravm.scripts import control_cgroup, demo_lo
 
 libvirt.registerErrorHandler(lambda _ctx, _err: None, None)
 VCPUS = 2
-BOOT_MARGIN_S = 40
+BOOT_TIMEOUT_S = 240   # a guest whose agent does not answer by then failed to boot
+START_MARGIN_S = 3     # from the start signal to the first load step, for both guests to read it
 # The control plane runs below the guests so that on a 2-CPU host it takes what their vCPUs
 # leave: this process and its children in an idle cgroup (scripts/control_cgroup.py; a
 # scheduling policy alone is not enough across cgroups), and within it the predictor at nice 19
@@ -260,14 +261,13 @@ def run(args, work, cleanup):
     cleanup.append(stop_daemon)
     log('host predictor started (pid %d, step %ss)' % (daemon.pid, args.predictor_step_s))
 
-    t0 = time.time() + BOOT_MARGIN_S
-    seconds = BOOT_MARGIN_S + 2 * phase_s + 60
+    seconds = BOOT_TIMEOUT_S + 2 * phase_s + 60
     for name, sched in zip(names, schedules):
         duty = demo_load.encode(sched['duty'] + sched['duty'])  # the same load twice: static, then adaptive
-        extra = 'intravm.seconds=%d intravm.duty_t0=%d intravm.duty_step=%s intravm.duty=%s' % (
-            seconds, t0, args.step_s, duty)
+        extra = 'intravm.seconds=%d intravm.duty_t0=signal intravm.duty_step=%s intravm.duty=%s' % (
+            seconds, args.step_s, duty)
         wd = os.path.join(work, name)
-        guests.define(conn, name, manifest, wd, vcpus=VCPUS, memory_mib=192, cmdline_extra=extra)
+        guests.define(conn, name, manifest, wd, vcpus=VCPUS, memory_mib=192, cmdline_extra=extra, agent=True)
         cleanup.append(lambda n=name, w=wd: guests.destroy(conn, n, w, 'intravm-' + n))
         log('%s replays Bitbrains VM %s from step %d (%d steps of 300 s -> %s s each)' % (
             name, sched['trace_vm'], sched['offset'], args.steps, args.step_s))
@@ -276,9 +276,15 @@ def run(args, work, cleanup):
     for name in names:
         guests.start(conn, name)
     static_pins(conn, names)
-    log('guests booting; load starts at %s, static phase %d s, then adaptive phase %d s' % (
-        time.strftime('%H:%M:%S', time.localtime(t0)), phase_s, phase_s))
     sampler = Sampler(conn, names, state_file)
+    booted = guests.wait_for_agents(conn, names, BOOT_TIMEOUT_S)
+    # The load starts when every guest is up, whatever set-up and boot took: a start signal, not a guess.
+    t0 = time.time() + START_MARGIN_S
+    for name in names:
+        guests.signal_start(conn, name, t0)
+    log('guests up (%s); load starts at %s, static phase %d s, then adaptive phase %d s' % (
+        ', '.join('%s in %.0f s' % item for item in sorted(booted.items())),
+        time.strftime('%H:%M:%S', time.localtime(t0)), phase_s, phase_s))
     wait_until(t0, sampler)
     t_static = time.time()
     log('STATIC phase: pins fixed (vCPU i -> host CPU i)')
@@ -344,6 +350,10 @@ def run(args, work, cleanup):
     sampler.sample()
 
     check_guests(sampler, t_adaptive, t_end, work, 'adaptive')
+    if not args.no_loop and checks == 0:
+        # An adaptive phase in which the loop never ran measures nothing about the loop.
+        raise RuntimeError('the loop saw no new forecast in the adaptive phase: the predictor runs in the idle '
+                           'cgroup and got no CPU (is other work running on this host?); no ratio is reported')
     static = demo_load.phase_delay(sampler.samples, t_static, t0 + phase_s)
     adaptive = demo_load.phase_delay(sampler.samples, t_adaptive, t_end)
     rep = demo_load.report(static, adaptive)

@@ -11,6 +11,7 @@ of the baked image in the guest's work directory, so a run never changes the cac
 from __future__ import absolute_import, division, print_function
 __metaclass__ = type
 
+import base64
 import json
 import os
 import shutil
@@ -18,8 +19,11 @@ import subprocess
 import time
 
 import libvirt
+import libvirt_qemu
 
 URI = 'qemu:///system'
+# Where the guest init waits for the start time of its load (intravm.duty_t0=signal).
+START_FILE = '/run/intravm-start'
 
 DOMAIN_XML = """<domain type='{vt}'>
   <name>{name}</name>
@@ -87,6 +91,51 @@ def define(conn, name, manifest, workdir, vcpus=2, memory_mib=256, cmdline_extra
 
 def start(conn, name):
     conn.lookupByName(name).create()
+
+
+def agent(dom, command, arguments=None, timeout=5):
+    """One QEMU guest agent command through libvirt; its 'return' value."""
+    text = libvirt_qemu.qemuAgentCommand(dom, json.dumps({'execute': command, 'arguments': arguments or {}}), timeout, 0)
+    return json.loads(text)['return']
+
+
+def wait_for_agents(conn, names, seconds):
+    """Wait until every guest's agent answers, i.e. the guest has booted; {name: seconds it took}."""
+    started = time.monotonic()
+    took = {}
+    for name in names:
+        dom = conn.lookupByName(name)
+        while True:
+            try:
+                agent(dom, 'guest-ping', timeout=2)
+                break
+            except libvirt.libvirtError:
+                if not dom.isActive():
+                    raise RuntimeError('%s stopped while booting: %s' % (name, qemu_log_tail(name)))
+                if time.monotonic() - started > seconds:
+                    raise RuntimeError('the guest agent of %s did not answer within %d s of boot' % (name, seconds))
+                time.sleep(0.5)
+        took[name] = round(time.monotonic() - started, 1)
+    return took
+
+
+def qemu_log_tail(name, lines=2):
+    """The last lines of libvirt's QEMU log of a domain (why it stopped), or a note that there is none."""
+    try:
+        with open('/var/log/libvirt/qemu/%s.log' % name, errors='replace') as handle:
+            return ' | '.join(line.strip() for line in handle.readlines()[-lines:])
+    except OSError as exc:
+        return 'no QEMU log (%s)' % exc
+
+
+def signal_start(conn, name, t0):
+    """Tell a booted guest (intravm.duty_t0=signal) to start its load at wall-clock time t0, through its agent."""
+    dom = conn.lookupByName(name)
+    handle = agent(dom, 'guest-file-open', {'path': START_FILE, 'mode': 'w'})
+    try:
+        agent(dom, 'guest-file-write', {'handle': handle, 'buf-b64': base64.b64encode(b'%.3f' % t0).decode()})
+    finally:
+        agent(dom, 'guest-file-close', {'handle': handle})
 
 
 def poll_until(reader, count, seconds):

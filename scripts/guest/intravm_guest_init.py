@@ -16,7 +16,9 @@ Kernel command line options:
   intravm.busy_after=S  start the busy loop S seconds after boot (default 0)
   intravm.duty=SCHED    replay a duty-cycle schedule (scripts/demo_load.py writes it):
                         steps joined by ',', per step one percentage per vCPU joined by '.'
-  intravm.duty_t0=T     wall-clock epoch second at which step 0 starts (default: at once)
+  intravm.duty_t0=T     wall-clock epoch second at which step 0 starts (default: at once);
+                        "signal": wait for the host to write T into /run/intravm-start through
+                        the guest agent (once every guest is up), then start at T
   intravm.duty_step=S   seconds per step (default 5)
 """
 
@@ -32,6 +34,7 @@ import sys
 import time
 
 UNIT = '/etc/systemd/system/intravm-profiler.service'
+START_FILE = '/run/intravm-start'
 AGENT_PORT = 'org.qemu.guest_agent.0'
 CPUS = '/sys/devices/system/cpu'
 MS_RDONLY = 1
@@ -73,6 +76,20 @@ def agent_device(sysfs='/sys'):
                     return '/dev/' + port
         except OSError:
             continue
+    return None
+
+
+def wait_for_start(until):
+    """The start time the host wrote into START_FILE (None if none came before `until`, monotonic)."""
+    while time.monotonic() < until:
+        try:
+            with open(START_FILE) as handle:
+                text = handle.read().strip()
+            if text:
+                return float(text)
+        except (OSError, ValueError):
+            pass
+        time.sleep(0.2)
     return None
 
 
@@ -188,7 +205,13 @@ def main():
                 spin(cpu, start + seconds)
         if opts.get('duty'):
             schedule = parse_duty(opts['duty'])
-            t0 = float(opts.get('duty_t0', time.time()))
+            t0 = opts.get('duty_t0', time.time())
+            if t0 == 'signal':
+                log('waiting for the start signal in %s' % START_FILE)
+                t0 = wait_for_start(start + seconds)
+                if t0 is None:
+                    raise RuntimeError('no start signal came')
+            t0 = float(t0)
             step_s = float(opts.get('duty_step', 5))
             log('duty-cycle schedule: %d steps of %.1f s from %.0f' % (len(schedule), step_s, t0))
             for cpu in range(os.cpu_count() or 1):

@@ -99,7 +99,19 @@ def wait_online(dom, ids, seconds, poll=0.5):
 
 def setter(dom, side, count):
     flags = libvirt_conn.AFFECT_CONFIG if side == 'config' else libvirt_conn.AFFECT_LIVE
-    return lambda: dom.setVcpusFlags(count, flags)
+
+    def call():
+        try:
+            dom.setVcpusFlags(count, flags)
+        except libvirt_conn.libvirt.libvirtError as exc:
+            if exc.get_error_code() != libvirt_conn.libvirt.VIR_ERR_OPERATION_TIMEOUT:
+                raise
+            # Seen with TCG guests on libvirt 9.0: the guest ejects the vCPU and QEMU removes it,
+            # but no DEVICE_DELETED for it reaches libvirt, whose view then stays stale.
+            raise IntravmError('libvirt timed out waiting for QEMU to remove the vCPU(s) (%s); the guest may have '
+                               'released them while libvirt still counts them: check `virsh vcpucount` and the guest '
+                               'agent before trying again' % libvirt_conn.error_text(exc))
+    return call
 
 
 def guest_state(dom, vcpu, online):
