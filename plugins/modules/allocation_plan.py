@@ -255,6 +255,7 @@ import time
 from ansible.module_utils.common.text.formatters import human_to_bytes
 from ansible.module_utils.urls import open_url
 
+from ansible_collections.adaptive.intravm.plugins.module_utils.apply.balloon_apply import read_side
 from ansible_collections.adaptive.intravm.plugins.module_utils.errors import IntravmError
 from ansible_collections.adaptive.intravm.plugins.module_utils.host import libvirt_conn
 
@@ -334,6 +335,7 @@ def domain_sizes(conn, bounds):
             continue
         info = dom.info()
         sizes[name] = {'memory_bytes': info[2] * 1024, 'max_memory_bytes': info[1] * 1024,
+                       'balloon': read_side(dom.XMLDesc(0))['balloon'],
                        'vcpus': dom.vcpusFlags(libvirt_conn.AFFECT_LIVE),
                        'max_vcpus': dom.vcpusFlags(libvirt_conn.AFFECT_LIVE | libvirt_conn.VCPU_MAXIMUM)}
     return sizes

@@ -60,7 +60,7 @@ def _check_bounds(name, bounds):
 def plan_resize(forecasts, sizes, bounds, host_free_bytes, policy=None, lookahead_s=None):
     """{'memory_balloon': [...], 'vcpu_count': [...], 'skipped': [...]} for the VMs in `bounds`.
 
-    sizes: {vm: {'memory_bytes', 'max_memory_bytes', 'vcpus', 'max_vcpus'}}
+    sizes: {vm: {'memory_bytes', 'max_memory_bytes', 'balloon', 'vcpus', 'max_vcpus'}}
     of running domains; bounds: {vm: {'min_memory', 'max_memory' (bytes),
     'min_vcpus', 'max_vcpus'}}, a VM's memory or vCPUs being resized only
     when both of its bounds are given. Entries are made only where the size
@@ -80,7 +80,9 @@ def plan_resize(forecasts, sizes, bounds, host_free_bytes, policy=None, lookahea
         size = sizes[name]
         if vm_bounds.get('min_memory') is not None and vm_bounds.get('max_memory') is not None:
             upper = memory_peak(fc, name, lookahead_s)
-            if upper is None:
+            if not size.get('balloon', True):
+                skipped.append({'name': name, 'reason': 'no balloon device: memory cannot change while it runs'})
+            elif upper is None:
                 skipped.append({'name': name, 'reason': 'no memory forecast (the guest profiler reports no memory yet)'})
             else:
                 hi = min(vm_bounds['max_memory'], size['max_memory_bytes'])

@@ -88,5 +88,8 @@ def test_opted_in_vms_without_what_sizing_needs_are_reported():
     del fc['memory']
     out = plan_resize({'web': fc}, {'web': size(), 'db': size()}, {'web': BOUNDS, 'db': BOUNDS, 'gone': BOUNDS}, FREE)
     assert [s['name'] for s in out['skipped']] == ['db', 'gone', 'web']
+    no_balloon = dict(size(), balloon=False)
+    out = plan_resize({'web': forecast(6000)}, {'web': no_balloon}, {'web': BOUNDS}, FREE)
+    assert out['memory_balloon'] == [] and 'no balloon device' in out['skipped'][0]['reason']
     with pytest.raises(PlannerInputError, match='unknown key'):
         plan_resize({}, {}, {'web': {'max_mem': 1}}, FREE)
