@@ -2,16 +2,19 @@
 # -*- coding: utf-8 -*-
 # Copyright: (c) 2026, adaptive.intravm contributors
 # GNU General Public License v3.0+ (see COPYING or https://www.gnu.org/licenses/gpl-3.0.txt)
-"""Trace-driven host simulation: static vs reactive vs predictive vs oracle pinning.
+"""Trace-driven host simulation of the loop: static, reactive, reactive_peak, predictive and oracle pinning.
 
-    python benchmarks/policy_sim.py --traces ../shared/data/traces [--limit-vms N]
-        [--seed S] [--split eval|calib|all] [--forecaster baseline|lstm] [--json OUT] [--png OUT]
+    python benchmarks/policy_sim.py --traces ../shared/data/traces [--limit-vms N] [--days D]
+        [--periods 1,3,12] [--overcommits auto,2.5] [--apply-delay 0.1] [--capacity-period 3]
+        [--seed S] [--split eval|calib|all] [--forecaster baseline|predictor-baseline|lstm]
+        [--json OUT] [--png OUT] [--png-sweep OUT] [--jobs N]
 
 Model (all seeded by --seed, documented in docs/planner.md):
 - Hosts: --host-cpus CPUs (default 32) in --nodes NUMA nodes (default 2, distance 21),
-  no SMT. VMs are packed onto hosts in a seeded random order at --overcommit vCPUs
-  per host CPU; by default the lowest level at which static pinning leaves at
-  least 5 % of the simulated demand unserved (decided by the static policy alone).
+  no SMT. VMs are packed onto hosts in a seeded random order at an overcommit of vCPUs
+  per host CPU. --overcommits lists the levels run (default auto,2.5); auto is the
+  lowest of OVERCOMMIT_LEVELS at which static pinning leaves at least 5 % of the
+  simulated demand unserved (decided by the static policy alone).
 - A VM has min(8, its median provisioned cores) vCPUs. Its demand in CPU units is
   min(1, usage/provisioned) x vCPUs, gaps carried forward.
 - Per-vCPU demand: the VM's demand is split by weights drawn from a
@@ -19,14 +22,50 @@ Model (all seeded by --seed, documented in docs/planner.md):
   phase lengths are geometric with mean --phase-hours (shifting over time). A vCPU
   carries at most one CPU; the excess is poured into the others (water-filling).
 - Each 5-minute step a CPU with load L serves min(L, 1): every vCPU on it gets the
-  same fraction. A vCPU running off its VM's memory node (the node of its static
-  placement; memory does not move) needs --remote-penalty more CPU for the same
-  work; a vCPU moved this step needs --move-penalty more (cold cache).
-- Policies decide the pins of step t before its demand is known:
-  static (balanced initial pinning, never changed), reactive (the planner fed the
-  demand observed at t-1), predictive (the planner fed forecasts made from history
-  up to t-1), oracle (the planner fed the true demand of step t). All planner
-  policies share one planner policy (move budget, hysteresis, costs).
+  same fraction of what it needs. What a vCPU needs is its demand times
+  (1 + --remote-penalty x remote) x (1 + --move-penalty if its pin changed this step)
+  x (1 + --migrate-penalty x m while its VM's memory migrates), see below.
+- The loop (issue 14): a plan is made every --period K steps (at steps K, 2K, ...: a
+  scheduled job every K x 5 minutes) from the data up to the end of the step before.
+  Its pins take effect --apply-delay steps after the plan (default 0.1: 30 s of a
+  5-minute step, what one rebalance run took in `make demo`) and then hold until the
+  next plan's pins do. A fractional delay serves the step it ends in for that fraction
+  of the step on the old pins and memory, the rest on the new ones (a time-weighted mix
+  of the two); a delay of 1.5 holds the old pins for one whole step and half the next.
+  The delay must be below the period. --periods lists the periods run (default 1,3,12).
+- Policies, all at the same period, feed the planner per-vCPU demand for the coming
+  period, the steps t .. t+K-1 of a plan made at step t:
+  static (balanced initial pinning, never changed); reactive (the demand of step t-1);
+  reactive_peak (the highest demand of steps t-K .. t-1, the last period: what numad-
+  or VPA-style reactive tools size on; the same as reactive at K = 1); predictive (the
+  product's forecasts from history up to t-1: at K = 1 the one-step forecaster chosen by
+  --forecaster, at K > 1 the P90 (and P50) of the peak of the next K steps from
+  services/predictor/memory_forecast.peak_quantiles, a causal, distribution-free
+  forecaster of a window's peak, run per vCPU column; the last value where it has too
+  little history yet); oracle (the true peak demand of steps t .. t+K-1; at K = 1 the
+  true demand of step t). All planner policies share one planner policy (a move budget
+  per plan, hysteresis, costs), so they differ only in what they are fed.
+- Costs of a move. Cache: a vCPU needs --move-penalty (0.10) more CPU in the step its pin
+  changes (cold caches). Memory (--memory follow, the default: the role applies the
+  plan's numatune): a VM's memory lies evenly over its nodeset (one node, strict, or
+  interleaved over several when the plan spreads its vCPUs), and a vCPU needs
+  --remote-penalty (0.15) x the share of its VM's memory off its CPU's node more CPU.
+  A nodeset change moves the share m of the VM's memory (1 from one node to another,
+  1/2 into or out of interleaving over 2 nodes) over --migrate-steps steps (default 1):
+  the placement goes linearly from old to new (each step counts the placement at its
+  midpoint, so the remote-access penalty decays as the pages arrive) and every vCPU of
+  the VM needs --migrate-penalty (0.2) x m more CPU while it lasts (the page copies and
+  the faults on pages in flight, as a share of the work, like the other penalties).
+  --memory static keeps each VM's memory on its first node for good (the model of the
+  per-step simulation before issue 14; with --periods 1 --apply-delay 0 it reproduces it).
+- Outputs: a table per period and overcommit; unserved demand that no pinning can
+  avoid (host demand above its CPU count, the floor); a capacity figure: at
+  --capacity-period (default 3), the highest of OVERCOMMIT_LEVELS at which each policy
+  keeps unserved demand <= 1 % (levels tried in order, a policy stops at its first miss),
+  i.e. how many vCPUs a host carries at the same service level; --json, --png (hourly
+  unserved demand of the default run: period 1, or the first period listed, at the
+  first overcommit) and --png-sweep (unserved demand against moves per VM-hour, every
+  policy and period, one panel per overcommit).
 - Split: VMs with odd trace numbers and the first 7 days form the calibration set
   (used to pick forecaster and planner parameters); even-numbered VMs
   over days 8-30 are the evaluation set reported by default.
@@ -37,6 +76,8 @@ __metaclass__ = type
 
 import argparse
 import json
+import math
+import multiprocessing
 import os
 import sys
 import time
@@ -49,12 +90,18 @@ sys.path.insert(0, HERE)
 sys.path.insert(0, os.path.join(REPO, '.build', 'collections'))
 
 from ansible_collections.adaptive.intravm.services.predictor import traces  # noqa: E402  pylint: disable=wrong-import-position
+from ansible_collections.adaptive.intravm.services.predictor import memory_forecast  # noqa: E402  pylint: disable=wrong-import-position
 from ansible_collections.adaptive.intravm.plugins.module_utils.plan import planner  # noqa: E402  pylint: disable=wrong-import-position
+from ansible_collections.adaptive.intravm.plugins.module_utils.host import cpuset  # noqa: E402  pylint: disable=wrong-import-position
 
 STEPS_PER_DAY = 288
-POLICIES = ('static', 'reactive', 'predictive', 'oracle')
+POLICIES = ('static', 'reactive', 'reactive_peak', 'predictive', 'oracle')
+LEGACY_POLICIES = ('static', 'reactive', 'predictive', 'oracle')   # the per-step targets of issue 6
+PLANNED = ('reactive', 'reactive_peak', 'predictive', 'oracle')
 OVERCOMMIT_LEVELS = (1.0, 1.25, 1.5, 1.75, 2.0, 2.5, 3.0, 4.0)   # vCPUs per host CPU, tried in order
 STATIC_UNSERVED_MIN = 0.05    # the issue: pack where static pinning leaves >= 5 % unserved
+CAPACITY_UNSERVED_MAX = 0.01  # the capacity figure: highest overcommit at which unserved <= 1 %
+PEAK_QUANTILE = 0.9           # predictive at K > 1: the P90 of the window peak (the planner's quantile)
 
 
 # ---------------------------------------------------------------- workload model
@@ -162,14 +209,72 @@ def static_pinning(host, host_cpus, nodes):
     return np.array(pins), np.array(home)
 
 
-def serve(demand, pins, vcpu_node_home, cpu_node, moved, args, host_cpus):
-    """(served per vCPU, remote-served per vCPU) for one step."""
-    remote = cpu_node[pins] != vcpu_node_home
-    need = demand * (1.0 + args.remote_penalty * remote) * (1.0 + args.move_penalty * moved)
+def serve(demand, pins, remote, extra, args, host_cpus):
+    """(served per vCPU, remote-served per vCPU) for one step.
+
+    remote: per vCPU, the share of its VM's memory off its CPU's node (0..1);
+    extra: per vCPU, the factor (>= 1) of move and migration costs.
+    """
+    need = demand * (1.0 + args.remote_penalty * remote) * extra
     load = np.bincount(pins, weights=need, minlength=host_cpus)
     frac = np.where(load > 1.0, 1.0 / np.maximum(load, 1e-12), 1.0)
     served = demand * frac[pins]
     return served, served * remote
+
+
+class Memory(object):
+    """Each VM's memory placement: the share of its memory on each node, and its migration.
+
+    to[v]: where the last applied nodeset puts it (even over the nodeset);
+    frm[v], start[v], moved[v]: where it was when that nodeset was applied,
+    the step, and the share of the memory that moves (half the L1 distance).
+    A migration lasts `steps` steps; step start + j counts the placement at its
+    midpoint, frm + (to - frm) x (j + 0.5) / steps.
+    """
+
+    def __init__(self, homes, nodes, steps):
+        self.to = np.zeros((len(homes), nodes))
+        self.to[np.arange(len(homes)), homes] = 1.0
+        self.frm = self.to.copy()
+        self.start = np.full(len(homes), -10 ** 9)
+        self.moved = np.zeros(len(homes))
+        self.steps = steps
+        self.until = -1   # the last step any migration runs in
+
+    def at(self, t):
+        """(placement (VMs, nodes), migrating share m per VM (0 where none)) during step t."""
+        if t > self.until:
+            return self.to, np.zeros(len(self.to))
+        j = t - self.start
+        done = np.clip((j + 0.5) / self.steps, 0.0, 1.0)
+        place = self.frm + (self.to - self.frm) * done[:, None]
+        active = (j >= 0) & (j < self.steps)
+        return place, np.where(active, self.moved, 0.0)
+
+    def apply(self, t, changes):
+        """changes: {vm index: new placement row}, applied from step t; returns how many actually move."""
+        place, _m = self.at(t)
+        n = 0
+        for v, row in changes.items():
+            moved = 0.5 * float(np.abs(row - place[v]).sum())
+            if moved < 1e-9:
+                continue
+            n += 1
+            self.frm[v] = place[v]
+            self.to[v] = row
+            self.moved[v] = moved
+            self.start[v] = t
+            if self.steps > 0:
+                self.until = max(self.until, t + self.steps - 1)
+            else:
+                self.frm[v] = row
+        return n
+
+    def numatune(self, v):
+        nodes = [int(n) for n in np.nonzero(self.to[v] > 1e-9)[0]]
+        if len(nodes) == 1:
+            return {'mode': 'strict', 'nodeset': str(nodes[0])}
+        return {'mode': 'interleave', 'nodeset': cpuset.format(nodes)}
 
 
 def planner_policy(args):
@@ -177,13 +282,13 @@ def planner_policy(args):
             'quantile': 'p90', 'memory_mode': 'strict'}
 
 
-def plan_step(topo, names, vcpu_slices, pins, homes, p50, p90, pol, planner_homes):
+def plan_step(topo, names, vcpu_slices, pins, numatunes, p50, p90, pol, planner_homes, nodes):
+    """(new pins, rebalance moves, {vm index: new memory placement row} for nodeset changes)."""
     current, forecasts = {}, {}
     for v, name in enumerate(names):
         sl = vcpu_slices[v]
         current[name] = {'vcpus': dict((str(i), str(int(c))) for i, c in enumerate(pins[sl])),
-                         'emulator': '', 'iothreads': {},
-                         'numatune': {'mode': 'strict', 'nodeset': str(int(homes[v]))}}
+                         'emulator': '', 'iothreads': {}, 'numatune': numatunes[v]}
         forecasts[name] = {'horizons_s': [300], 'vcpu': dict(
             (str(i), {'p50': [float(a)], 'p90': [float(b)]}) for i, (a, b) in enumerate(zip(p50[sl], p90[sl])))}
     result = planner.plan(topo, current, forecasts, pol)
@@ -191,7 +296,13 @@ def plan_step(topo, names, vcpu_slices, pins, homes, p50, p90, pol, planner_home
     for move in result['moves']:
         v = planner_homes[move['vm']]
         new[vcpu_slices[v].start + move['vcpu']] = int(move['to'])
-    return new, len([m for m in result['moves'] if m['kind'] == 'rebalance'])
+    numa = {}
+    for entry in result['plan']['numa_memory']:
+        on = sorted(cpuset.parse(entry['nodeset']))
+        row = np.zeros(nodes)
+        row[on] = 1.0 / len(on)
+        numa[planner_homes[entry['name']]] = row
+    return new, len([m for m in result['moves'] if m['kind'] == 'rebalance']), numa
 
 
 # ---------------------------------------------------------------- forecasters
@@ -293,6 +404,62 @@ def pretrain_columns(all_traces, args):
     return np.hstack(cols), '%s VMs (%s ids), days 1-7' % (len(cols), 'odd' if parity else 'even')
 
 
+# ---------------------------------------------------------------- what each policy is fed
+def ahead_max(demand, k):
+    """Row t: the highest of rows t .. t+k-1 (fewer at the end)."""
+    from numpy.lib.stride_tricks import sliding_window_view  # pylint: disable=import-outside-toplevel
+    if k <= 1:
+        return demand.copy()
+    padded = np.vstack([demand, np.full((k - 1, demand.shape[1]), -np.inf)])
+    return sliding_window_view(padded, k, axis=0).max(axis=2)
+
+
+def behind_max(demand, k):
+    """Row t: the highest of rows t-k .. t-1 (from row 0 at the start; row 0 itself at t = 0)."""
+    out = np.empty_like(demand)
+    out[0] = demand[0]
+    if len(demand) > 1:
+        out[1:] = np.maximum.accumulate(demand, axis=0)[:-1]
+    if len(demand) > k:
+        out[k:] = ahead_max(demand, k)[:len(demand) - k]
+    return out
+
+
+def peak_forecast(demand, k, q=PEAK_QUANTILE):
+    """(p50, p90): row t forecasts the peak of rows t .. t+k-1 from rows < t, per column.
+
+    services/predictor/memory_forecast.peak_quantiles made at t-1 with horizon k
+    (element t-1 forecasts max(x[t .. t+k-1]) from x[0 .. t-1]); the last value
+    where it has too few resolved ratios yet. Clipped to 0..1 (one vCPU, one CPU).
+    """
+    last = np.vstack([demand[:1], demand[:-1]])
+    p50, p90 = last.copy(), last.copy()
+    k50, kq = memory_forecast.key(0.5), memory_forecast.key(q)
+    for v in range(demand.shape[1]):
+        fc = memory_forecast.peak_quantiles(demand[:, v], horizon=k, quantiles=(0.5, q))
+        a, b = fc[k50][:-1], fc[kq][:-1]
+        p50[1:, v] = np.where(np.isfinite(a), a, last[1:, v])
+        p90[1:, v] = np.where(np.isfinite(b), b, last[1:, v])
+    return np.clip(p50, 0.0, 1.0), np.clip(p90, 0.0, 1.0)
+
+
+def feeds_for(demand, period, forecaster, policies):
+    """{policy: (p50, p90)}, row t: what a plan made at the start of step t is fed."""
+    last = np.vstack([demand[:1], demand[:-1]])
+    feeds = {}
+    if 'reactive' in policies:
+        feeds['reactive'] = (last, last)
+    if 'reactive_peak' in policies:
+        peak = behind_max(demand, period)
+        feeds['reactive_peak'] = (peak, peak)
+    if 'oracle' in policies:
+        peak = ahead_max(demand, period)
+        feeds['oracle'] = (peak, peak)
+    if 'predictive' in policies:
+        feeds['predictive'] = forecaster.forecast(demand) if period == 1 else peak_forecast(demand, period)
+    return feeds
+
+
 # ---------------------------------------------------------------- run
 def build_workload(vms, args, overcommit):
     """Hosts packed at `overcommit`, each VM as (name, vCPUs, (T, vCPUs) demand); seeded by --seed."""
@@ -301,27 +468,8 @@ def build_workload(vms, args, overcommit):
     return [[(n, nv, vcpu_demand(d, nv, rng, args.alpha, args.phase_hours * 12)) for n, nv, d in h] for h in hosts]
 
 
-def choose_overcommit(vms, args, topo):
-    """(overcommit, workload, sweep): the lowest of OVERCOMMIT_LEVELS at which static leaves >= 5 % unserved.
-
-    Decided on the simulated data itself, by the static policy alone (which
-    uses no forecast), so the issue's premise holds on any month of traces
-    and nothing about the other policies informs it.
-    """
-    sweep = {}
-    for level in OVERCOMMIT_LEVELS:
-        work = build_workload(vms, args, level)
-        if not work:
-            break
-        res = summarize([run_host(h, args, None, topo, policies=('static',)) for h in work])
-        sweep[str(level)] = res['static']['unserved_frac']
-        if res['static']['unserved_frac'] >= STATIC_UNSERVED_MIN:
-            return level, work, sweep
-    raise SystemExit('policy_sim: static pinning leaves under %.0f%% unserved at every overcommit up to %s (%s); '
-                     'pass --overcommit' % (100 * STATIC_UNSERVED_MIN, OVERCOMMIT_LEVELS[-1], sweep))
-
-
-def run_host(host, args, forecaster, topo, policies=POLICIES):
+def run_host(host, args, forecaster, topo, policies=POLICIES, period=1):
+    """{policy: figures of one host} for every policy, at one period; plus '_floor'."""
     names = [h[0] for h in host]
     nvs = [h[1] for h in host]
     demand = np.hstack([h[2] for h in host])  # (T, V)
@@ -329,46 +477,154 @@ def run_host(host, args, forecaster, topo, policies=POLICIES):
     slices = [slice(int(s), int(s) + n) for s, n in zip(starts, nvs)]
     index = dict((n, i) for i, n in enumerate(names))
     pins0, vm_home = static_pinning(host, args.host_cpus, args.nodes)
-    vcpu_home = np.repeat(vm_home, nvs)
+    vm_of = np.repeat(np.arange(len(names)), nvs)
     cpu_node = np.arange(args.host_cpus) // (args.host_cpus // args.nodes)
     t_len = demand.shape[0]
-    last = np.vstack([demand[:1], demand[:-1]])
-    feeds = {'reactive': (last, last), 'oracle': (demand, demand)}
-    if 'predictive' in policies:
-        feeds['predictive'] = forecaster.forecast(demand)
+    feeds = feeds_for(demand, period, forecaster, [p for p in policies if p != 'static'])
     pol = planner_policy(args)
+    delay_steps = int(math.floor(args.apply_delay))
+    delay_frac = args.apply_delay - delay_steps
+    follow = args.memory == 'follow'
+    vm_dem = np.add.reduceat(demand, starts, axis=1)  # (T, VMs)
+    no_extra = np.ones(len(pins0))
     # no pinning can serve more than the host has: the floor of unserved demand
     out = {'_floor': (np.maximum(demand.sum(axis=1) - args.host_cpus, 0.0).sum(), demand.sum())}
+
     for policy in policies:
         pins = pins0.copy()
+        mem = Memory(vm_home, args.nodes, args.migrate_steps)
+
+        def step(t, pins, moved, mem=mem):
+            place, migrating = mem.at(t)
+            remote = 1.0 - place[vm_of, cpu_node[pins]]
+            extra = no_extra if moved is None else 1.0 + args.move_penalty * moved
+            if migrating.any():
+                extra = extra * (1.0 + args.migrate_penalty * migrating[vm_of])
+            return serve(demand[t], pins, remote, extra, args, args.host_cpus)
+
         unserved = np.zeros(t_len)
-        total = np.zeros(t_len)
-        remote = 0.0
-        served_all = 0.0
-        slo_bad = 0
-        moves = 0
+        remote_all = served_all = 0.0
+        slo_bad = moves = migrations = plans = 0
+        change_steps = []
+        pending = None
         for t in range(t_len):
-            moved = np.zeros(len(pins), dtype=bool)
-            if policy != 'static' and t > 0:
+            if policy != 'static' and t > 0 and t % period == 0:
                 p50, p90 = feeds[policy]
                 # without a forecast hotspot the planner returns no move: skip the call
                 if np.bincount(pins, weights=p90[t], minlength=args.host_cpus).max() > 1.0 + 1e-9:
-                    new, n_moves = plan_step(topo, names, slices, pins, vm_home, p50[t], p90[t], pol, index)
-                    moved = new != pins
+                    tunes = [mem.numatune(v) for v in range(len(names))]
+                    new, n_moves, numa = plan_step(topo, names, slices, pins, tunes, p50[t], p90[t], pol, index,
+                                                   args.nodes)
+                    plans += 1
                     moves += n_moves
-                    pins = new
-            served, rem = serve(demand[t], pins, vcpu_home, cpu_node, moved, args, args.host_cpus)
+                    numa = numa if follow else {}
+                    if (new != pins).any() or numa:
+                        pending = (t + delay_steps, new, numa)
+            if pending is not None and pending[0] == t:
+                _when, new, numa = pending
+                pending = None
+                if delay_frac > 0:
+                    old_served, old_rem = step(t, pins, None)
+                moved = new != pins
+                if moved.any():
+                    change_steps.append(t)
+                pins = new
+                migrations += mem.apply(t, numa)
+                served, rem = step(t, pins, moved)
+                if delay_frac > 0:   # the first delay_frac of the step still ran on the old pins and memory
+                    served = delay_frac * old_served + (1.0 - delay_frac) * served
+                    rem = delay_frac * old_rem + (1.0 - delay_frac) * rem
+            else:
+                served, rem = step(t, pins, None)
             unserved[t] = demand[t].sum() - served.sum()
-            total[t] = demand[t].sum()
-            remote += rem.sum()
+            remote_all += rem.sum()
             served_all += served.sum()
-            vm_dem = np.add.reduceat(demand[t], starts)
             vm_srv = np.add.reduceat(served, starts)
-            slo_bad += int(np.sum(vm_srv < 0.9 * vm_dem - 1e-9))
-        out[policy] = {'unserved': unserved, 'total': total, 'remote': remote, 'served': served_all,
-                       'slo_bad': slo_bad, 'moves': moves, 'vm_steps': t_len * len(names),
-                       'vm_hours': t_len * len(names) / 12.0}
+            slo_bad += int(np.sum(vm_srv < 0.9 * vm_dem[t] - 1e-9))
+        out[policy] = {'unserved': unserved, 'total': demand.sum(axis=1), 'remote': remote_all, 'served': served_all,
+                       'slo_bad': slo_bad, 'moves': moves, 'migrations': migrations, 'plans': plans,
+                       'change_steps': change_steps, 'vm_steps': t_len * len(names),
+                       'vm_hours': t_len * len(names) / 12.0, 'host_hours': t_len / 12.0}
     return out
+
+
+_JOB = {}
+
+
+def _run_task(task):
+    """One (host, policy) of the job in _JOB (forked workers inherit it)."""
+    i, policy = task
+    return i, policy, run_host(_JOB['work'][i], _JOB['args'], _JOB['forecaster'], _JOB['topo'], (policy,),
+                               _JOB['period'])[policy]
+
+
+class Sweep(object):
+    """Workloads, and per-host results of every (overcommit, period, policy) run, computed once each.
+
+    static never plans, so its results do not depend on the period (or delay) and are shared.
+    """
+
+    def __init__(self, vms, args, topo, forecaster):
+        self.vms, self.args, self.topo, self.forecaster = vms, args, topo, forecaster
+        self.work = {}
+        self.results = {}
+        self.t0 = time.time()
+
+    def workload(self, level):
+        if level not in self.work:
+            self.work[level] = build_workload(self.vms, self.args, level)
+        return self.work[level]
+
+    def run(self, level, period, policies):
+        """[{policy: figures, '_floor': ...} per host] at one overcommit and period."""
+        work = self.workload(level)
+        keys = dict((p, (level, None if p == 'static' else period, p)) for p in policies)
+        todo = [(i, p) for p in policies if keys[p] not in self.results for i in range(len(work))]
+        if todo:
+            _JOB.update(work=work, args=self.args, forecaster=self.forecaster, topo=self.topo, period=period)
+            jobs = self.args.jobs if self.args.forecaster != 'lstm' else 1
+            if jobs > 1 and len(todo) > 1:
+                pool = multiprocessing.get_context('fork').Pool(min(jobs, len(todo)))
+                try:
+                    done = pool.map(_run_task, todo, chunksize=1)
+                finally:
+                    pool.close()
+                    pool.join()
+            else:
+                done = [_run_task(task) for task in todo]
+            for p in set(p for _i, p in todo):
+                self.results[keys[p]] = [None] * len(work)
+            for i, p, figures in done:
+                self.results[keys[p]][i] = figures
+            sys.stderr.write('policy_sim: overcommit %s, period %d: %d hosts x %s simulated (%.0f s)\n'
+                             % (level, period, len(work), ','.join(sorted(set(p for _i, p in todo))),
+                                time.time() - self.t0))
+        per_host = []
+        for i, host in enumerate(work):
+            dem = np.hstack([h[2] for h in host])
+            entry = {'_floor': (np.maximum(dem.sum(axis=1) - self.args.host_cpus, 0.0).sum(), dem.sum())}
+            for p in policies:
+                entry[p] = self.results[keys[p]][i]
+            per_host.append(entry)
+        return per_host
+
+    def choose_overcommit(self):
+        """(overcommit, sweep): the lowest of OVERCOMMIT_LEVELS at which static leaves >= 5 % unserved.
+
+        Decided on the simulated data itself, by the static policy alone (which
+        uses no forecast), so the issue's premise holds on any month of traces
+        and nothing about the other policies informs it.
+        """
+        sweep = {}
+        for level in OVERCOMMIT_LEVELS:
+            if not self.workload(level):
+                break
+            res = summarize(self.run(level, 1, ('static',)))
+            sweep[str(level)] = res['static']['unserved_frac']
+            if res['static']['unserved_frac'] >= STATIC_UNSERVED_MIN:
+                return level, sweep
+        raise SystemExit('policy_sim: static pinning leaves under %.0f%% unserved at every overcommit up to %s (%s); '
+                         'pass --overcommits' % (100 * STATIC_UNSERVED_MIN, OVERCOMMIT_LEVELS[-1], sweep))
 
 
 def summarize(per_host):
@@ -378,7 +634,7 @@ def summarize(per_host):
         unserved = sum(a['unserved'].sum() for a in agg)
         total = sum(a['total'].sum() for a in agg)
         res[policy] = {
-            'unserved_frac': round(float(unserved / total), 5) if total else 0.0,
+            'unserved_frac': round(max(0.0, float(unserved / total)), 5) if total else 0.0,
             'slo_violation_frac': round(float(sum(a['slo_bad'] for a in agg) / float(sum(a['vm_steps'] for a in agg))), 5),
             'moves_per_vm_hour': round(float(sum(a['moves'] for a in agg) / sum(a['vm_hours'] for a in agg)), 4),
             'numa_remote_frac': round(float(sum(a['remote'] for a in agg) / max(1e-12, sum(a['served'] for a in agg))), 5),
@@ -386,10 +642,80 @@ def summarize(per_host):
     return res
 
 
-def targets(res):
-    if any(k not in res for k in POLICIES):
+def floor_of(per_host):
+    return round(float(sum(h['_floor'][0] for h in per_host) / max(1e-12, sum(h['_floor'][1] for h in per_host))), 5)
+
+
+def describe_run(per_host, level, setting, period):
+    """One entry of the JSON's runs: figures per policy, the floor, and predictive against the others."""
+    res = summarize(per_host)
+    floor = floor_of(per_host)
+    agg = dict((p, [h[p] for h in per_host]) for p in res)
+    vm_hours = dict((p, sum(a['vm_hours'] for a in agg[p])) for p in res)
+    run = {
+        'period': period, 'overcommit': level, 'overcommit_setting': setting, 'policies': res,
+        'hosts': len(per_host), 'floor_unserved_frac': floor,
+        'unserved_above_floor_frac': dict((p, round(max(0.0, res[p]['unserved_frac'] - floor), 5)) for p in res),
+        'numa_migrations_per_vm_hour': dict((p, round(sum(a['migrations'] for a in agg[p]) / vm_hours[p], 4))
+                                            for p in res),
+        'plans_per_host_hour': dict((p, round(sum(a['plans'] for a in agg[p])
+                                              / sum(a['host_hours'] for a in agg[p]), 4)) for p in res),
+    }
+    run['comparison'] = compare(res)
+    return run
+
+
+def compare(res):
+    """predictive against static, the better reactive policy and the oracle (issue 14's targets)."""
+    if any(p not in res for p in POLICIES):
         return {}
-    s, r, p, o = (res[k]['unserved_frac'] for k in POLICIES)
+    u = dict((p, res[p]['unserved_frac']) for p in res)
+    best = min(('reactive', 'reactive_peak'), key=lambda p: (u[p], p))
+    b, p, o, s = u[best], u['predictive'], u['oracle'], u['static']
+    best_moves = res[best]['moves_per_vm_hour']
+    return {
+        'better_reactive': best,
+        'predictive_below_better_reactive': p < b,
+        'predictive_moves_vs_better_reactive': (round(res['predictive']['moves_per_vm_hour'] / best_moves, 3)
+                                                if best_moves > 0 else None),
+        'predictive_share_of_oracle_margin': round((b - p) / (b - o), 4) if b > o else None,
+        'predictive_cut_vs_static': round(1 - p / s, 4) if s else None,
+    }
+
+
+def capacity(sweep, period, policies, host_cpus):
+    """The highest of OVERCOMMIT_LEVELS at which each policy keeps unserved demand <= 1 %, at one period.
+
+    Levels are tried in order; a policy stops at its first level above 1 %
+    (None: it misses already at the first level).
+    """
+    alive = [p for p in POLICIES if p in policies]
+    best = dict((p, None) for p in alive)
+    table = {}
+    for level in OVERCOMMIT_LEVELS:
+        if not alive or not sweep.workload(level):
+            break
+        res = summarize(sweep.run(level, period, alive))
+        table[str(level)] = dict((p, res[p]['unserved_frac']) for p in alive)
+        for p in list(alive):
+            if res[p]['unserved_frac'] <= CAPACITY_UNSERVED_MAX:
+                best[p] = level
+            else:
+                alive.remove(p)
+    base = best.get('static')
+    return {
+        'period': period, 'max_unserved_frac': CAPACITY_UNSERVED_MAX, 'overcommit': best,
+        'vcpus_per_host': dict((p, None if v is None else int(round(v * host_cpus))) for p, v in best.items()),
+        'vs_static': dict((p, None if v is None or not base else round(v / base, 3)) for p, v in best.items()),
+        'unserved_by_overcommit': table,
+    }
+
+
+def targets(res):
+    """The per-step run's targets (issue 6), on the four original policies."""
+    if any(k not in res for k in LEGACY_POLICIES):
+        return {}
+    s, r, p, o = (res[k]['unserved_frac'] for k in LEGACY_POLICIES)
     cut_static = 1 - p / s if s else 0.0
     cut_reactive = 1 - p / r if r else 0.0
     oracle_share = (s - p) / (s - o) if s > o else 0.0
@@ -423,6 +749,45 @@ def plot(per_host, path, label):
     fig.savefig(path, dpi=110)
 
 
+def plot_sweep(runs, path, label):
+    """Unserved demand against moves per VM-hour, a line per policy through its periods, a panel per overcommit."""
+    import matplotlib  # pylint: disable=import-outside-toplevel
+    matplotlib.use('Agg')
+    import matplotlib.pyplot as plt  # pylint: disable=import-outside-toplevel
+    levels = []
+    for run in runs:
+        if run['overcommit'] not in levels:
+            levels.append(run['overcommit'])
+    fig, axes = plt.subplots(1, len(levels), figsize=(6.2 * len(levels), 4.8), squeeze=False)
+    markers = dict(zip(POLICIES, 'sov^D'))
+    for ax, level in zip(axes[0], levels):
+        mine = sorted([r for r in runs if r['overcommit'] == level], key=lambda r: r['period'])
+        for policy in POLICIES:
+            pts = [(r['policies'][policy]['moves_per_vm_hour'], 100 * r['policies'][policy]['unserved_frac'],
+                    r['period']) for r in mine if policy in r['policies']]
+            if not pts:
+                continue
+            if policy == 'static':
+                pts = pts[:1]
+            ax.plot([x for x, _y, _k in pts], [y for _x, y, _k in pts], marker=markers[policy], label=policy, lw=0.9)
+            for x, y, k in pts:
+                if policy != 'static':
+                    ax.annotate('K=%d' % k, (x, y), textcoords='offset points', xytext=(4, 3), fontsize=7)
+        ax.axhline(100 * mine[0]['floor_unserved_frac'], color='grey', ls=':', lw=0.8, label='floor (no pinning avoids)')
+        ax.set_yscale('log')
+        ax.set_xlabel('moves per VM-hour')
+        ax.set_ylabel('unserved demand, %')
+        ax.set_title('overcommit %s (%s)' % (level, mine[0]['overcommit_setting']))
+        ax.legend(fontsize=8)
+    fig.suptitle('policy_sim: loop period K (steps of 5 min) per policy; %s' % label, fontsize=10)
+    fig.tight_layout()
+    fig.savefig(path, dpi=110)
+
+
+def int_list(text):
+    return [int(x) for x in text.split(',') if x.strip()]
+
+
 def parse_args(argv):
     p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     p.add_argument('--traces', default=os.path.join(REPO, '..', 'shared', 'data', 'traces'))
@@ -433,26 +798,70 @@ def parse_args(argv):
     p.add_argument('--max-hosts', type=int, default=None)
     p.add_argument('--host-cpus', type=int, default=32)
     p.add_argument('--nodes', type=int, default=2)
-    p.add_argument('--overcommit', default='auto',
-                   help='vCPUs per host CPU, or auto (default): the lowest of %s at which static pinning leaves '
-                        '>= 5%% of the simulated demand unserved' % ', '.join(str(x) for x in OVERCOMMIT_LEVELS))
+    p.add_argument('--overcommits', default='auto,2.5',
+                   help='comma-separated vCPUs per host CPU to run, auto: the lowest of %s at which static pinning '
+                        'leaves >= 5%% of the simulated demand unserved (default auto,2.5)'
+                        % ', '.join(str(x) for x in OVERCOMMIT_LEVELS))
+    p.add_argument('--overcommit', default=None, help='one overcommit only (overrides --overcommits)')
+    p.add_argument('--periods', default='1,3,12', help='comma-separated loop periods in 5-minute steps (default 1,3,12)')
+    p.add_argument('--period', type=int, default=None, help='one period only (overrides --periods)')
+    p.add_argument('--apply-delay', type=float, default=0.1,
+                   help='steps from the end of a plan\'s data to its pins taking effect (default 0.1 = 30 s)')
+    p.add_argument('--capacity-period', type=int, default=3,
+                   help='period of the capacity figure (highest overcommit at <= 1%% unserved); 0: none')
     p.add_argument('--max-vcpus', type=int, default=8)
     p.add_argument('--alpha', type=float, default=0.5, help='Dirichlet concentration of the per-vCPU split')
     p.add_argument('--phase-hours', type=float, default=6.0)
     p.add_argument('--remote-penalty', type=float, default=0.15)
     p.add_argument('--move-penalty', type=float, default=0.10)
-    p.add_argument('--max-moves', type=int, default=4, help='planner moves per host per step')
+    p.add_argument('--memory', choices=['follow', 'static'], default='follow',
+                   help='follow: memory moves with the plan\'s numatune (default); static: never moves')
+    p.add_argument('--migrate-steps', type=int, default=1, help='steps a nodeset change takes to move the memory')
+    p.add_argument('--migrate-penalty', type=float, default=0.2,
+                   help='extra CPU a migrating VM\'s vCPUs need, per share of its memory moved')
+    p.add_argument('--max-moves', type=int, default=4, help='planner moves per host per plan')
     p.add_argument('--hysteresis', type=float, default=0.02)
-    p.add_argument('--forecaster', choices=['baseline', 'predictor-baseline', 'lstm'], default='baseline')
+    p.add_argument('--forecaster', choices=['baseline', 'predictor-baseline', 'lstm'], default='baseline',
+                   help='the one-step forecaster of predictive at period 1')
     p.add_argument('--predictor-baseline', default='last_plus_err_p90',
                    help='with --forecaster predictor-baseline: a name from services/predictor/baselines.py')
     p.add_argument('--baseline', choices=['last_err', 'window_max', 'seasonal'], default='last_err')
     p.add_argument('--window', type=int, default=288, help='baseline: steps of history (chosen on the calibration split)')
     p.add_argument('--policies', default=','.join(POLICIES), help='comma-separated subset to run (static always runs)')
     p.add_argument('--err-quantile', type=float, default=0.9, help='baseline: quantile of one-step error')
+    p.add_argument('--jobs', type=int, default=1, help='worker processes (hosts x policies in parallel; 1 with lstm)')
     p.add_argument('--json', dest='json_out')
-    p.add_argument('--png')
-    return p.parse_args(argv)
+    p.add_argument('--png', help='hourly unserved demand per policy of the default run')
+    p.add_argument('--png-sweep', help='unserved demand against moves per VM-hour, every policy and period')
+    args = p.parse_args(argv)
+    args.periods = [args.period] if args.period else int_list(args.periods)
+    args.overcommits = [args.overcommit] if args.overcommit else [x.strip() for x in args.overcommits.split(',') if x.strip()]
+    if not args.periods or min(args.periods) < 1:
+        p.error('--periods: whole steps >= 1')
+    if args.apply_delay < 0 or math.floor(args.apply_delay) >= min(args.periods):
+        p.error('--apply-delay must be >= 0 and below every period (a plan applies before the next one is made)')
+    if args.migrate_steps < 0:
+        p.error('--migrate-steps must be >= 0')
+    return args
+
+
+def print_run(run):
+    print('\nperiod %d (%d min), overcommit %s (%s), %d hosts; unserved no pinning can avoid: %.4f'
+          % (run['period'], 5 * run['period'], run['overcommit'], run['overcommit_setting'], run['hosts'],
+             run['floor_unserved_frac']))
+    print('%-14s %14s %12s %19s %18s %17s %14s' % ('policy', 'unserved_frac', 'above_floor', 'slo_violation_frac',
+                                                   'moves_per_vm_hour', 'numa_remote_frac', 'migr/VM-h'))
+    for policy, r in run['policies'].items():
+        print('%-14s %14.4f %12.4f %19.4f %18.3f %17.4f %14.4f'
+              % (policy, r['unserved_frac'], run['unserved_above_floor_frac'][policy], r['slo_violation_frac'],
+                 r['moves_per_vm_hour'], r['numa_remote_frac'], run['numa_migrations_per_vm_hour'][policy]))
+    c = run['comparison']
+    if c:
+        share = c['predictive_share_of_oracle_margin']
+        print('  predictive vs %s (the better reactive): %s, moves x%s, share of the oracle\'s margin %s; '
+              'cut vs static %s' % (c['better_reactive'], 'below' if c['predictive_below_better_reactive'] else 'NOT below',
+                                    c['predictive_moves_vs_better_reactive'],
+                                    'n/a' if share is None else '%.2f' % share, c['predictive_cut_vs_static']))
 
 
 def main(argv=None):
@@ -471,47 +880,79 @@ def main(argv=None):
     short = len([v for v in vms if len(v[2]) < t_len])
     vms = [v for v in vms if len(v[2]) == t_len]  # VMs with data over the whole window only
     topo = sim_topology(args.host_cpus, args.nodes)
-    if args.overcommit == 'auto':
-        overcommit, per_vcpu, sweep = choose_overcommit(vms, args, topo)
-    else:
-        overcommit, sweep = float(args.overcommit), {}
-        per_vcpu = build_workload(vms, args, overcommit)
     forecaster = make_forecaster(args, pretrain_columns(all_traces, args) if args.forecaster == 'lstm' else None)
     policies = [p for p in POLICIES if p == 'static' or p in args.policies.split(',')]
-    per_host = []
-    for k, host in enumerate(per_vcpu):
-        per_host.append(run_host(host, args, forecaster, topo, policies))
-        sys.stderr.write('policy_sim: host %d/%d simulated (%.0f s)\n' % (k + 1, len(per_vcpu), time.time() - t0))
-    res = summarize(per_host)
-    floor = sum(h['_floor'][0] for h in per_host) / max(1e-12, sum(h['_floor'][1] for h in per_host))
+    sweep = Sweep(vms, args, topo, forecaster)
+    static_sweep = {}
+    levels = []
+    for setting in args.overcommits:
+        if setting == 'auto':
+            level, static_sweep = sweep.choose_overcommit()
+        else:
+            level = float(setting)
+        levels.append((level, setting))
+    runs = []
+    default_period = 1 if 1 in args.periods else args.periods[0]
+    default_hosts = None
+    for level, setting in levels:
+        for period in args.periods:
+            per_host = sweep.run(level, period, policies)
+            runs.append(describe_run(per_host, level, setting, period))
+            if default_hosts is None and period == default_period:
+                default_hosts = per_host
+    cap = capacity(sweep, args.capacity_period, policies, args.host_cpus) if args.capacity_period else {}
+    default = [r for r in runs if r['period'] == default_period][0]
+    res = default['policies']
+    work = sweep.workload(default['overcommit'])
+    label = ('%s (period 1); P50/P90 of the peak of the next K steps, services/predictor/memory_forecast.peak_quantiles '
+             'per vCPU (period K > 1)' % forecaster.label)
     meta = {
-        'split': args.split, 'seed': args.seed, 'hosts': len(per_vcpu), 'vms': sum(len(h) for h in per_vcpu),
-        'vcpus': int(sum(vm[1] for h in per_vcpu for vm in h)), 'steps': t_len, 'host_cpus': args.host_cpus,
-        'nodes': args.nodes, 'overcommit': overcommit, 'overcommit_sweep_static_unserved': sweep,
-        'vms_dropped_short': short,
-        'capacity_floor_unserved_frac': round(float(floor), 5), 'forecaster': forecaster.label,
-        'planner_policy': planner_policy(args), 'seconds': round(time.time() - t0, 1),
+        'split': args.split, 'seed': args.seed, 'hosts': len(work), 'vms': sum(len(h) for h in work),
+        'vcpus': int(sum(vm[1] for h in work for vm in h)), 'steps': t_len, 'host_cpus': args.host_cpus,
+        'nodes': args.nodes, 'overcommit': default['overcommit'], 'overcommit_sweep_static_unserved': static_sweep,
+        'vms_dropped_short': short, 'default_run': {'period': default_period, 'overcommit': default['overcommit']},
+        'capacity_floor_unserved_frac': default['floor_unserved_frac'], 'forecaster': label,
+        'planner_policy': planner_policy(args), 'periods': args.periods, 'overcommits': args.overcommits,
+        'loop': {'apply_delay_steps': args.apply_delay, 'step_s': 300},
+        'costs': {'remote_penalty': args.remote_penalty, 'move_penalty': args.move_penalty, 'memory': args.memory,
+                  'migrate_steps': args.migrate_steps, 'migrate_penalty': args.migrate_penalty},
+        'seconds': round(time.time() - t0, 1),
     }
     tgt = targets(res)
-    print('policy_sim: %(hosts)d hosts x %(host_cpus)d CPUs, %(vms)d VMs / %(vcpus)d vCPUs, %(steps)d steps, '
-          'split %(split)s, seed %(seed)d' % meta)
-    print('predictive uses: %s' % meta['forecaster'])
-    print('unserved no pinning can avoid (host demand above its CPUs): %.4f' % floor)
-    print('%-11s %14s %19s %18s %17s' % ('policy', 'unserved_frac', 'slo_violation_frac', 'moves_per_vm_hour',
-                                         'numa_remote_frac'))
-    for policy in res:
-        r = res[policy]
-        print('%-11s %14.4f %19.4f %18.3f %17.4f'
-              % (policy, r['unserved_frac'], r['slo_violation_frac'], r['moves_per_vm_hour'], r['numa_remote_frac']))
+    print('policy_sim: %(vms)d VMs, %(steps)d steps, split %(split)s, seed %(seed)d, host %(host_cpus)d CPUs / '
+          '%(nodes)d nodes' % meta)
+    print('predictive uses: %s' % label)
+    print('loop: plans every K steps, pins apply %.2f steps after the plan\'s data; memory %s (migration %d step(s), '
+          '+%.2f CPU per share moved); move +%.2f CPU, remote +%.2f CPU'
+          % (args.apply_delay, args.memory, args.migrate_steps, args.migrate_penalty, args.move_penalty,
+             args.remote_penalty))
+    for run in runs:
+        print_run(run)
+    print('\ndefault run (period %d, overcommit %s) against the per-step targets:' % (default_period, default['overcommit']))
     for name, t in tgt.items():
         print('  %-40s %8.4f  target %s %-5s %s'
               % (name, t['value'], '<=' if 'moves' in name else '>=', t['target'], 'MET' if t['met'] else 'MISSED'))
-    print('(%.1f s)' % (time.time() - t0))
+    if cap:
+        print('\ncapacity at period %d: the highest overcommit with unserved <= %.0f %% (vCPUs a %d-CPU host carries)'
+              % (cap['period'], 100 * CAPACITY_UNSERVED_MAX, args.host_cpus))
+        for p, level in cap['overcommit'].items():
+            if level is None:
+                print('  %-14s none: above 1 %% already at %s' % (p, OVERCOMMIT_LEVELS[0]))
+            else:
+                ratio = '' if cap['vs_static'][p] is None else ', x%s static' % cap['vs_static'][p]
+                print('  %-14s %s (%d vCPUs%s)' % (p, level, cap['vcpus_per_host'][p], ratio))
+        print('  unserved by overcommit: %s' % json.dumps(cap['unserved_by_overcommit'], sort_keys=True))
+    meta['seconds'] = round(time.time() - t0, 1)
+    print('(%.1f s)' % meta['seconds'])
     if args.png:
-        plot(per_host, args.png, '%s split, %s' % (args.split, meta['forecaster']))
+        plot(default_hosts, args.png,
+             '%s split, period %d, overcommit %s' % (args.split, default_period, default['overcommit']))
+    if args.png_sweep:
+        plot_sweep(runs, args.png_sweep, '%s split, apply delay %.2f steps' % (args.split, args.apply_delay))
     if args.json_out:
         with open(args.json_out, 'w') as handle:
-            json.dump({'policies': res, 'targets': tgt, 'meta': meta}, handle, indent=1, sort_keys=True)
+            json.dump({'runs': runs, 'policies': res, 'targets': tgt, 'capacity': cap, 'meta': meta}, handle,
+                      indent=1, sort_keys=True)
     return 0
 
 
