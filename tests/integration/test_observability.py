@@ -187,7 +187,8 @@ def test_the_textfile_counts_failed_and_superseded_domains_and_stays_off_without
     assert value(metrics, 'intravm_rebalance_last_run_failed_domains') == 2
     assert value(metrics, 'intravm_rebalance_last_run_superseded_domains') == 1
     assert by_label(metrics, 'intravm_rebalance_last_run_moves', 'kind') == {'rebalance': 2, 'placement': 0, 'repair': 1, 'other': 1}
-    assert by_label(metrics, 'intravm_rebalance_last_run_changed_domains', 'resource') == {'cpu': 1, 'numa': 1, 'network': 0, 'gpu': 0}
+    assert by_label(metrics, 'intravm_rebalance_last_run_changed_domains', 'resource') == {
+        'cpu': 1, 'numa': 1, 'memory': 0, 'vcpus': 0, 'network': 0, 'gpu': 0}
     assert 2 <= value(metrics, 'intravm_rebalance_last_run_duration_seconds') < 120
     promtool = subprocess.run([tool('promtool'), 'check', 'metrics'], input=(textfiles / TEXTFILE).read_text(),
                               stdout=subprocess.PIPE, stderr=subprocess.STDOUT, universal_newlines=True, check=False)
