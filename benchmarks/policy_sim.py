@@ -279,7 +279,7 @@ class Memory(object):
 
 def planner_policy(args):
     return {'max_moves': args.max_moves, 'hysteresis': args.hysteresis, 'capacity': 1.0,
-            'quantile': 'p90', 'memory_mode': 'strict'}
+            'quantile': args.planner_quantile, 'memory_mode': 'strict'}
 
 
 def plan_step(topo, names, vcpu_slices, pins, numatunes, p50, p90, pol, planner_homes, nodes):
@@ -829,6 +829,8 @@ def parse_args(argv):
     p.add_argument('--window', type=int, default=288, help='baseline: steps of history (chosen on the calibration split)')
     p.add_argument('--policies', default=','.join(POLICIES), help='comma-separated subset to run (static always runs)')
     p.add_argument('--err-quantile', type=float, default=0.9, help='baseline: quantile of one-step error')
+    p.add_argument('--planner-quantile', choices=['p50', 'p90', 'auto'], default='p90',
+                   help="the planner's demand quantile; auto: p50 plus the share of p90 - p50 the host has room for")
     p.add_argument('--jobs', type=int, default=1, help='worker processes (hosts x policies in parallel; 1 with lstm)')
     p.add_argument('--json', dest='json_out')
     p.add_argument('--png', help='hourly unserved demand per policy of the default run')

@@ -80,7 +80,7 @@ options:
     type: int
   policy:
     description:
-      - Planner policy. Keys C(capacity), C(quantile) (C(p50) or C(p90)), C(lookahead_s),
+      - Planner policy. Keys C(capacity), C(quantile) (C(p50), C(p90), or C(auto) for as much headroom above C(p50) as the host has room for), C(lookahead_s),
         C(max_moves), C(hysteresis), C(unknown_vcpu_demand), C(smt_share_across_vms),
         C(memory_mode), C(cost) (C(cache), C(cache_domain), C(numa), C(churn)),
         C(default_vm) and C(vms) (per VM C(min_cpus), C(max_cpus), C(dedicated), C(weight)),

@@ -18,7 +18,7 @@ import math
 from ansible_collections.adaptive.intravm.plugins.module_utils.host import cpuset
 from ansible_collections.adaptive.intravm.plugins.module_utils.errors import IntravmError
 
-QUANTILES = ('p50', 'p90')
+QUANTILES = ('p50', 'p90', 'auto')   # auto: between them, as much headroom as the host has room for
 
 DEFAULT_VM_POLICY = {
     'min_cpus': 1,        # distinct host CPUs the VM's vCPUs must spread over at least
@@ -36,7 +36,7 @@ DEFAULT_COST = {
 
 DEFAULT_POLICY = {
     'capacity': 1.0,        # load one host CPU carries before it is a hotspot
-    'quantile': 'p90',      # forecast quantile that defines demand
+    'quantile': 'p90',      # forecast quantile that defines demand; 'auto': p50 plus the share of (p90 - p50) the host fits
     'lookahead_s': None,    # horizons up to this are considered (None: all)
     'max_moves': 8,         # moves per planning cycle (placements of floating vCPUs excluded)
     'max_evaluations': 128,  # target searches per cycle before rebalancing stops

@@ -73,20 +73,32 @@ def plan(topology, current, forecasts, policy=None):
         pins[name] = current_vcpus(name, current[name], online, memo)
         if name in forecasts:
             planned.append(name)
+    quantiles = ('p50', 'p90') if pol['quantile'] == 'auto' else (pol['quantile'],)
+    by_quantile = dict((q, {}) for q in quantiles)
     for name in planned:
         entry = vm_policy(pol, name, len(pins[name]))
         state.policy[name] = entry
         if entry['dedicated']:
             state.dedicated.add(name)
-        demands, notes = vcpu_demands(forecasts[name], name, len(pins[name]), pol['quantile'],
-                                      pol['lookahead_s'], pol['unknown_vcpu_demand'])
-        warnings.extend(notes)
-        for idx, d in enumerate(demands):
-            state.demand[(name, idx)] = d
+        for q in quantiles:
+            demands, notes = vcpu_demands(forecasts[name], name, len(pins[name]), q,
+                                          pol['lookahead_s'], pol['unknown_vcpu_demand'])
+            if q == quantiles[-1]:
+                warnings.extend(notes)
+            for idx, d in enumerate(demands):
+                by_quantile[q][(name, idx)] = d
+    unplanned = [n for n in sorted(current) if n not in forecasts]
+    background = sum(len(pins[n]) for n in unplanned) * min(1.0, pol['unknown_vcpu_demand'])
+    headroom = None
+    if pol['quantile'] == 'auto':
+        headroom = auto_headroom(by_quantile['p50'], by_quantile['p90'], pol['capacity'] * len(usable) - background)
+        state.demand.update((key, low + headroom * (by_quantile['p90'][key] - low))
+                            for key, low in by_quantile['p50'].items())
+    else:
+        state.demand.update(by_quantile[pol['quantile']])
     _check_satisfiable(state, planned, pins, usable)
 
     # Background load: VMs we do not plan keep what they have.
-    unplanned = [n for n in sorted(current) if n not in forecasts]
     for name in unplanned:
         for idx in sorted(pins[name]):
             state.add_background(sorted(pins[name][idx]), min(1.0, pol['unknown_vcpu_demand']), name)
@@ -115,7 +127,23 @@ def plan(topology, current, forecasts, policy=None):
                      for c in sorted(hot_before)],
         'warnings': warnings,
     }
+    if headroom is not None:
+        result['headroom'] = round(headroom, 4)
     return result
+
+
+def auto_headroom(low, high, room):
+    """The share h of (p90 - p50) the host can carry: sum(p50 + h (p90 - p50)) <= room, h in [0, 1].
+
+    Headroom is insurance a host pays for in CPUs: a quiet host takes it all
+    (p90), a crowded one plans nearer the median, so it does not reserve more
+    than it has and spread VMs (and their memory) over nodes to find it.
+    """
+    base = sum(low.values())
+    spread = sum(max(0.0, high[k] - low[k]) for k in low)
+    if spread <= 0:
+        return 1.0
+    return max(0.0, min(1.0, (room - base) / spread))
 
 
 def _check_satisfiable(state, planned, pins, usable):

@@ -350,3 +350,25 @@ def test_replanning_a_plan_is_stable():
                    for n, a in first['allocations'].items())
     second = plan(t, applied, forecasts)
     assert second['moves'] == [] and second['plan']['vcpu_pin'] == [] and second['plan']['numa_memory'] == []
+
+
+def test_auto_headroom_takes_what_the_host_has_room_for():
+    from ansible_collections.adaptive.intravm.plugins.module_utils.plan.planner import auto_headroom
+    low = {('a', 0): 0.2, ('b', 0): 0.2}
+    high = {('a', 0): 0.6, ('b', 0): 0.6}
+    assert auto_headroom(low, high, 4.0) == 1.0          # a quiet host: the whole p90
+    assert auto_headroom(low, high, 0.8) == pytest.approx(0.5)   # room for half the spread
+    assert auto_headroom(low, high, 0.3) == 0.0          # crowded: the median, never below
+    assert auto_headroom(low, low, 0.1) == 1.0           # no uncertainty, nothing to choose
+
+
+def test_auto_quantile_plans_with_the_median_on_a_crowded_host_and_says_how_much_headroom():
+    t = topo()
+    cur = {'a': vm(['0']), 'b': vm(['0'])}
+    both = {'p50': [0.45], 'p90': [0.9]}
+    forecasts = dict((n, {'vcpus': 1, 'horizons_s': [300], 'cpu': both, 'vcpu': {'0': both}}) for n in cur)
+    quiet = plan(t, cur, forecasts, {'quantile': 'auto'})
+    assert quiet['headroom'] == 1.0 and moves_of(quiet)            # room for the p90: the hotspot is split
+    crowded = plan(t, cur, forecasts, {'quantile': 'auto', 'capacity': 0.45, 'reserved_cpus': '2-%d' % (len(t['cpus']) - 1)})
+    assert crowded['headroom'] < 1.0
+    assert 'headroom' not in plan(t, cur, forecasts, {'quantile': 'p90'})
