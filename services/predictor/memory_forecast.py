@@ -98,18 +98,8 @@ def peak_quantiles(x, horizon=HORIZON, quantiles=QUANTILES, window=WINDOW, base_
     (highest use over the last floor_steps) and 'n' (ratios the quantiles
     stand on), all of len(x).
     """
-    x, _observed = carry_forward(x)
-    x = np.maximum(x, 0.0)
-    t_len = len(x)
-    horizon = max(1, int(horizon))
-    base = running_max(x, base_steps)
-    floor = running_max(x, floor_steps)
-    base_eff = np.maximum(base, MIN_BASE_FRAC * floor)
-    y = future_peak(x, horizon)
-    valid = np.isfinite(y) & (base_eff > 0)
-    with np.errstate(divide='ignore', invalid='ignore'):
-        ratio = np.where(valid, y / np.where(base_eff > 0, base_eff, 1.0), 0.0)
-    pos, n_bins = _bins(ratio)
+    base_eff, floor, pos, valid, n_bins = _binned_ratios(x, horizon, base_steps, floor_steps)
+    t_len, horizon = len(pos), max(1, int(horizon))
     # cum[s + 1, b]: valid ratios r[0..s] in bin b. At t the resolved ones are s <= t - horizon,
     # the last `window` of them: cum[t - horizon + 1] - cum[t - horizon + 1 - window] (clipped at 0).
     onehot = np.zeros((t_len + 1, n_bins), dtype=np.int32)
@@ -124,13 +114,35 @@ def peak_quantiles(x, horizon=HORIZON, quantiles=QUANTILES, window=WINDOW, base_
     del cum
     ccum = np.cumsum(counts, axis=1, dtype=np.int32)
     del counts
+    out = {'base': base_eff, 'floor': floor, 'n': ccum[:, -1]}
+    out.update(_quantiles(ccum, base_eff, quantiles, min_ratios, n_bins))
+    return out
+
+
+def _binned_ratios(x, horizon, base_steps, floor_steps):
+    """(base, floor, histogram bin of each ratio r[s], whether r[s] is known at all, bin count) for x."""
+    x, _observed = carry_forward(x)
+    x = np.maximum(x, 0.0)
+    base = running_max(x, base_steps)
+    floor = running_max(x, floor_steps)
+    base_eff = np.maximum(base, MIN_BASE_FRAC * floor)
+    y = future_peak(x, max(1, int(horizon)))
+    valid = np.isfinite(y) & (base_eff > 0)
+    with np.errstate(divide='ignore', invalid='ignore'):
+        ratio = np.where(valid, y / np.where(base_eff > 0, base_eff, 1.0), 0.0)
+    pos, n_bins = _bins(ratio)
+    return base_eff, floor, pos, valid, n_bins
+
+
+def _quantiles(ccum, base, quantiles, min_ratios, n_bins):
+    """{key(q): base x the upper edge of the bin holding the q-quantile} per row of cumulative bin counts."""
     n = ccum[:, -1]
     edges = _upper_edges(n_bins)
-    out = {'base': base_eff, 'floor': floor, 'n': n}
+    out = {}
     for q in quantiles:
         rank = np.maximum(np.ceil(q * n - 1e-9), 1)
         idx = np.argmax(ccum >= rank[:, None], axis=1)
-        fc = base_eff * edges[idx]
+        fc = base * edges[idx]
         fc[n < max(1, min_ratios)] = np.nan
         out[key(q)] = fc
     return out
@@ -142,8 +154,15 @@ def latest(x, horizon=HORIZON, quantiles=QUANTILES, **kwargs):
     if len(x) == 0:
         return dict((key(q), None) for q in quantiles)
     window = kwargs.get('window', WINDOW)
-    tail = x[-(window + horizon + max(kwargs.get('base_steps', BASE_STEPS), kwargs.get('floor_steps', FLOOR_STEPS)) + 1):]
-    fc = peak_quantiles(tail, horizon, quantiles, **kwargs)
+    base_steps, floor_steps = kwargs.get('base_steps', BASE_STEPS), kwargs.get('floor_steps', FLOOR_STEPS)
+    tail = x[-(window + horizon + max(base_steps, floor_steps) + 1):]
+    # peak_quantiles(tail)'s last row, without its (steps x bins) table: the daemon asks this of
+    # every VM, for every horizon, at every step.
+    base, floor, pos, valid, n_bins = _binned_ratios(tail, horizon, base_steps, floor_steps)
+    resolved = slice(max(0, len(tail) - max(1, int(horizon)) - window), max(0, len(tail) - max(1, int(horizon))))
+    counts = np.bincount(pos[resolved][valid[resolved]], minlength=n_bins)
+    fc = _quantiles(np.cumsum(counts)[None, :], base[-1:], quantiles, kwargs.get('min_ratios', MIN_RATIOS), n_bins)
+    fc['floor'] = floor[-1:]
     out = {}
     for name in [key(q) for q in quantiles] + ['floor']:
         v = float(fc[name][-1])

@@ -107,6 +107,24 @@ def test_latest_is_the_last_row():
     assert mf.key(0.999) == 'p99.9' and mf.key(0.5) == 'p50'
 
 
+@pytest.mark.parametrize('length', [0, 2, 5, 40, 400])
+@pytest.mark.parametrize('horizon', [1, 3, 12])
+def test_latest_equals_the_full_computation_on_its_tail(length, horizon):
+    """latest() counts only the last row's ratios; it must give exactly what peak_quantiles gives there."""
+    x = bursty(max(length, 1), seed=length + horizon)[:length]
+    if length > 10:
+        x[3:7] = np.nan                   # a gap, carried forward
+    kwargs = dict(window=50, base_steps=2, floor_steps=30, min_ratios=3)
+    last = mf.latest(x, horizon, (0.5, 0.9, 0.99), **kwargs)
+    if length == 0:
+        return
+    tail = x[-(kwargs['window'] + horizon + kwargs['floor_steps'] + 1):]
+    full = mf.peak_quantiles(tail, horizon, (0.5, 0.9, 0.99), **kwargs)
+    for name in ('p50', 'p90', 'p99', 'floor'):
+        want = float(full[name][-1])
+        assert last[name] == (want if np.isfinite(want) else None)
+
+
 def test_is_cheap():
     """500 VMs x 8600 steps must take well under a minute: one VM well under 0.1 s."""
     x = bursty(8600, seed=5)
