@@ -252,10 +252,9 @@ forecast_age_s:
 import functools
 import time
 
-from ansible.module_utils.common.text.formatters import human_to_bytes
 from ansible.module_utils.urls import open_url
 
-from ansible_collections.adaptive.intravm.plugins.module_utils.apply.balloon_apply import read_side
+from ansible_collections.adaptive.intravm.plugins.module_utils.apply import balloon_apply, vcpu_apply
 from ansible_collections.adaptive.intravm.plugins.module_utils.errors import IntravmError
 from ansible_collections.adaptive.intravm.plugins.module_utils.host import libvirt_conn
 
@@ -310,10 +309,7 @@ def resize_bounds(resize):
         vm = dict(raw)
         for key in ('min_memory', 'max_memory'):
             if vm.get(key) is not None:
-                try:
-                    vm[key] = int(human_to_bytes(str(vm[key]), default_unit='M'))
-                except ValueError as exc:
-                    raise IntravmError('resize[%s].%s: %s' % (name, key, exc))
+                vm[key] = balloon_apply.size(vm[key], 'resize[%s].%s' % (name, key))
         for key in ('min_vcpus', 'max_vcpus'):
             if vm.get(key) is not None and not str(vm[key]).isdigit():
                 raise IntravmError('resize[%s].%s must be a whole number, got %r' % (name, key, vm[key]))
@@ -333,11 +329,11 @@ def domain_sizes(conn, bounds):
             continue
         if not dom.isActive():
             continue
-        info = dom.info()
-        sizes[name] = {'memory_bytes': info[2] * 1024, 'max_memory_bytes': info[1] * 1024,
-                       'balloon': read_side(dom.XMLDesc(0))['balloon'],
-                       'vcpus': dom.vcpusFlags(libvirt_conn.AFFECT_LIVE),
-                       'max_vcpus': dom.vcpusFlags(libvirt_conn.AFFECT_LIVE | libvirt_conn.VCPU_MAXIMUM)}
+        # read as memory_balloon and vcpu_count read them, so the plan compares what they will
+        memory = balloon_apply.read_state(dom, ['live'])['live']
+        vcpus = vcpu_apply.read_state(dom, ['live'])['live']
+        sizes[name] = {'memory_bytes': memory['memory_bytes'], 'max_memory_bytes': memory['max_bytes'],
+                       'balloon': memory['balloon'], 'vcpus': vcpus['current'], 'max_vcpus': vcpus['maximum']}
     return sizes
 
 
