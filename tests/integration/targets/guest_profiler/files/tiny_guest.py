@@ -41,18 +41,9 @@ def define(args):
 def wait_agent(args):
     """Wait until the guest agent answers (the guest has booted); print its vCPUs and the balloon's statistics."""
     conn = libvirt.open(URI)
+    guests.wait_for_agents(conn, [args.name], args.seconds)
     dom = conn.lookupByName(args.name)
-    deadline = time.monotonic() + args.seconds
-    vcpus = None
-    while not vcpus:
-        if time.monotonic() > deadline:
-            raise SystemExit('the guest agent of %s did not answer within %.0f s' % (args.name, args.seconds))
-        time.sleep(1)
-        try:
-            vcpus = dom.guestVcpus()
-        except libvirt.libvirtError:
-            pass
-    json.dump({'vcpus': vcpus, 'memory_stats': dom.memoryStats()}, sys.stdout, sort_keys=True)
+    json.dump({'vcpus': dom.guestVcpus(), 'memory_stats': dom.memoryStats()}, sys.stdout, sort_keys=True)
     conn.close()
 
 
