@@ -1,7 +1,7 @@
 # -*- coding: utf-8 -*-
 # Copyright: (c) 2026, adaptive.intravm contributors
 # GNU General Public License v3.0+ (see COPYING or https://www.gnu.org/licenses/gpl-3.0.txt)
-"""Put the demo's control plane (itself, the predictor, ansible-playbook) in an idle CPU cgroup.
+"""Put the demo's control plane (the predictor, ansible-playbook) in an idle CPU cgroup.
 
 libvirt runs the guests' vCPU threads in their own cgroups (machine/...). A
 SCHED_IDLE or nice-19 task outside them is idle only among its own siblings:
@@ -9,7 +9,10 @@ measured on this host, a SCHED_IDLE busy loop in the root cgroup gave a
 duty-cycled task in machine/ 2.5 s of run delay in 8 s; the same loop in a
 cgroup with cpu.idle=1 gave 0.02 s. So the control plane takes a cgroup that
 is idle at the level where it meets the guests' cgroups (what systemd's
-CPUWeight=idle sets for the host_predictor service).
+CPUWeight=idle sets for the host_predictor service). The demo process itself,
+which samples the guests once a second and must keep time, stays outside:
+starved in that cgroup, its samples (and so its blocks) fell behind the
+guests' clock on a saturated host.
 """
 
 from __future__ import absolute_import, division, print_function
@@ -69,19 +72,16 @@ def make_idle(name='intravm-control', root='/sys/fs/cgroup'):
     return base, path, how
 
 
-def enter_idle(name='intravm-control', root='/sys/fs/cgroup', pid=None):
-    """Move pid (default: this process, and so its future children) into the idle cgroup NAME.
+def spawn_in(path):
+    """A Popen preexec_fn: the new child joins cgroup path before it runs its program (so do its children)."""
+    def preexec():
+        join(path, os.getpid())
+    return preexec
 
-    Returns (undo, how): undo() moves pid back and removes the cgroup.
-    """
-    base, path, knob = make_idle(name, root)
-    pid = os.getpid() if pid is None else pid
-    join(path, pid)
 
-    def undo():
-        join(base, pid)
-        try:
-            os.rmdir(path)
-        except OSError:
-            pass  # a child still in it (it leaves when it exits); the empty cgroup is harmless
-    return undo, '%s in %s' % (knob, path)
+def remove(path):
+    """Remove the cgroup once empty; one that still holds a task is left (it is harmless)."""
+    try:
+        os.rmdir(path)
+    except OSError:
+        pass

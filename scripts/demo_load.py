@@ -131,6 +131,14 @@ def phase_delay(samples, start, end):
     return out
 
 
+def sample_gap(samples, start, end):
+    """Seconds between start/end and the samples nearest them (the larger): how far phase_delay's ends miss."""
+    if not samples:
+        return float('inf')
+    first, last = _ends(samples, start, end, lambda s: s[0])
+    return max(abs(first[0] - start), abs(last[0] - end))
+
+
 def steal_seconds(proc_stat, hz=100):
     """Seconds of steal, summed over CPUs, from the text of /proc/stat (None if absent).
 
@@ -154,12 +162,97 @@ def phase_steal(rows, start, end):
     return last['steal_s'] - first['steal_s']
 
 
-def report(static, adaptive):
-    """The headline numbers from per-domain delay totals of the two phases (ns)."""
-    s_total, a_total = sum(static.values()), sum(adaptive.values())
-    return {
-        'static_delay_s': s_total / 1e9,
-        'adaptive_delay_s': a_total / 1e9,
-        'ratio': (a_total / s_total) if s_total > 0 else float('nan'),
-        'per_domain': {d: {'static_s': static[d] / 1e9, 'adaptive_s': adaptive.get(d, 0) / 1e9} for d in sorted(static)},
-    }
+# --- counterbalanced blocks (issue 14): static and adaptive blocks in ABBA order ---------------
+
+def abba_order(n_blocks):
+    """['static', 'adaptive', 'adaptive', 'static', ...]: pairs alternate SA and AS.
+
+    A drift that grows or shrinks over the run (a guest's page cache warming,
+    the host quietening) then falls on both conditions alike, which a
+    static-then-adaptive design cannot separate from the loop's effect.
+    """
+    if n_blocks < 2 or n_blocks % 2:
+        raise ValueError('blocks must be an even number >= 2, got %d' % n_blocks)
+    out = []
+    for pair in range(n_blocks // 2):
+        out.extend(['static', 'adaptive'] if pair % 2 == 0 else ['adaptive', 'static'])
+    return out
+
+
+def pair_ratios(delays, order):
+    """Adaptive/static total delay per consecutive pair of blocks (one SA or AS pair each)."""
+    if len(delays) != len(order):
+        raise ValueError('%d block delays for %d blocks' % (len(delays), len(order)))
+    out = []
+    for k in range(0, len(order) - 1, 2):
+        pair = dict(zip(order[k:k + 2], delays[k:k + 2]))
+        if set(pair) != {'static', 'adaptive'}:
+            raise ValueError('blocks %d and %d are not one static and one adaptive block' % (k, k + 1))
+        out.append(pair['adaptive'] / pair['static'] if pair['static'] > 0 else float('nan'))
+    return out
+
+
+def bootstrap_mean_ci(values, rng, resamples=10000, level=0.95):
+    """(mean, low, high): percentile bootstrap interval of the mean, pairs resampled with replacement."""
+    vals = [v for v in values if not math.isnan(v)]
+    if not vals:
+        return float('nan'), float('nan'), float('nan')
+    n = len(vals)
+    means = sorted(sum(vals[rng.randrange(n)] for _draw in range(n)) / n for _resample in range(resamples))
+    tail = (1.0 - level) / 2.0
+    low = means[int(math.floor(tail * (resamples - 1)))]
+    high = means[int(math.ceil((1.0 - tail) * (resamples - 1)))]
+    return sum(vals) / n, low, high
+
+
+def hot_switch_offsets(schedule):
+    """Step indices (from the block's start) at which the hottest vCPU of a schedule changes."""
+    hot = [max(range(len(row)), key=lambda c: row[c]) for row in schedule]
+    return [i for i in range(1, len(hot)) if hot[i] != hot[i - 1]]
+
+
+def response_latencies(switches, runs, block_ends):
+    """Seconds from each hot-vCPU switch of a guest to the end of the first run that moved that guest.
+
+    switches: [(t, guest)]; runs: [{'t', 'duration_s', 'moves': [{'vm'}]}];
+    block_ends: sorted end times of the adaptive blocks. A switch the loop
+    did not answer within its block has no latency (it is counted apart).
+    Returns (latencies, unanswered).
+    """
+    latencies, unanswered = [], 0
+    for t_switch, guest in switches:
+        end = min([e for e in block_ends if e > t_switch] or [float('inf')])
+        done = [r['t'] + r['duration_s'] for r in runs
+                if r['t'] + r['duration_s'] > t_switch and r['t'] + r['duration_s'] <= end
+                and any(m.get('vm') == guest for m in r.get('moves', []))]
+        if done:
+            latencies.append(min(done) - t_switch)
+        else:
+            unanswered += 1
+    return latencies, unanswered
+
+
+def median(values):
+    vals = sorted(values)
+    if not vals:
+        return float('nan')
+    mid = len(vals) // 2
+    return vals[mid] if len(vals) % 2 else (vals[mid - 1] + vals[mid]) / 2.0
+
+
+def blocks_summary(blocks, rng):
+    """Per sequence (loop, control): per-pair ratios, their mean with a 95 % bootstrap interval, totals.
+
+    blocks: [{'sequence', 'condition', 'delay_s': {domain: seconds}}] in run order.
+    """
+    out = {}
+    for seq in sorted({b['sequence'] for b in blocks}):
+        mine = [b for b in blocks if b['sequence'] == seq]
+        totals = [sum(b['delay_s'].values()) for b in mine]
+        ratios = pair_ratios(totals, [b['condition'] for b in mine])
+        mean, low, high = bootstrap_mean_ci(ratios, rng)
+        by_cond = dict((c, sum(t for t, b in zip(totals, mine) if b['condition'] == c)) for c in ('static', 'adaptive'))
+        out[seq] = {'pair_ratios': ratios, 'mean_ratio': mean, 'ci95': [low, high], 'blocks': len(mine),
+                    'static_delay_s': by_cond['static'], 'adaptive_delay_s': by_cond['adaptive'],
+                    'ratio_of_totals': by_cond['adaptive'] / by_cond['static'] if by_cond['static'] > 0 else float('nan')}
+    return out

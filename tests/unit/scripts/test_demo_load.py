@@ -79,20 +79,71 @@ def test_encode_decode_round_trip_matches_guest_format():
     assert demo_load.decode(text) == sched
 
 
-def test_phase_delay_and_report():
+def test_phase_delay():
     samples = [(0.0, {'a': {0: 0, 1: 0}, 'b': {0: 0}}),
                (10.0, {'a': {0: 2e9, 1: 1e9}, 'b': {0: 1e9}}),
                (20.0, {'a': {0: 3e9, 1: 1e9}, 'b': {0: 1.5e9}})]
-    static = demo_load.phase_delay(samples, 0.1, 9.8)
-    adaptive = demo_load.phase_delay(samples, 10.2, 20.0)
-    assert static == {'a': 3e9, 'b': 1e9}
-    assert adaptive == {'a': 1e9, 'b': 0.5e9}
-    rep = demo_load.report(static, adaptive)
-    assert rep['static_delay_s'] == pytest.approx(4.0)
-    assert rep['adaptive_delay_s'] == pytest.approx(1.5)
-    assert rep['ratio'] == pytest.approx(0.375)
-    assert rep['per_domain']['b'] == {'static_s': 1.0, 'adaptive_s': 0.5}
-    assert math.isnan(demo_load.report({'a': 0}, {'a': 5})['ratio'])
+    assert demo_load.phase_delay(samples, 0.1, 9.8) == {'a': 3e9, 'b': 1e9}
+    assert demo_load.phase_delay(samples, 10.2, 20.0) == {'a': 1e9, 'b': 0.5e9}
+    assert demo_load.sample_gap(samples, 0.1, 9.8) == pytest.approx(0.2)
+    assert demo_load.sample_gap(samples, 3.0, 26.0) == pytest.approx(6.0)
+    assert demo_load.sample_gap([], 0, 1) == float('inf')
+
+
+def test_abba_order_alternates_pairs_and_balances_position():
+    order = demo_load.abba_order(8)
+    assert order == ['static', 'adaptive', 'adaptive', 'static'] * 2
+    # each condition's mean position is the same: a linear drift falls on both alike
+    pos = dict((c, sum(i for i, o in enumerate(order) if o == c)) for c in ('static', 'adaptive'))
+    assert pos['static'] == pos['adaptive']
+    for bad in (0, 1, 7):
+        with pytest.raises(ValueError):
+            demo_load.abba_order(bad)
+
+
+def test_pair_ratios_put_adaptive_over_static_whatever_the_order():
+    order = demo_load.abba_order(4)
+    assert demo_load.pair_ratios([10.0, 5.0, 6.0, 12.0], order) == [0.5, 0.5]
+    assert math.isnan(demo_load.pair_ratios([0.0, 5.0], ['static', 'adaptive'])[0])
+    with pytest.raises(ValueError):
+        demo_load.pair_ratios([1.0, 2.0], ['static', 'static'])
+    with pytest.raises(ValueError):
+        demo_load.pair_ratios([1.0], order)
+
+
+def test_bootstrap_interval_holds_the_mean_and_narrows_with_agreement():
+    rng = random.Random(1)
+    mean, low, high = demo_load.bootstrap_mean_ci([0.8, 0.9, 1.0, 1.1], rng, resamples=2000)
+    assert mean == pytest.approx(0.95)
+    assert 0.8 <= low < mean < high <= 1.1
+    mean, low, high = demo_load.bootstrap_mean_ci([0.9] * 5, rng, resamples=200)
+    assert (mean, low, high) == (0.9, 0.9, 0.9)
+    assert all(math.isnan(v) for v in demo_load.bootstrap_mean_ci([], rng))
+
+
+def test_blocks_summary_per_sequence():
+    order = demo_load.abba_order(4)
+    blocks = [{'sequence': 'loop', 'condition': c, 'delay_s': {'a': d, 'b': 1.0}}
+              for c, d in zip(order, [9.0, 4.0, 4.0, 9.0])]
+    blocks += [{'sequence': 'control', 'condition': c, 'delay_s': {'a': 4.0}} for c in order]
+    out = demo_load.blocks_summary(blocks, random.Random(0))
+    assert out['loop']['pair_ratios'] == [0.5, 0.5]
+    assert out['loop']['ci95'] == [0.5, 0.5]
+    assert out['loop']['static_delay_s'] == 20.0 and out['loop']['ratio_of_totals'] == 0.5
+    assert out['control']['mean_ratio'] == 1.0
+
+
+def test_hot_switches_and_response_latencies():
+    assert demo_load.hot_switch_offsets([[90, 10], [90, 10], [10, 90], [10, 90], [80, 5]]) == [2, 4]
+    runs = [{'t': 100.0, 'duration_s': 15.0, 'moves': [{'vm': 'a'}]},
+            {'t': 130.0, 'duration_s': 10.0, 'moves': [{'vm': 'b'}]},
+            {'t': 300.0, 'duration_s': 10.0, 'moves': [{'vm': 'a'}]}]
+    # a's switch at 90 is answered by the run ending at 115; b's at 95 by the one ending at 140;
+    # a's switch at 200 gets no run before its block ends at 250
+    lat, missed = demo_load.response_latencies([(90.0, 'a'), (95.0, 'b'), (200.0, 'a')], runs, [150.0, 250.0, 400.0])
+    assert lat == [25.0, 45.0] and missed == 1
+    assert demo_load.median([3.0, 1.0, 2.0]) == 2.0 and demo_load.median([1.0, 2.0]) == 1.5
+    assert math.isnan(demo_load.median([]))
 
 
 def test_stalled_names_a_guest_whose_vcpus_did_not_run():
