@@ -9,9 +9,11 @@ halves only (the past for every scored step). Per-VM copies then run through
 the whole series; over the second half they forecast a chunk of steps with the
 weights they have, then take one online step on that chunk's now-known targets
 (all VMs batched). Every model is scored on the second half: MAE of its P50
-(or point) forecast, pinball loss and coverage of its P90 forecast.
+(or point) forecast, pinball loss and coverage of its P90 forecast. The same
+run scores the forecasts of the peak over the next W steps (--windows) against
+causal window baselines.
 
-Usage: benchmarks/backtest.py --traces ../shared/data/traces [--limit-vms N] [--horizon H] [--json OUT]
+Usage: benchmarks/backtest.py --traces ../shared/data/traces [--limit-vms N] [--horizon H] [--windows 3,12] [--json OUT]
 """
 
 from __future__ import absolute_import, division, print_function
@@ -38,21 +40,23 @@ from ansible_collections.adaptive.intravm.services.predictor import traces as tr
 from ansible_collections.adaptive.intravm.services.predictor import baselines, features, selector, training  # noqa: E402
 
 BASELINE_NAMES = [name for name, _fn in baselines.BASELINES]
+WINDOW_BASELINE_NAMES = [name for name, _fn in baselines.WINDOW_BASELINES]
+SPLITS = (('odd_ids_tuning', 1), ('even_ids_held_out', 0))
 
 
 def log(msg, t0=[time.time()]):  # pylint: disable=dangerous-default-value
     print('[%7.1fs] %s' % (time.time() - t0[0], msg), flush=True)
 
 
-def prepare(vms, horizons):
-    """Padded arrays over VMs: raw cpu (NaN gaps), filled cpu, features, targets, masks, split points."""
+def prepare(vms, horizons, windows):
+    """Padded arrays over VMs: raw cpu (NaN gaps), filled cpu, features, targets and masks (horizons, then windows), split points."""
     n_t = max(len(vm) for vm in vms)
     n_v = len(vms)
     raw = np.full((n_v, n_t), np.nan)
     filled = np.zeros((n_v, n_t))
     xs = np.zeros((n_v, n_t, features.N_FEATURES), dtype=np.float32)
-    ys = np.zeros((n_v, n_t, len(horizons)), dtype=np.float32)
-    ms = np.zeros((n_v, n_t, len(horizons)), dtype=bool)
+    ys = np.zeros((n_v, n_t, len(horizons) + len(windows)), dtype=np.float32)
+    ms = np.zeros(ys.shape, dtype=bool)
     lengths = np.zeros(n_v, dtype=int)
     scales = np.ones(n_v)
     for i, vm in enumerate(vms):
@@ -63,7 +67,7 @@ def prepare(vms, horizons):
         filled[i, :n] = np.clip(features.carry_forward(cpu)[0], 0, features.CPU_CLIP)
         scales[i] = features.cpu_scale(cpu[:n // 2])   # the past only
         xs[i, :n] = features.feature_matrix(cpu, vm.hours, mem=vm.mem_frac, net=vm.net_kbs, disk=vm.disk_kbs, scale=scales[i])
-        ys[i, :n], ms[i, :n] = features.targets(cpu, horizons, scale=scales[i])
+        ys[i, :n], ms[i, :n] = features.model_targets(cpu, horizons, windows, scale=scales[i])
     return raw, filled, xs, ys, ms, lengths, lengths // 2, scales
 
 
@@ -78,16 +82,17 @@ def vm_parity(vms):
     return np.array(out)
 
 
-def run_lstm(xs, ys, ms, splits, args, horizons, parity):
-    """Walk-forward LSTM forecasts [V, T, K, 2]; per-VM online updates over the scored half."""
+def run_lstm(xs, ys, ms, splits, args, horizons, windows, parity):
+    """Walk-forward LSTM forecasts [V, T, K + W, 2]; per-VM online updates over the scored half."""
     n_v, n_t = xs.shape[0], xs.shape[1]
     first = int(splits.min())
+    leads = tuple(horizons) + tuple(windows)    # a column's target is known `lead` steps after its forecast
     hist = np.zeros_like(ms)
     for i, s in enumerate(splits):
         hist[i, :s] = ms[i, :s]
-        # a training target at t+h must lie in the first half too
-        for j, h in enumerate(horizons):
-            hist[i, max(0, s - h):s, j] = False
+        # a training target at t+h (or in t+1..t+W) must lie in the first half too
+        for j, lead in enumerate(leads):
+            hist[i, max(0, s - lead):s, j] = False
     train_rows = np.arange(n_v)
     if args.train_vms == 'odd':
         train_rows = train_rows[parity == 1]
@@ -95,10 +100,10 @@ def run_lstm(xs, ys, ms, splits, args, horizons, parity):
         train_rows = np.sort(np.random.RandomState(args.seed).choice(train_rows, args.max_train_vms, replace=False))
     log('training the global model on the first half of %d VMs (%d steps each at most)' % (len(train_rows), int(splits.max())))
     glob = training.train_global(xs[train_rows, :int(splits.max())], ys[train_rows, :int(splits.max())],
-                                 hist[train_rows, :int(splits.max())], hidden=args.hidden, horizons=horizons,
+                                 hist[train_rows, :int(splits.max())], hidden=args.hidden, horizons=horizons, windows=windows,
                                  epochs=args.epochs, chunk=args.chunk, batch=args.max_train_vms, lr=args.lr, seed=args.seed, progress=log)
     learner = training.OnlineLearner(glob, n_v, lr=args.online_lr)
-    preds = np.zeros((n_v, n_t, len(horizons), 2), dtype=np.float32)
+    preds = np.zeros((n_v, n_t, len(leads), 2), dtype=np.float32)
     chunk = args.chunk
     t = 0
     n_chunks = (n_t + chunk - 1) // chunk
@@ -108,10 +113,10 @@ def run_lstm(xs, ys, ms, splits, args, horizons, parity):
         start_state = (learner.state[0].clone(), learner.state[1].clone())
         preds[:, t0:t1] = learner.forecast(xs[:, t0:t1])
         if t1 > first and args.online_lr > 0:
-            # targets of forecasts made in [t0, t1) that are known by t1: t + h < t1
+            # targets of forecasts made in [t0, t1) that are known by t1: t + lead < t1
             known = ms[:, t0:t1].copy()
-            for j, h in enumerate(horizons):
-                known[:, max(0, t1 - t0 - h):, j] = False
+            for j, lead in enumerate(leads):
+                known[:, max(0, t1 - t0 - lead):, j] = False
             learner.update(xs[:, t0:t1], ys[:, t0:t1], known, start_state)
         t = t1
         if (c + 1) % max(1, n_chunks // 10) == 0:
@@ -121,6 +126,38 @@ def run_lstm(xs, ys, ms, splits, args, horizons, parity):
     return np.maximum(preds, 0.0), glob, learner
 
 
+def parse_windows(text):
+    """'3,12' -> (3, 12): distinct peak windows in steps, each at least 1."""
+    try:
+        ws = tuple(sorted(set(int(part) for part in text.split(','))))
+    except ValueError:
+        raise argparse.ArgumentTypeError('windows are step counts separated by commas, got %r' % text)
+    if not ws or ws[0] < 1:
+        raise argparse.ArgumentTypeError('windows must be at least 1 step, got %r' % text)
+    return ws
+
+
+def baseline_forecasts(table, filled, lengths, h):
+    """{name: (p50, p90) [V, T]} of each baseline of table at horizon (or window) h, each VM from its own past only."""
+    n_v, n_t = filled.shape
+    out = {}
+    for name, fn in table:
+        p50 = np.zeros((n_v, n_t))
+        p90 = np.zeros((n_v, n_t))
+        for i in range(n_v):
+            n = lengths[i]
+            p50[i, :n], p90[i, :n] = fn(filled[i, :n], h)
+        out[name] = (np.maximum(p50, 0), np.maximum(p90, 0))
+    return out
+
+
+def served(forecasts, cands, y, mask, lead, window):
+    """What the daemon serves: per VM and step, the candidate with the lowest pinball on forecasts resolved in the last window."""
+    losses = np.stack([selector.pinball_pair(y, *forecasts[c]) for c in cands])
+    choice = selector.rolling_choice(losses, mask, lead, window)
+    return choice, (np.choose(choice, [forecasts[c][0] for c in cands]), np.choose(choice, [forecasts[c][1] for c in cands]))
+
+
 def score(p50, p90, y, mask):
     d90 = y - p90
     return {
@@ -128,6 +165,55 @@ def score(p50, p90, y, mask):
         'pinball_p90': float(np.maximum(0.9 * d90, -0.1 * d90)[mask].mean()),
         'coverage_p90': float((y <= p90)[mask].mean()),
     }
+
+
+def summarise(forecasts, order, y, mask, base_names):
+    """Scores of each model on mask, the best baseline by pinball and the LSTM's pinball relative to it."""
+    models = dict((name, score(forecasts[name][0], forecasts[name][1], y, mask)) for name in order)
+    best = min(base_names, key=lambda n: models[n]['pinball_p90'])
+    best_pin = models[best]['pinball_p90']
+    return {'models': models, 'best_baseline': best, 'scored_samples': int(mask.sum()),
+            'lstm_pinball_ratio': models['lstm']['pinball_p90'] / best_pin if best_pin else None}
+
+
+def score_windows(ys, ms, preds, scales, scored_rows, parity, n_horizons, windows, filled, lengths, select_window):
+    """Peak-over-the-next-W forecasts: the LSTM's window heads, the window baselines and the served choice, per W.
+
+    Each W is scored on all scored VMs and on the odd (tuning) and even (held-out) ids.
+    """
+    order = ['lstm'] + WINDOW_BASELINE_NAMES + ['selected']
+    result = {}
+    for j, w in enumerate(windows):
+        col = n_horizons + j
+        y = ys[:, :, col].astype(np.float64) * scales[:, None]
+        mask = ms[:, :, col]
+        forecasts = baseline_forecasts(baselines.WINDOW_BASELINES, filled, lengths, w)
+        forecasts['lstm'] = (preds[:, :, col, 0].astype(np.float64), preds[:, :, col, 1].astype(np.float64))
+        choice, forecasts['selected'] = served(forecasts, ['lstm'] + WINDOW_BASELINE_NAMES, y, mask, w, select_window)
+        scored = mask & scored_rows
+        block = summarise(forecasts, order, y, scored, WINDOW_BASELINE_NAMES)
+        block.update(window_steps=w, selected_lstm_share=float((choice == 0)[scored].mean()), by_split={})
+        for split_name, want in SPLITS:
+            part = scored & (parity == want)[:, None]
+            if part.any():
+                block['by_split'][split_name] = summarise(forecasts, order, y, part, WINDOW_BASELINE_NAMES)
+        result[str(w)] = block
+    return result
+
+
+def print_windows(result):
+    print('\nPeak over the next W steps (forecast made at t of max demand in t+1..t+W):')
+    print('%4s %-18s %-24s %10s %12s %12s' % ('W', 'split', 'model', 'mae', 'pinball_p90', 'coverage_p90'))
+    for w, block in sorted(result.items(), key=lambda item: int(item[0])):
+        for split_name, part in [('all', block)] + sorted(block['by_split'].items()):
+            for name, m in part['models'].items():
+                print('%4s %-18s %-24s %10.5f %12.5f %12.4f' % (w, split_name, name, m['mae'], m['pinball_p90'], m['coverage_p90']))
+    for w, block in sorted(result.items(), key=lambda item: int(item[0])):
+        for split_name, part in [('all', block)] + sorted(block['by_split'].items()):
+            print('W=%s %s: LSTM pinball_p90 / best window baseline (%s) %.3f (target <= 0.85), LSTM coverage_p90 %.4f '
+                  '(target 0.87..0.93)' % (w, split_name, part['best_baseline'], part['lstm_pinball_ratio'],
+                                           part['models']['lstm']['coverage_p90']))
+        print('W=%s: selector served the LSTM on %.1f%% of scored steps' % (w, 100 * block['selected_lstm_share']))
 
 
 def plot(path, names, y, series, mask, horizon):
@@ -160,6 +246,8 @@ def main(argv=None):
     ap.add_argument('--traces', default=os.path.join(HERE, '..', '..', 'shared', 'data', 'traces'))
     ap.add_argument('--limit-vms', type=int, default=None)
     ap.add_argument('--horizon', type=int, default=1, help='forecast horizon in 5-minute steps')
+    ap.add_argument('--windows', type=parse_windows, default=','.join(str(w) for w in training.DEFAULTS['windows']),
+                    help='windows (5-minute steps, comma-separated) whose peak demand the LSTM forecasts and is scored on')
     ap.add_argument('--json', dest='json_out', default=None)
     ap.add_argument('--png', default=None, help='forecast-vs-actual plot (default: next to --json, or backtest.png)')
     ap.add_argument('--hidden', type=int, default=training.DEFAULTS['hidden'])
@@ -190,33 +278,24 @@ def main(argv=None):
     if not vms:
         raise SystemExit('no VM with at least one day of samples under %s' % args.traces)
     log('%d VMs loaded (%d to %d steps)' % (len(vms), min(len(v) for v in vms), max(len(v) for v in vms)))
-    raw, filled, xs, ys, ms, lengths, splits, scales = prepare(vms, horizons)
+    raw, filled, xs, ys, ms, lengths, splits, scales = prepare(vms, horizons, args.windows)
     n_v, n_t = raw.shape
     h = args.horizon
+    parity = vm_parity(vms)
 
-    preds, _glob, _learner = run_lstm(xs, ys, ms, splits, args, horizons, vm_parity(vms))
+    preds, _glob, _learner = run_lstm(xs, ys, ms, splits, args, horizons, args.windows, parity)
     preds = preds * scales[:, None, None, None]
 
-    # Scored region: forecasts made at t >= split whose target t+h was observed.
-    y = ys[:, :, hk].astype(np.float64) * scales[:, None]
-    scored = ms[:, :, hk].copy()
-    for i, s in enumerate(splits):
-        scored[i, :s] = False
+    # Scored region: forecasts made at t >= split (of the chosen VMs) whose target was observed.
     subset = np.ones(n_v, dtype=bool)
     if args.vm_subset != 'all':
-        subset = vm_parity(vms) == (1 if args.vm_subset == 'odd' else 0)
-    scored &= subset[:, None]
+        subset = parity == (1 if args.vm_subset == 'odd' else 0)
+    scored_rows = (np.arange(n_t)[None, :] >= splits[:, None]) & subset[:, None]
+    y = ys[:, :, hk].astype(np.float64) * scales[:, None]
+    scored = ms[:, :, hk] & scored_rows
 
     log('baselines')
-    forecasts = {}
-    for name, fn in baselines.BASELINES:
-        p50 = np.zeros((n_v, n_t))
-        p90 = np.zeros((n_v, n_t))
-        for i in range(n_v):
-            n = lengths[i]
-            a, b = fn(filled[i, :n], h)
-            p50[i, :n], p90[i, :n] = a, b
-        forecasts[name] = (np.maximum(p50, 0), np.maximum(p90, 0))
+    forecasts = baseline_forecasts(baselines.BASELINES, filled, lengths, h)
     lstm50 = preds[:, :, hk, 0].astype(np.float64)
     lstm90_raw = preds[:, :, hk, 1].astype(np.float64)
     forecasts['lstm'] = (lstm50, selector.calibrate_series(lstm50, lstm90_raw, y, ms[:, :, hk], h, args.cal_gamma))
@@ -224,20 +303,14 @@ def main(argv=None):
     forecasts['lstm_aci'] = (lstm50, selector.calibrate_series(lstm50, lstm90_raw, y, ms[:, :, hk], h, selector.CAL_GAMMA_TRIED))
 
     # Served forecast: per VM, the candidate with the lowest recent pinball loss.
-    cands = ['lstm'] + BASELINE_NAMES
-    losses = np.stack([selector.pinball_pair(y, *forecasts[c]) for c in cands])
-    choice = selector.rolling_choice(losses, ms[:, :, hk], h, args.select_window)
-    sel50 = np.choose(choice, [forecasts[c][0] for c in cands])
-    sel90 = np.choose(choice, [forecasts[c][1] for c in cands])
-    forecasts['selected'] = (sel50, sel90)
+    choice, forecasts['selected'] = served(forecasts, ['lstm'] + BASELINE_NAMES, y, ms[:, :, hk], h, args.select_window)
 
     order = ['lstm'] + BASELINE_NAMES + ['lstm_aci', 'selected']
     result = {'vms': int(subset.sum()), 'horizon_steps': h, 'models': {}}
     for name in order:
         result['models'][name] = score(forecasts[name][0], forecasts[name][1], y, scored)
-    parity = vm_parity(vms)
     result['by_split'] = {}
-    for split_name, want in (('odd_ids_tuning', 1), ('even_ids_held_out', 0)):
+    for split_name, want in SPLITS:
         part = scored & (parity == want)[:, None]
         if part.any():
             result['by_split'][split_name] = dict((name, score(forecasts[name][0], forecasts[name][1], y, part))
@@ -255,7 +328,7 @@ def main(argv=None):
         'horizons_trained': list(horizons),
         'hyperparameters': {'hidden': args.hidden, 'epochs': args.epochs, 'chunk': args.chunk, 'lr': args.lr,
                             'online_lr': args.online_lr, 'seed': args.seed, 'cal_gamma': args.cal_gamma, 'train_vms': args.train_vms,
-                            'vm_subset': args.vm_subset},
+                            'vm_subset': args.vm_subset, 'windows': list(args.windows)},
     }
     print('\n%-20s %10s %12s %12s' % ('model', 'mae', 'pinball_p90', 'coverage_p90'))
     for name in order:
@@ -271,6 +344,10 @@ def main(argv=None):
         print('%s: LSTM pinball/best baseline %.3f, mae/last_value %.3f, coverage %.4f' % (
             split_name, models['lstm']['pinball_p90'] / base, models['lstm']['mae'] / models['last_value']['mae'],
             models['lstm']['coverage_p90']))
+    log('window peaks')
+    result['windows'] = score_windows(ys, ms, preds, scales, scored_rows, parity, len(horizons), args.windows, filled, lengths,
+                                      args.select_window)
+    print_windows(result['windows'])
 
     png = args.png or (os.path.splitext(args.json_out)[0] + '.png' if args.json_out else 'backtest.png')
     busiest = np.argsort(-(np.where(scored, y, 0.0).sum(axis=1) / np.maximum(scored.sum(axis=1), 1)))

@@ -170,7 +170,7 @@ def concurrent_rebalance(_args):
         libvirt_harness.create(conn, libvirt_harness.domain_xml(name, vcpus=2))
         before = live_pins(conn, name)
         one = {'p50': [0.9], 'p90': [0.9]}
-        doc = {'version': 1, 'generated_at': time.time(), 'host': 'localhost', 'step_s': 300,
+        doc = {'version': 2, 'generated_at': time.time(), 'host': 'localhost', 'step_s': 300,
                'vms': {name: {'vcpus': 2, 'model': 'recorded', 'horizons_s': [300], 'cpu': one, 'vcpu': {'0': one, '1': one}}}}
         forecasts, state_dir = os.path.join(root, 'forecasts.json'), os.path.join(root, 'state')
         with open(forecasts, 'w') as handle:

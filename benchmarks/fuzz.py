@@ -227,12 +227,35 @@ def _forecast_body(rng):
         return bytes(rng.getrandbits(8) for _n in range(rng.randint(0, 64)))
     if kind == 1:
         n = rng.choice([10, 100, 1000, 5000, 100000])
-        return ('{"version": 1, "generated_at": 1, "vms": ' + '[' * n + ']' * n + '}').encode()
+        return ('{"version": 2, "generated_at": 1, "vms": ' + '[' * n + ']' * n + '}').encode()
     if kind == 2:
-        return ('{"version": 1, "generated_at": 1, "vms": {}, "pad": "%s"}' % ('x' * rng.choice([10, 1 << 20]))).encode()
-    doc = {'version': rng.choice([1, 1, 2, '1']), 'generated_at': rng.choice([1.0, 'x', None, float('nan'), True]),
-           'vms': rng.choice([{}, [], {'a': _json_value(rng)}, {'a': {'cpu': _json_value(rng)}}])}
+        return ('{"version": 2, "generated_at": 1, "vms": {}, "pad": "%s"}' % ('x' * rng.choice([10, 1 << 20]))).encode()
+    doc = {'version': rng.choice([1, 2, 2, 3, '2']), 'generated_at': rng.choice([1.0, 1.0, 'x', None, float('nan'), True, 10 ** 400]),
+           'vms': rng.choice([{}, [], {'a': _json_value(rng)}, {'a': {'cpu': _json_value(rng)}}, {'a': {'cpu_peak': _json_value(rng)}},
+                              {'a': {'cpu_peak': _peak_block(rng)}}])}
     return json.dumps(doc).encode()
+
+
+def _peak_block(rng):
+    """A valid cpu_peak (version 2) with up to two values replaced: junk, a NaN, a negative, a swapped pair, a list cut short."""
+    vcpu = {'p50': [0.1, 0.2], 'p90': [0.3, 0.4]}
+    block = {'windows_s': [900, 3600], 'models': ['lstm', 'last_value'], 'p50': [0.2, 0.3], 'p90': [0.4, 0.5], 'vcpu': {'0': vcpu}}
+    for _change in range(rng.randint(0, 2)):
+        target = rng.choice([block, vcpu])
+        key = rng.choice(sorted(target))
+        target[key] = rng.choice([_json_value(rng), [float('nan'), 0.1], [-0.1, 0.2], [0.9, 0.9], [0.1], [10 ** 400, 1.0]])
+    return block
+
+
+def _peak_ok(block):
+    """What an accepted cpu_peak must be: P50 <= P90, finite, >= 0, one per window, VM-wide and per vCPU."""
+    n = len(block['windows_s'])
+
+    def quantiles_ok(q):
+        return (all(isinstance(q[k], list) and len(q[k]) == n and all(type(v) in (int, float) and 0 <= v < float('inf') for v in q[k])
+                    for k in ('p50', 'p90')) and all(a <= b for a, b in zip(q['p50'], q['p90'])))
+
+    return quantiles_ok(block) and all(quantiles_ok(q) for q in (block.get('vcpu') or {}).values())
 
 
 def fuzz_forecasts(cases, seed, max_bytes=1 << 19):
@@ -253,7 +276,8 @@ def fuzz_forecasts(cases, seed, max_bytes=1 << 19):
             out['escapes'] += 1
             continue
         out['accepted'] += 1
-        if doc.get('version') != 1 or not isinstance(doc.get('vms'), dict) or isinstance(doc.get('generated_at'), bool):
+        if (doc.get('version') not in forecast_doc.VERSIONS or not isinstance(doc.get('vms'), dict) or isinstance(doc.get('generated_at'), bool)
+                or not all(_peak_ok(vm['cpu_peak']) for vm in doc['vms'].values() if 'cpu_peak' in vm)):
             out['accepted_bad'] += 1
     return out
 
@@ -305,7 +329,7 @@ def fuzz_checkpoints(cases, seed):
     params = mdl.StackedLSTM(1, features.N_FEATURES, hidden, horizons, seed=3).state_dict()
     hist = torch.tensor([[1000.0 + t, 0.3, 10.0, float('nan'), 0.5, 0.0, float('nan')] for t in range(5)], dtype=torch.float64)
     extra = {'scale': 0.3, 'steps': 5, 'history': hist, 'state': torch.zeros(2, hidden), 'calib': [0.0] * len(horizons),
-             'saved_at': 1.0}
+             'windows': list(cfg['windows']), 'saved_at': 1.0}
     try:
         for case in range(cases):
             uuid = 'vm-%d' % case

@@ -55,13 +55,14 @@ def main(argv=None):
     args = ap.parse_args(argv)
     torch.set_num_threads(1)
     n, i_n = args.vms, features.N_FEATURES
-    horizons = training.DEFAULTS['horizons']
-    glob = mdl.StackedLSTM(1, i_n, args.hidden, horizons)
+    horizons, windows = training.DEFAULTS['horizons'], training.DEFAULTS['windows']
+    glob = mdl.StackedLSTM(1, i_n, args.hidden, horizons, windows=windows)
+    n_out = glob.n_outputs
     learner = training.OnlineLearner(glob, n)
     x1 = torch.randn(n, 1, i_n)
     xw = torch.randn(n, args.train_window, i_n)
-    yw = torch.rand(n, args.train_window, len(horizons))
-    mw = torch.ones(n, args.train_window, len(horizons), dtype=torch.bool)
+    yw = torch.rand(n, args.train_window, n_out)
+    mw = torch.ones(n, args.train_window, n_out, dtype=torch.bool)
     state = learner.net.zero_state(1)
 
     def infer():
@@ -74,13 +75,13 @@ def main(argv=None):
     infer_ms, infer_min = best_ms(infer, args.repeat)
     train_ms, train_min = best_ms(train, max(3, args.repeat // 4))
     xc = torch.randn(n, args.chunk_window, i_n)
-    yc = torch.rand(n, args.chunk_window, len(horizons))
-    mc = torch.ones(n, args.chunk_window, len(horizons), dtype=torch.bool)
+    yc = torch.rand(n, args.chunk_window, n_out)
+    mc = torch.ones(n, args.chunk_window, n_out, dtype=torch.bool)
     chunk_ms = best_ms(lambda: learner.update(xc, yc, mc, state), 2)[0]
 
     # Baseline: the obvious design, one torch.nn.LSTM + Linear per VM, looped in Python.
     k = min(args.loop_vms, n)
-    loops = [(torch.nn.LSTM(i_n, args.hidden, batch_first=True), torch.nn.Linear(args.hidden, 2 * len(horizons))) for _vm in range(k)]
+    loops = [(torch.nn.LSTM(i_n, args.hidden, batch_first=True), torch.nn.Linear(args.hidden, 2 * n_out)) for _vm in range(k)]
 
     def loop_infer():
         with torch.no_grad():
@@ -94,6 +95,7 @@ def main(argv=None):
               'detail': {'infer_ms_min': round(infer_min, 3), 'train_step_ms_min': round(train_min, 3),
                          'train_window_steps': args.train_window, 'chunk_update_ms': round(chunk_ms, 3),
                          'chunk_window_steps': args.chunk_window, 'hidden': args.hidden, 'horizons': list(horizons),
+                         'windows': list(windows),
                          'loop_baseline_infer_ms': round(loop_ms, 3), 'threads': torch.get_num_threads(),
                          'optimizer_bytes_per_vm': 2 * learner.net.bytes_per_vm()}}
     print('%-34s %12s %12s' % ('', 'measured', 'target'))

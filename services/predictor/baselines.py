@@ -6,6 +6,8 @@
 Each function takes one VM's gap-filled history x[0..T-1] and a horizon h and
 returns (p50, p90) arrays of length T: element t is the forecast made at time t
 for time t+h, using only x[0..t]. Point forecasts use the same value for both.
+The WINDOW_BASELINES take a window w instead and forecast the peak of
+x[t+1..t+w], still from x[0..t] only.
 """
 
 from __future__ import absolute_import, division, print_function
@@ -70,6 +72,27 @@ def last_plus_err_p90(x, h, window=DAY_STEPS):
     return x.copy(), x + np.maximum(p90_err, 0.0)
 
 
+def _trailing_max(x, w):
+    """max of x[t-w+1..t] (fewer at the start)."""
+    return _window(x, w).max(axis=1)
+
+
+def last_period_peak(x, w):
+    """The peak of the last w steps, as the peak of the next w (a point forecast)."""
+    peak = _trailing_max(x, w)
+    return peak, peak.copy()
+
+
+def last_plus_peak_err_p90(x, w, window=DAY_STEPS):
+    """Last value, and last value plus the P90 of (peak of the next w - last value) over the windows that ended in the last day."""
+    err = np.zeros_like(x)
+    if w < len(x):
+        err[w:] = _trailing_max(x, w)[w:] - x[:-w]   # the window that began after t-w has ended at t
+    p90_err = np.percentile(_window(err, window), ERR_QUANTILE, axis=1)
+    p90_err[:w] = 0.0
+    return x.copy(), x + np.maximum(p90_err, 0.0)
+
+
 BASELINES = (
     ('last_value', last_value),
     ('ewma', ewma),
@@ -79,10 +102,16 @@ BASELINES = (
     ('last_plus_err_p90', last_plus_err_p90),
 )
 
+WINDOW_BASELINES = (
+    ('last_value', last_value),
+    ('last_period_peak', last_period_peak),
+    ('last_plus_peak_err_p90', last_plus_peak_err_p90),
+)
 
-def latest(name, x, h):
-    """(p50, p90) of baseline `name` made at the last step of history x."""
-    fn = dict(BASELINES)[name]
+
+def latest(name, x, h, table=BASELINES):
+    """(p50, p90) of baseline `name` of table (BASELINES, or WINDOW_BASELINES with a window for h) made at the last step of history x."""
+    fn = dict(table)[name]
     tail = np.asarray(x[-(2 * DAY_STEPS):], dtype=np.float64)
     if len(tail) == 0:
         return 0.0, 0.0

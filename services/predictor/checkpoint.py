@@ -107,6 +107,8 @@ def load(path, expect_shapes=None, check_extra=None):
 
     check_extra(extra) raises on a value the caller cannot use and returns what it
     will use, so a file that loads but would break the caller is set aside too.
+    It runs before the weights are checked: the plain part says what the file was
+    written for (its horizons and windows), which explains a shape mismatch better.
     """
     if not os.path.exists(path):
         return None
@@ -114,6 +116,8 @@ def load(path, expect_shapes=None, check_extra=None):
         blob = torch.load(path, map_location='cpu', weights_only=True)
         if not isinstance(blob, dict) or blob.get('format') != FORMAT:
             raise ValueError('unknown checkpoint format %r' % ((blob.get('format') if isinstance(blob, dict) else type(blob)),))
+        extra = blob.get('extra') or {}
+        checked = extra if check_extra is None else check_extra(extra)
         params = {}
         for name, tensor in blob['params'].items():
             if not is_float_tensor(tensor):
@@ -125,8 +129,7 @@ def load(path, expect_shapes=None, check_extra=None):
                 raise ValueError('parameter %s has shape %s, expected %s' % (name, tuple(tensor.shape), expect_shapes.get(name)))
         if expect_shapes is not None and set(params) != set(expect_shapes):
             raise ValueError('parameters %s, expected %s' % (sorted(params), sorted(expect_shapes)))
-        extra = blob.get('extra') or {}
-        return params, (extra if check_extra is None else check_extra(extra))
+        return params, checked
     except Exception as exc:  # pylint: disable=broad-except
         set_aside(path, exc)
         return None

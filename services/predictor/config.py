@@ -30,6 +30,9 @@ DEFAULT_CONFIG = {
     'ring_prefix': 'intravm',
     'hidden': 48,
     'horizons': [1, 3, 6, 12],
+    # Windows, in steps, over which each VM's peak demand is forecast (cpu_peak): what a
+    # placement kept until the loop's next run must hold (15 min and 1 h at the default step).
+    'windows': [3, 12],
     'chunk': 48,
     'online_lr': 1e-3,
     'gpu': True,
@@ -38,6 +41,11 @@ DEFAULT_CONFIG = {
     # (an hour at the default step); fewer follow a hot vCPU that moves sooner.
     'vcpu_share_steps': 12,
 }
+
+
+# Peaks are resolved, and their baselines' errors of the last day computed, from the
+# VM's kept history (two days and two hours of steps): a window is at most a day.
+MAX_WINDOW_STEPS = 288
 
 
 class ConfigError(ValueError):
@@ -66,10 +74,19 @@ def load_config(path=None, overrides=None):
     if not isinstance(hz, list) or not hz or not all(isinstance(h, int) and not isinstance(h, bool) and h > 0 for h in hz):
         raise ConfigError('horizons must be a non-empty list of positive step counts, got %r' % (hz,))
     cfg['horizons'] = sorted(set(hz))
+    cfg['windows'] = _windows(cfg['windows'])
     if parse_listen(cfg['listen']) is None:
         raise ConfigError('listen must be HOST:PORT or unix:/path, got %r' % (cfg['listen'],))
     check_endpoint_security(cfg)
     return cfg
+
+
+def _windows(ws):
+    """Sorted distinct peak windows, each a whole number of steps in [1, MAX_WINDOW_STEPS]."""
+    if not isinstance(ws, list) or not ws or not all(
+            isinstance(w, int) and not isinstance(w, bool) and 0 < w <= MAX_WINDOW_STEPS for w in ws):
+        raise ConfigError('windows must be a non-empty list of step counts in [1, %d], got %r' % (MAX_WINDOW_STEPS, ws))
+    return sorted(set(ws))
 
 
 def check_endpoint_security(cfg):

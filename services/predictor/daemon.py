@@ -7,7 +7,8 @@ Domains are discovered through libvirt lifecycle events (one listing at
 start-up, events after that). Each step it reads all domains' counters in one
 getAllDomainStats call, adds the guest's own view from its shared-memory ring
 when the domain has one, runs every VM's LSTM in one batched computation,
-serves the best of LSTM and baselines per VM, and publishes the result as a
+serves the best of LSTM and baselines per VM (for the demand at each horizon
+and, separately, for its peak over each window), and publishes the result as a
 JSON file, an HTTP endpoint and Prometheus metrics. Models are checkpointed
 every few minutes and on SIGTERM; a domain that is undefined has its
 checkpoint archived. A state file or checkpoint that cannot be written (a
@@ -60,12 +61,13 @@ HIST_COLS = 7   # (t, cpu, net, disk, mem, steal, gpu)
 MEMORY_HISTORY = 8 * features.DAY_STEPS
 NET_MODEL = 'last_plus_err_p90'
 CANDIDATES = ('lstm',) + tuple(name for name, _fn in baselines.BASELINES)
+PEAK_CANDIDATES = ('lstm',) + tuple(name for name, _fn in baselines.WINDOW_BASELINES)
 
 
 class VmTrack(object):
     """Everything the daemon keeps for one domain: history, normaliser, safeguards."""
 
-    def __init__(self, uuid, name, n_horizons, vcpu_share_steps=features.HOUR_STEPS):
+    def __init__(self, uuid, name, n_horizons, vcpu_share_steps=features.HOUR_STEPS, n_windows=0):
         self.uuid = uuid
         self.name = name
         self.vcpus = 0
@@ -82,6 +84,8 @@ class VmTrack(object):
         self.calib = [selector.Calibrator() for _index in range(n_horizons)]
         self.select = selector.Selector(CANDIDATES)
         self.served = 'lstm'
+        self.peak_pending = collections.deque()
+        self.peak_select = [selector.Selector(PEAK_CANDIDATES) for _index in range(n_windows)]
         self.last_forecast = None
         self.mem_used = collections.deque(maxlen=MEMORY_HISTORY)   # guest working set bytes per step (NaN: none)
         self.pressure = {}                                          # the guest's memory pressure now
@@ -106,7 +110,25 @@ def _matrix(extra, key, rows, cols):
     return value.double()
 
 
-def check_vm_extra(extra, hidden, n_horizons):
+def check_windows(saved, windows):
+    """Refuse a checkpoint written for other peak windows than the configured ones (None: from before window peaks).
+
+    Its output weights have another shape; this says why in the log, where the
+    shape alone would not.
+    """
+    if not (isinstance(saved, list) and all(isinstance(w, int) and not isinstance(w, bool) for w in saved) and saved == list(windows)):
+        raise ValueError('written for peak windows %r, this daemon forecasts windows %r (steps): a checkpoint from '
+                         'before window-peak forecasts, or the windows setting changed' % (saved, list(windows)))
+
+
+def check_global_extra(extra, windows):
+    """The plain part of a global model (train-global writes {'config': model.config(), ...}): its windows must match."""
+    config = extra.get('config') if isinstance(extra, dict) else None
+    check_windows(config.get('windows') if isinstance(config, dict) else None, windows)
+    return extra
+
+
+def check_vm_extra(extra, hidden, n_horizons, windows):
     """The VM track a checkpoint restores (see save_vm), checked against the configuration.
 
     A file whose weights are fine but whose history has the wrong width or whose
@@ -115,6 +137,7 @@ def check_vm_extra(extra, hidden, n_horizons):
     """
     if not isinstance(extra, dict):
         raise ValueError('extra is a %s, not a dict' % type(extra).__name__)
+    check_windows(extra.get('windows'), windows)
     scale, steps, calib = extra.get('scale'), extra.get('steps'), extra.get('calib')
     if not (_finite_number(scale) and features.MIN_SCALE <= scale <= features.CPU_CLIP):
         raise ValueError('scale %r is not in [%g, %g]' % (scale, features.MIN_SCALE, features.CPU_CLIP))
@@ -190,10 +213,10 @@ class ModelBank(object):
     def step(self, x, y_now):
         """x [cap, I] inputs of this step, y_now [cap] scaled demand just observed (NaN: no sample).
 
-        Returns quantiles [cap, K, 2] (scaled) and runs an online update once a
+        Returns quantiles [cap, K + W, 2] (scaled) and runs an online update once a
         chunk's targets are known. Rows without a sample keep their LSTM state.
         """
-        self.buf_y.append(y_now)        # targets of input k at horizon h: buf_y[k + h]
+        self.buf_y.append(y_now)        # targets of input k: buf_y[k + h] at horizon h, max(buf_y[k+1..k+W]) for window W
         self.buf_x.append(x)
         idle = torch.from_numpy(~np.isfinite(y_now))
         before = (self.learner.state[0].clone(), self.learner.state[1].clone())
@@ -201,21 +224,29 @@ class ModelBank(object):
         with torch.no_grad():
             self.learner.state[0][idle] = before[0][idle]
             self.learner.state[1][idle] = before[1][idle]
-        if len(self.buf_x) >= self.chunk + max(self.learner.horizons):
+        if len(self.buf_x) >= self.chunk + max(self.learner.leads):
             self._update()
         return pred
+
+    def _targets(self, ys_all):
+        """Targets [cap, C, K + W] and mask of the chunk's inputs from the scaled demand seen since, ys_all [cap, C + max lead]."""
+        c = self.chunk
+        net = self.learner.net
+        y = np.zeros((self.capacity, c, net.n_outputs), dtype=np.float32)
+        m = np.zeros_like(y, dtype=bool)
+        for j, h in enumerate(net.horizons):
+            fut = ys_all[:, h:h + c]
+            m[:, :, j] = np.isfinite(fut)
+            y[:, :, j] = np.nan_to_num(fut)
+        for j, w in enumerate(net.windows, len(net.horizons)):
+            peak, ok = features.window_peaks(ys_all, w)
+            y[:, :, j], m[:, :, j] = peak[:, :c], ok[:, :c]
+        return y, m
 
     def _update(self):
         c = self.chunk
         xs = np.stack(self.buf_x[:c], axis=1)                 # [cap, C, I]
-        ys_all = np.stack(self.buf_y, axis=1)                  # [cap, C + maxh]
-        hz = self.learner.horizons
-        y = np.zeros((self.capacity, c, len(hz)), dtype=np.float32)
-        m = np.zeros_like(y, dtype=bool)
-        for j, h in enumerate(hz):
-            fut = ys_all[:, h:h + c]
-            m[:, :, j] = np.isfinite(fut)
-            y[:, :, j] = np.nan_to_num(fut)
+        y, m = self._targets(np.stack(self.buf_y, axis=1))
         losses = self.learner.update(xs, y, m, self.start_state)
         # advance the stored start state over the chunk with the (new) weights
         with torch.no_grad():
@@ -280,14 +311,14 @@ class Metrics(object):
 
 def make_global(cfg):
     """The global model from cfg['global_model'] (a checkpoint) or an untrained one (starts as last value)."""
-    fresh = mdl.StackedLSTM(1, features.N_FEATURES, cfg['hidden'], cfg['horizons'])
+    fresh = mdl.StackedLSTM(1, features.N_FEATURES, cfg['hidden'], cfg['horizons'], windows=cfg['windows'])
     path = cfg.get('global_model')
     if path:
         shapes = dict((k, tuple(v.shape)) for k, v in fresh.params.items())
-        loaded = checkpoint.load(path, shapes)
+        loaded = checkpoint.load(path, shapes, lambda extra: check_global_extra(extra, cfg['windows']))
         if loaded is not None:
             LOG.info('global model loaded from %s', path)
-            return mdl.StackedLSTM(1, features.N_FEATURES, cfg['hidden'], cfg['horizons'], params=loaded[0])
+            return mdl.StackedLSTM(1, features.N_FEATURES, cfg['hidden'], cfg['horizons'], params=loaded[0], windows=cfg['windows'])
         LOG.warning('global model %s missing or unusable: starting from an untrained model', path)
     else:
         LOG.warning('no global_model configured: VMs start from an untrained model (last-value behaviour)')
@@ -301,6 +332,7 @@ class Predictor(object):
         self.cfg = cfg
         self.clock = clock
         self.horizons = tuple(cfg['horizons'])
+        self.windows = tuple(cfg['windows'])
         self.global_model = make_global(cfg)
         self.bank = ModelBank(self.global_model, cfg['chunk'], cfg['online_lr'])
         self.vms = {}                   # uuid -> VmTrack
@@ -362,11 +394,11 @@ class Predictor(object):
         return os.path.join(self.ckpt_dir, checkpoint.safe_name(uuid) + '.pt')
 
     def add_vm(self, uuid, name):
-        track = VmTrack(uuid, name, len(self.horizons), self.cfg['vcpu_share_steps'])
+        track = VmTrack(uuid, name, len(self.horizons), self.cfg['vcpu_share_steps'], len(self.windows))
         one = self.global_model.select([0])
         shapes = dict((k, tuple(v.shape)) for k, v in one.items())
         loaded = checkpoint.load(self._ckpt_path(uuid), shapes,
-                                 lambda extra: check_vm_extra(extra, self.global_model.hidden, len(self.horizons)))
+                                 lambda extra: check_vm_extra(extra, self.global_model.hidden, len(self.horizons), self.windows))
         params = lstm_state = None
         if loaded is not None:
             params, saved = loaded
@@ -437,7 +469,7 @@ class Predictor(object):
         extra = {'uuid': track.uuid, 'name': track.name, 'scale': track.scale, 'steps': track.steps,
                  'history': track.history_tensor(),
                  'state': torch.stack((st[0][track.row, 0].detach().clone(), st[1][track.row, 0].detach().clone())),
-                 'calib': [c.logk for c in track.calib], 'saved_at': self.clock()}
+                 'calib': [c.logk for c in track.calib], 'windows': list(self.windows), 'saved_at': self.clock()}
         self._write('checkpoint', self._ckpt_path(track.uuid), checkpoint.save, self.bank.learner.net.select([track.row]), extra)
 
     def checkpoint_all(self):
@@ -534,10 +566,14 @@ class Predictor(object):
         return doc
 
     def _publish_vm(self, track, lstm):
-        """Resolve past forecasts, pick the served model, and build the VM's document entry."""
+        """Resolve past forecasts, pick the served model, and build the VM's document entry.
+
+        lstm [K + W, 2]: the LSTM's quantiles per horizon, then per peak window, in demand units.
+        """
         cpu = track.series(1)
         actual = cpu[-1]
         hz = self.horizons
+        lstm, lstm_peak = lstm[:len(hz)], lstm[len(hz):]
         # forecasts made h steps ago for this step
         for made_at, cands in list(track.pending):
             age = track.steps - made_at
@@ -559,22 +595,15 @@ class Predictor(object):
         track.pending.append((track.steps, cands))
         track.served = track.select.best()
         s50, s90 = cands[track.served]
-        vcpu = None
-        if track.vcpu_recent and track.vcpus:
-            totals = collections.Counter()
-            for sample in track.vcpu_recent:
-                totals.update(sample)
-            whole = sum(totals.values())
-            vcpu = {}
-            for i in range(track.vcpus):
-                share = totals.get(i, 0.0) / whole if whole > 0 else 1.0 / track.vcpus
-                vcpu[i] = (np.minimum(s50 * track.vcpus * share, 1.0), np.minimum(s90 * track.vcpus * share, 1.0))
         net = self._aux_forecast(track.series(2))
         gpu = self._aux_forecast(track.series(6))
         step_s = self.cfg['step_s']
+        models, peak50, peak90 = self._peak_forecast(track, cpu, lstm_peak)
+        cpu_peak = state_fmt.peak_block([w * step_s for w in self.windows], models, (peak50, peak90),
+                                        vcpu=_vcpu_split(track, peak50, peak90))
         entry = state_fmt.vm_entry(track.uuid, track.vcpus, track.served, [h * step_s for h in hz], (s50, s90),
-                                   vcpu=vcpu, net=net, gpu=gpu, actual_cpu=actual, samples=track.steps,
-                                   memory=self._memory_forecast(track))
+                                   vcpu=_vcpu_split(track, s50, s90), net=net, gpu=gpu, actual_cpu=actual, samples=track.steps,
+                                   memory=self._memory_forecast(track), cpu_peak=cpu_peak)
         track.last_forecast = entry
         if self.metrics.registry:
             self.metrics.actual.labels(track.name).set(actual)
@@ -585,6 +614,33 @@ class Predictor(object):
             if losses:
                 self.metrics.error.labels(track.name, track.served).set(sum(losses) / len(losses))
         return entry
+
+    def _peak_forecast(self, track, cpu, lstm):
+        """(served model per window, P50, P90) of the peak demand over each window, from the LSTM's quantiles lstm [W, 2].
+
+        As for the horizons, a selector per window serves the LSTM or a window
+        baseline, whichever had the lower pinball loss on the peaks of the last
+        day; a forecast made W steps ago resolves now against max(cpu[-W:]).
+        """
+        ws = self.windows
+        for made_at, cands in track.peak_pending:
+            age = track.steps - made_at
+            for j, w in enumerate(ws):
+                if age == w:
+                    peak = float(np.max(cpu[-w:]))
+                    for name, (p50, p90) in cands.items():
+                        track.peak_select[j].observe(name, float(selector.pinball_pair(peak, p50[j], p90[j])))
+        while track.peak_pending and track.steps - track.peak_pending[0][0] >= max(ws):
+            track.peak_pending.popleft()
+        p50 = np.maximum(lstm[:, 0], 0.0)
+        cands = {'lstm': (p50, np.maximum(lstm[:, 1], p50))}
+        for name, _fn in baselines.WINDOW_BASELINES:
+            pairs = [baselines.latest(name, cpu, w, baselines.WINDOW_BASELINES) for w in ws]
+            cands[name] = (np.array([a for a, _b in pairs]), np.array([b for _a, b in pairs]))
+        track.peak_pending.append((track.steps, cands))
+        models = [sel.best() for sel in track.peak_select]
+        return (models, np.array([cands[m][0][j] for j, m in enumerate(models)]),
+                np.array([cands[m][1][j] for j, m in enumerate(models)]))
 
     def _memory_forecast(self, track):
         """Quantiles of the guest's working-set peak over each horizon, with its pressure now; None without data."""
@@ -640,6 +696,25 @@ class Predictor(object):
 
 def _nan(value):
     return float('nan') if value is None else float(value)
+
+
+def _vcpu_split(track, p50, p90):
+    """{vCPU index: (p50, p90)}: a VM-wide CPU forecast split by each vCPU's share of its recent demand, capped at 1.0.
+
+    None before the VM's vCPUs are known. A derived model (no per-vCPU LSTM): the
+    horizons' forecast and the windows' peaks are split the same way.
+    """
+    if not (track.vcpu_recent and track.vcpus):
+        return None
+    totals = collections.Counter()
+    for sample in track.vcpu_recent:
+        totals.update(sample)
+    whole = sum(totals.values())
+    vcpu = {}
+    for i in range(track.vcpus):
+        share = totals.get(i, 0.0) / whole if whole > 0 else 1.0 / track.vcpus
+        vcpu[i] = (np.minimum(p50 * track.vcpus * share, 1.0), np.minimum(p90 * track.vcpus * share, 1.0))
+    return vcpu
 
 
 def start_event_loop():

@@ -6,6 +6,8 @@
 Row t of the feature matrix uses only values at or before t (the day-ago
 features look 287..276 steps back), so a walk-forward evaluation never sees
 the future. Gaps (NaN) are carried forward and flagged; NaN never leaves here.
+Targets look ahead by design: the value at t+h (targets) and the peak over
+t+1..t+W (window_peak_targets), each with a mask of where it was observed.
 """
 
 from __future__ import absolute_import, division, print_function
@@ -112,3 +114,44 @@ def targets(cpu, horizons, scale=1.0):
             y[:n - h, j] = np.where(ok, np.clip(np.nan_to_num(fut), 0.0, CPU_CLIP) / scale, 0.0)
             mask[:n - h, j] = ok
     return y, mask
+
+
+def window_peaks(x, window):
+    """(peak [..., T], ok [..., T]): max of the observed x[..., t+1..t+window], for each t along the last axis.
+
+    ok is False where t+window lies beyond the series or the window holds no
+    finite value (its peak is then 0), so a gap is never read as zero demand.
+    """
+    x = np.asarray(x, dtype=np.float64)
+    peak = np.zeros(x.shape)
+    ok = np.zeros(x.shape, dtype=bool)
+    n = x.shape[-1]
+    if window < n:
+        view = np.lib.stride_tricks.sliding_window_view(np.where(np.isfinite(x[..., 1:]), x[..., 1:], -np.inf), window, axis=-1)
+        top = view.max(axis=-1)
+        ok[..., :n - window] = np.isfinite(top)
+        peak[..., :n - window] = np.where(ok[..., :n - window], top, 0.0)
+    return peak, ok
+
+
+def window_peak_targets(cpu, windows, scale=1.0):
+    """(y [T, len(windows)] peak demand / scale over the next W steps, t+1..t+W; mask [T, len(windows)]).
+
+    The planner keeps a placement until the loop's next run, so what it needs is
+    the highest demand over that window, not the value at its end.
+    """
+    x = np.asarray(cpu, dtype=np.float64)
+    x = np.where(np.isfinite(x), np.clip(x, 0.0, CPU_CLIP), np.nan)   # inf is a glitch, a gap like NaN
+    y = np.zeros((len(x), len(windows)), dtype=np.float32)
+    mask = np.zeros((len(x), len(windows)), dtype=bool)
+    for j, w in enumerate(windows):
+        peak, mask[:, j] = window_peaks(x, w)
+        y[:, j] = peak / scale
+    return y, mask
+
+
+def model_targets(cpu, horizons, windows, scale=1.0):
+    """Targets of every model output, horizons then windows: (y [T, K + W], mask [T, K + W])."""
+    y_h, m_h = targets(cpu, horizons, scale)
+    y_w, m_w = window_peak_targets(cpu, windows, scale)
+    return np.concatenate((y_h, y_w), axis=1), np.concatenate((m_h, m_w), axis=1)

@@ -9,9 +9,11 @@ batched matrix products rather than a Python loop over models. The same class
 with n_vms=1 is the global model, broadcast over a batch of VMs while it trains
 offline; expand() copies it into per-VM weights that then adapt online.
 
-Outputs are quantiles per horizon: P50 is the current value (input column
-ANCHOR) plus a learned correction, and P90 = P50 + softplus(gap), so
-P50 <= P90 holds by construction and an untrained model starts as "last value".
+Outputs are quantiles per horizon (demand at t+h), then per window (the peak
+of demand over t+1..t+W, what a placement kept until the next run must hold):
+P50 is the current value (input column ANCHOR) plus a learned correction, and
+P90 = P50 + softplus(gap), so P50 <= P90 holds by construction and an
+untrained model starts as "last value".
 """
 
 from __future__ import absolute_import, division, print_function
@@ -42,6 +44,7 @@ def _import_torch_compiler():
 _import_torch_compiler()
 
 QUANTILES = (0.5, 0.9)
+WINDOWS = (3, 12)  # peak windows in steps when a caller names none (training.DEFAULTS['windows'])
 ANCHOR = 0  # input column holding the current (scaled) demand
 PARAM_NAMES = ('w_ih', 'w_hh', 'b', 'w_out', 'b_out')
 
@@ -49,12 +52,13 @@ PARAM_NAMES = ('w_ih', 'w_hh', 'b', 'w_out', 'b_out')
 class StackedLSTM(object):
     """n_vms independent one-layer LSTMs with linear quantile heads."""
 
-    def __init__(self, n_vms, n_inputs, hidden, horizons, seed=0, params=None):
+    def __init__(self, n_vms, n_inputs, hidden, horizons, seed=0, params=None, windows=WINDOWS):
         self.n_vms = int(n_vms)
         self.n_inputs = int(n_inputs)
         self.hidden = int(hidden)
         self.horizons = tuple(int(h) for h in horizons)
-        n_out = len(self.horizons) * len(QUANTILES)
+        self.windows = tuple(int(w) for w in windows)
+        n_out = self.n_outputs * len(QUANTILES)
         if params is None:
             gen = torch.Generator().manual_seed(seed)
             bound = 1.0 / math.sqrt(self.hidden)
@@ -76,7 +80,7 @@ class StackedLSTM(object):
         self._check()
 
     def _check(self):
-        n_out = len(self.horizons) * len(QUANTILES)
+        n_out = self.n_outputs * len(QUANTILES)
         want = {'w_ih': (self.n_vms, self.n_inputs, 4 * self.hidden), 'w_hh': (self.n_vms, self.hidden, 4 * self.hidden),
                 'b': (self.n_vms, 1, 4 * self.hidden), 'w_out': (self.n_vms, self.hidden, n_out), 'b_out': (self.n_vms, 1, n_out)}
         for name, shape in want.items():
@@ -84,6 +88,16 @@ class StackedLSTM(object):
                 raise ValueError('parameter %s has shape %s, expected %s' % (name, tuple(self.params[name].shape), shape))
 
     # -- structure -------------------------------------------------------
+    @property
+    def n_outputs(self):
+        """Forecast columns: one per horizon, then one per window."""
+        return len(self.horizons) + len(self.windows)
+
+    @property
+    def leads(self):
+        """Steps after which each column's target is known: h for a horizon, W for a window (all of t+1..t+W)."""
+        return self.horizons + self.windows
+
     def parameters(self):
         return [self.params[k] for k in PARAM_NAMES]
 
@@ -91,14 +105,14 @@ class StackedLSTM(object):
         return sum(p[0].numel() * p.element_size() for p in self.parameters())
 
     def config(self):
-        return {'n_inputs': self.n_inputs, 'hidden': self.hidden, 'horizons': list(self.horizons)}
+        return {'n_inputs': self.n_inputs, 'hidden': self.hidden, 'horizons': list(self.horizons), 'windows': list(self.windows)}
 
     def expand(self, n_vms):
         """Per-VM copies of a one-VM (global) model."""
         if self.n_vms != 1:
             raise ValueError('expand() needs a global model (n_vms=1), this one has %d' % self.n_vms)
         params = dict((k, v.detach().expand(n_vms, *v.shape[1:])) for k, v in self.params.items())
-        return StackedLSTM(n_vms, self.n_inputs, self.hidden, self.horizons, params=params)
+        return StackedLSTM(n_vms, self.n_inputs, self.hidden, self.horizons, params=params, windows=self.windows)
 
     def select(self, index):
         """Weights of the VMs at index (a list of VM rows), detached."""
@@ -132,15 +146,15 @@ class StackedLSTM(object):
         return h, (h, c)
 
     def head(self, h, x):
-        """Quantiles from hidden states h [n_vms, batch, hidden] and inputs x -> [n_vms, batch, horizons, 2]."""
+        """Quantiles from hidden states h [n_vms, batch, hidden] and inputs x -> [n_vms, batch, horizons + windows, 2]."""
         raw = torch.baddbmm(self.params['b_out'], h, self.params['w_out'])
-        raw = raw.view(self.n_vms, h.shape[1], len(self.horizons), len(QUANTILES))
+        raw = raw.view(self.n_vms, h.shape[1], self.n_outputs, len(QUANTILES))
         p50 = x[:, :, ANCHOR:ANCHOR + 1] + raw[..., 0]
         p90 = p50 + torch.nn.functional.softplus(raw[..., 1])
         return torch.stack((p50, p90), dim=-1)
 
     def run(self, xs, state=None):
-        """Sequence x [n_vms, batch, T, n_inputs] -> quantiles [n_vms, batch, T, horizons, 2], last state."""
+        """Sequence x [n_vms, batch, T, n_inputs] -> quantiles [n_vms, batch, T, horizons + windows, 2], last state."""
         if state is None:
             state = self.zero_state(xs.shape[1])
         outs = []

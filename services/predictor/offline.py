@@ -15,17 +15,17 @@ import numpy as np
 from ansible_collections.adaptive.intravm.services.predictor import checkpoint, features, traces, training
 
 
-def arrays(vms, horizons):
-    """Features, targets and masks [V, T, ...] padded to the longest VM, each VM scaled by its own P95."""
+def arrays(vms, horizons, windows):
+    """Features, targets (horizons, then window peaks) and masks [V, T, ...] padded to the longest VM, each VM scaled by its own P95."""
     n_t = max(len(vm) for vm in vms)
     xs = np.zeros((len(vms), n_t, features.N_FEATURES), dtype=np.float32)
-    ys = np.zeros((len(vms), n_t, len(horizons)), dtype=np.float32)
-    ms = np.zeros((len(vms), n_t, len(horizons)), dtype=bool)
+    ys = np.zeros((len(vms), n_t, len(horizons) + len(windows)), dtype=np.float32)
+    ms = np.zeros(ys.shape, dtype=bool)
     for i, vm in enumerate(vms):
         n = len(vm)
         scale = features.cpu_scale(vm.cpu_demand)
         xs[i, :n] = features.feature_matrix(vm.cpu_demand, vm.hours, mem=vm.mem_frac, net=vm.net_kbs, disk=vm.disk_kbs, scale=scale)
-        ys[i, :n], ms[i, :n] = features.targets(vm.cpu_demand, horizons, scale=scale)
+        ys[i, :n], ms[i, :n] = features.model_targets(vm.cpu_demand, horizons, windows, scale=scale)
     return xs, ys, ms
 
 
@@ -36,9 +36,9 @@ def train_to_file(trace_dir, out, limit_vms=None, max_train_vms=128, epochs=None
     rng = np.random.RandomState(0)
     if len(vms) > max_train_vms:
         vms = [vms[i] for i in sorted(rng.choice(len(vms), max_train_vms, replace=False))]
-    horizons = training.DEFAULTS['horizons']
-    xs, ys, ms = arrays(vms, horizons)
-    net = training.train_global(xs, ys, ms, hidden=training.DEFAULTS['hidden'], horizons=horizons,
+    horizons, windows = training.DEFAULTS['horizons'], training.DEFAULTS['windows']
+    xs, ys, ms = arrays(vms, horizons, windows)
+    net = training.train_global(xs, ys, ms, hidden=training.DEFAULTS['hidden'], horizons=horizons, windows=windows,
                                 epochs=epochs or training.DEFAULTS['epochs'], batch=len(vms), progress=print)
     checkpoint.save(out, net.params, {'config': net.config(), 'vms': len(vms)})
     print('global model written to %s' % out)

@@ -23,16 +23,24 @@ from ansible_collections.adaptive.intravm.services.predictor import model as mdl
 
 LOG = logging.getLogger('host_predictor')
 
-DEFAULTS = {'hidden': 48, 'horizons': (1, 3, 6, 12), 'epochs': 20, 'chunk': 48, 'batch': 64,
+DEFAULTS = {'hidden': 48, 'horizons': (1, 3, 6, 12), 'windows': mdl.WINDOWS, 'epochs': 20, 'chunk': 48, 'batch': 64,
             'lr': 3e-3, 'online_lr': 1e-3, 'seed': 0}
 
 
+def _check_columns(net, ys):
+    """ys has one target column per output of net (features.model_targets); a clear error instead of a broadcast one."""
+    if ys.shape[-1] != net.n_outputs:
+        raise ValueError('targets have %d columns; horizons %s and windows %s need %d (features.model_targets)'
+                         % (ys.shape[-1], list(net.horizons), list(net.windows), net.n_outputs))
+
+
 def train_global(xs, ys, masks, hidden=32, horizons=(1, 3, 6, 12), epochs=6, chunk=48, batch=64,
-                 lr=3e-3, seed=0, progress=None):
-    """Global model from histories xs [B, T, I], ys/masks [B, T, K] (numpy). Returns StackedLSTM(n_vms=1)."""
+                 lr=3e-3, seed=0, progress=None, windows=mdl.WINDOWS):
+    """Global model from histories xs [B, T, I], ys/masks [B, T, K + W] (numpy). Returns StackedLSTM(n_vms=1)."""
     torch.manual_seed(seed)
     rng = np.random.RandomState(seed)
-    net = mdl.StackedLSTM(1, xs.shape[2], hidden, horizons, seed=seed)
+    net = mdl.StackedLSTM(1, xs.shape[2], hidden, horizons, seed=seed, windows=windows)
+    _check_columns(net, ys)
     opt = torch.optim.Adam(net.parameters(), lr=lr)
     x_all = torch.from_numpy(np.ascontiguousarray(xs, dtype=np.float32))
     y_all = torch.from_numpy(np.ascontiguousarray(ys, dtype=np.float32))
@@ -89,18 +97,24 @@ class OnlineLearner(object):
     def horizons(self):
         return self.net.horizons
 
+    @property
+    def leads(self):
+        return self.net.leads
+
     def forecast(self, x):
-        """x [V, C, I] (numpy or tensor) -> quantiles [V, C, K, 2] numpy; advances the state."""
+        """x [V, C, I] (numpy or tensor) -> quantiles [V, C, K + W, 2] numpy; advances the state."""
         x = torch.as_tensor(x, dtype=torch.float32).unsqueeze(1)
         with torch.no_grad():
             pred, self.state = self.net.run(x, self.state)
         return pred[:, 0].numpy()
 
     def update(self, x, y, mask, start_state):
-        """One Adam step on every VM from chunk x [V, C, I] with known targets y/mask [V, C, K].
+        """One Adam step on every VM from chunk x [V, C, I] with known targets y/mask [V, C, K + W].
 
-        Returns the per-VM loss (numpy [V]); VMs whose loss is not finite are reset.
+        A target is known once its lead (net.leads) has passed. Returns the
+        per-VM loss (numpy [V]); VMs whose loss is not finite are reset.
         """
+        _check_columns(self.net, y)
         x = torch.as_tensor(x, dtype=torch.float32).unsqueeze(1)
         y = torch.as_tensor(y, dtype=torch.float32).unsqueeze(1)
         m = torch.as_tensor(mask).unsqueeze(1)

@@ -30,7 +30,7 @@ def java_home():
 def test_predicted_hotspot_runs_the_rebalance_playbook(libvirtd, make_domain, tmp_path):
     dom = make_domain('eda', vcpus=2)
     host_cpus = libvirtd.getCPUMap()[0]
-    state = {'version': 1, 'generated_at': time.time(), 'host': 'localhost', 'host_cpus': host_cpus, 'step_s': 300,
+    state = {'version': 2, 'generated_at': time.time(), 'host': 'localhost', 'host_cpus': host_cpus, 'step_s': 300,
              'vms': {dom.name(): {'vcpus': 2, 'model': 'recorded', 'horizons_s': [300],
                                   'cpu': {'p50': [0.9], 'p90': [1.0]}}}}
     endpoint = Endpoint(state)

@@ -90,16 +90,19 @@ def test_daemon_serves_restarts_from_checkpoint_and_archives(libvirtd, make_doma
     name, uuid = dom.name(), dom.UUIDString()
     daemon.start()
     doc = daemon.wait_vm(name, min_samples=4)
-    assert doc['version'] == 1 and doc['step_s'] == 1 and doc['host'] == socket.gethostname()
+    assert doc['version'] == 2 and doc['step_s'] == 1 and doc['host'] == socket.gethostname()
     vm = doc['vms'][name]
     assert vm['uuid'] == uuid and vm['vcpus'] == 2 and vm['horizons_s'] == [1, 3]
     assert vm['actual']['cpu'] == 0.0                        # a paused domain uses no CPU
     for p50, p90 in zip(vm['cpu']['p50'], vm['cpu']['p90']):
         assert 0.0 <= p50 <= p90
     assert sorted(vm['vcpu']) == ['0', '1']
+    peak = vm['cpu_peak']                                    # default windows of 3 and 12 steps of 1 s
+    assert peak['windows_s'] == [3, 12] and sorted(peak['vcpu']) == ['0', '1']
+    assert all(0.0 <= p50 <= p90 for p50, p90 in zip(peak['p50'], peak['p90']))
     assert vm['model'] in ('lstm', 'last_value', 'ewma', 'seasonal_naive', 'window_p90', 'vpa_p90', 'last_plus_err_p90')
     on_disk = json.load(open(daemon.cfg['state_file']))
-    assert on_disk['version'] == 1 and name in on_disk['vms']
+    assert on_disk['version'] == 2 and name in on_disk['vms']
     metrics = daemon.get('/metrics').decode()
     assert 'intravm_actual_cpu{domain="%s"}' % name in metrics
     assert 'intravm_forecast_cpu{domain="%s",horizon_s="3",quantile="p90"}' % name in metrics

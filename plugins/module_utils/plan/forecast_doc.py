@@ -9,6 +9,9 @@ bytes are few (MAX_BYTES), the nesting shallow (MAX_DEPTH), the URL http(s)
 only (a `file:///etc/shadow` must not be read by a root module) and the
 document of the predictor's shape; anything else is a ForecastDocError that
 names the source, never a RecursionError, a MemoryError or a traceback.
+
+Versions 1 and 2 are read; version 2 adds each VM's optional `cpu_peak`
+(forecasts of the peak demand over windows), checked here value by value.
 """
 
 from __future__ import absolute_import, division, print_function
@@ -17,6 +20,7 @@ __metaclass__ = type
 import json
 import math
 import os
+import re
 import time
 from urllib.parse import urlsplit
 
@@ -24,11 +28,16 @@ from ansible_collections.adaptive.intravm.plugins.module_utils.addresses import 
 from ansible_collections.adaptive.intravm.plugins.module_utils.errors import IntravmError
 from ansible_collections.adaptive.intravm.plugins.module_utils.regular_file import NotRegularFile, open_regular
 
-VERSION = 1
-MAX_BYTES = 16 << 20      # 1,000 VMs of 32 vCPUs with per-vCPU forecasts take about 7 MiB
-MAX_DEPTH = 16            # the predictor's document nests 6 deep (doc, vms, vm, vcpu, index, p90 list)
+VERSION = 2
+VERSIONS = (1, 2)         # version 1 is version 2 without cpu_peak
+MAX_BYTES = 16 << 20      # 1,000 VMs of 32 vCPUs, per-vCPU forecasts of 6 horizons and 2 peak windows: about 7 MiB
+MAX_DEPTH = 16            # the predictor's document nests 7 deep (doc, vms, vm, cpu_peak, vcpu, index, p90 list)
+MAX_WINDOWS = 16          # peak windows per VM (the predictor publishes 2 by default)
+MAX_VCPUS = 4096          # per-vCPU peaks per VM: more than any KVM guest has
+MAX_NAME = 64             # a served model's name
 MAX_NODES = 4000000       # values in a document handed over already parsed
 SCHEMES = ('http', 'https')
+_VCPU_INDEX = re.compile(r'[0-9]{1,4}\Z')
 
 
 class ForecastDocError(IntravmError, ValueError):
@@ -129,11 +138,12 @@ def check(doc, where):
     _check_bounds(doc, where)
     if not isinstance(doc, dict):
         raise ForecastDocError('forecasts from %s must be a JSON object, got %r' % (where, type(doc).__name__))
-    if doc.get('version') != VERSION:
-        raise ForecastDocError('forecasts from %s have version %r; this collection reads version %d'
-                               % (where, doc.get('version'), VERSION))
+    version = doc.get('version')
+    if isinstance(version, bool) or version not in VERSIONS:
+        raise ForecastDocError('forecasts from %s have version %r; this collection reads versions %s'
+                               % (where, version, ', '.join(str(v) for v in VERSIONS)))
     generated = doc.get('generated_at')
-    if isinstance(generated, bool) or not isinstance(generated, (int, float)) or not math.isfinite(generated):
+    if not _finite(generated):
         raise ForecastDocError('forecasts from %s have no numeric generated_at (epoch seconds): %r' % (where, generated))
     vms = doc.get('vms')
     if not isinstance(vms, dict):
@@ -141,7 +151,61 @@ def check(doc, where):
     for name, entry in vms.items():
         if not isinstance(name, str) or not isinstance(entry, dict):
             raise ForecastDocError('forecasts from %s: vms[%r] must be an object named by a string' % (where, name))
+        if 'cpu_peak' in entry:
+            _check_peak(entry['cpu_peak'], '%s: vms[%r].cpu_peak' % (where, name))
     return doc
+
+
+def _check_peak(block, where):
+    """A cpu_peak block: windows_s, then P50 <= P90 per window, VM-wide and per vCPU, all finite and >= 0."""
+    if not isinstance(block, dict):
+        raise ForecastDocError('forecasts from %s must be an object' % where)
+    windows = block.get('windows_s')
+    if not isinstance(windows, list) or not 0 < len(windows) <= MAX_WINDOWS:
+        raise ForecastDocError('forecasts from %s.windows_s must be a list of 1 to %d windows' % (where, MAX_WINDOWS))
+    for i, w in enumerate(windows):
+        if not _finite(w) or w <= 0:
+            raise ForecastDocError('forecasts from %s.windows_s[%d] is %r: a positive number of seconds is required' % (where, i, w))
+    models = block.get('models')
+    if models is not None and not (isinstance(models, list) and len(models) == len(windows) and
+                                   all(isinstance(m, str) and len(m) <= MAX_NAME for m in models)):
+        raise ForecastDocError('forecasts from %s.models must be one model name per window' % where)
+    _check_quantiles(block, len(windows), where)
+    per = block.get('vcpu')
+    if per is None:
+        return
+    if not isinstance(per, dict) or len(per) > MAX_VCPUS:
+        raise ForecastDocError('forecasts from %s.vcpu must be an object of at most %d vCPUs' % (where, MAX_VCPUS))
+    for index, quantiles in per.items():
+        if not (isinstance(index, str) and _VCPU_INDEX.match(index)):
+            raise ForecastDocError('forecasts from %s.vcpu: %r is not a vCPU index' % (where, index))
+        _check_quantiles(quantiles, len(windows), '%s.vcpu[%s]' % (where, index))
+
+
+def _check_quantiles(block, n, where):
+    """block['p50'] and block['p90']: n finite numbers >= 0 each, P50 <= P90 window by window."""
+    if not isinstance(block, dict):
+        raise ForecastDocError('forecasts from %s must be an object of quantiles' % where)
+    for key in ('p50', 'p90'):
+        values = block.get(key)
+        if not isinstance(values, list) or len(values) != n:
+            raise ForecastDocError('forecasts from %s.%s must be a list with one value per window (%d)' % (where, key, n))
+        for i, v in enumerate(values):
+            if not _finite(v) or v < 0:
+                raise ForecastDocError('forecasts from %s.%s[%d] is %r: a finite number >= 0 is required' % (where, key, i, v))
+    for i, (low, high) in enumerate(zip(block['p50'], block['p90'])):
+        if low > high:
+            raise ForecastDocError('forecasts from %s: p50[%d] %r is above p90[%d] %r' % (where, i, low, i, high))
+
+
+def _finite(value):
+    """A JSON number that is finite as a float: not a bool, NaN, infinity or an integer too big for a float."""
+    if isinstance(value, bool) or not isinstance(value, (int, float)):
+        return False
+    try:
+        return math.isfinite(value)
+    except OverflowError:
+        return False
 
 
 def _check_bounds(doc, where):

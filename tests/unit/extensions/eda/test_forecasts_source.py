@@ -23,7 +23,7 @@ def state(cpu_p90, allocated=None, host_cpus=4, generated_at=1.0):
         vms[name] = {'vcpus': 2, 'cpu': {'p50': [p90 / 2], 'p90': [p90]}}
         if allocated:
             vms[name]['allocated_cpus'] = allocated[name]
-    return {'version': 1, 'generated_at': generated_at, 'host': 'hv1', 'host_cpus': host_cpus, 'vms': vms}
+    return {'version': 2, 'generated_at': generated_at, 'host': 'hv1', 'host_cpus': host_cpus, 'vms': vms}
 
 
 def test_conditions_hotspot_and_vm_over_allocation():

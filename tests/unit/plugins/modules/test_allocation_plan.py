@@ -31,7 +31,7 @@ class FakeModule(object):
 
 
 def doc(vms, age=0.0):
-    return {'version': 1, 'generated_at': time.time() - age, 'host': 'h', 'step_s': 60, 'vms': vms}
+    return {'version': 2, 'generated_at': time.time() - age, 'host': 'h', 'step_s': 60, 'vms': vms}
 
 
 def cpu_fc(p90, vcpus=2):
@@ -66,9 +66,9 @@ def test_stale_forecasts_give_an_empty_plan_with_the_reason():
 
 @pytest.mark.parametrize('bad, message', [
     ([], 'must be a JSON object'),
-    ({'version': 2, 'generated_at': 1, 'vms': {}}, 'version 2'),
-    ({'version': 1, 'vms': {}}, 'generated_at'),
-    ({'version': 1, 'generated_at': 1}, '"vms"'),
+    ({'version': 3, 'generated_at': 1, 'vms': {}}, 'version 3'),
+    ({'version': 2, 'vms': {}}, 'generated_at'),
+    ({'version': 2, 'generated_at': 1}, '"vms"'),
 ])
 def test_malformed_documents_are_named(bad, message):
     with pytest.raises(ForecastDocError, match=message):
@@ -102,7 +102,7 @@ def test_deeply_nested_and_oversized_files_are_refused_by_name(tmp_path):
         mod.load_forecasts(FakeModule(forecasts_path=str(deep)).params)
     big = tmp_path / 'big.json'
     with open(str(big), 'w') as handle:
-        handle.write('{"version": 1, "generated_at": 1, "vms": {}, "pad": "')
+        handle.write('{"version": 2, "generated_at": 1, "vms": {}, "pad": "')
         handle.write('x' * (17 << 20))
         handle.write('"}')
     with pytest.raises(ForecastDocError, match='larger than 16777216 bytes'):

@@ -13,6 +13,7 @@ import pytest
 
 torch = pytest.importorskip('torch')
 
+from ansible_collections.adaptive.intravm.plugins.module_utils.plan import forecast_doc  # noqa: E402
 from ansible_collections.adaptive.intravm.services.predictor import (  # noqa: E402
     checkpoint, daemon, model as mdl, sources, state as state_fmt)
 
@@ -71,17 +72,25 @@ def test_archive(tmp_path):
 
 
 def test_state_document_shape(tmp_path):
+    peak = state_fmt.peak_block([900, 3600], ['lstm', 'last_period_peak'], ([0.25, 0.3], [0.5, 0.7]),
+                                vcpu={0: ([0.2, 0.3], [0.4, 0.6])})
     entry = state_fmt.vm_entry('u-1', 2, 'lstm', [300, 900], ([0.1, 0.2], [0.3, 0.4]),
-                               vcpu={1: ([0.1, 0.1], [0.2, 0.2])}, net=([10.0, 11.0], [20.0, 21.0]), actual_cpu=0.15)
+                               vcpu={1: ([0.1, 0.1], [0.2, 0.2])}, net=([10.0, 11.0], [20.0, 21.0]), actual_cpu=0.15,
+                               cpu_peak=peak)
     doc = state_fmt.document('h', 12.5, 300, {'vm1': entry})
     path = str(tmp_path / 'f.json')
     state_fmt.write_atomic(path, doc)
     back = json.load(open(path))
-    assert back['version'] == 1 and back['step_s'] == 300 and back['generated_at'] == 12.5
+    assert back['version'] == 2 and back['step_s'] == 300 and back['generated_at'] == 12.5
     vm = back['vms']['vm1']
     assert vm['cpu'] == {'p50': [0.1, 0.2], 'p90': [0.3, 0.4]}
     assert vm['vcpu']['1']['p90'] == [0.2, 0.2] and vm['net']['p50'] == [10.0, 11.0]
     assert 'gpu' not in vm and vm['actual'] == {'cpu': 0.15}
+    assert vm['cpu_peak'] == {'windows_s': [900, 3600], 'models': ['lstm', 'last_period_peak'], 'p50': [0.25, 0.3],
+                              'p90': [0.5, 0.7], 'vcpu': {'0': {'p50': [0.2, 0.3], 'p90': [0.4, 0.6]}}}
+    assert forecast_doc.check(back, 'the state file') is back      # what the collection's reader accepts
+    assert 'cpu_peak' not in state_fmt.vm_entry('u-1', 2, 'lstm', [300], ([0.1], [0.3]))
+    assert state_fmt.peak_block([1.5, 6.0], ['lstm'] * 2, ([0, 0], [0, 0]))['windows_s'] == [1.5, 6]   # a sub-second step
 
 
 def test_rates_from_bulk_stats():
@@ -124,6 +133,10 @@ def test_config_errors_name_the_value(tmp_path):
     with pytest.raises(daemon.ConfigError, match='not valid JSON'):
         daemon.load_config(str(bad))
     assert daemon.load_config(overrides={'listen': 'unix:/run/p.sock', 'horizons': [6, 1]})['horizons'] == [1, 6]
+    for windows in ([], [0], [3, 289], [True], 3, [1.5]):
+        with pytest.raises(daemon.ConfigError, match='windows'):
+            daemon.load_config(overrides={'windows': windows})
+    assert daemon.load_config(overrides={'windows': [12, 3, 12]})['windows'] == [3, 12]
 
 
 def test_config_model_defaults_match_training_defaults():
@@ -131,3 +144,4 @@ def test_config_model_defaults_match_training_defaults():
     for key in ('hidden', 'chunk', 'online_lr'):
         assert config.DEFAULT_CONFIG[key] == training.DEFAULTS[key], key
     assert config.DEFAULT_CONFIG['horizons'] == list(training.DEFAULTS['horizons'])
+    assert config.DEFAULT_CONFIG['windows'] == list(training.DEFAULTS['windows'])

@@ -262,6 +262,9 @@ DAMAGE = {   # what a file that loads can still get wrong in the VM-track part
     'calib NaN': _extra(calib=[0.0, float('nan')]),
     'calib strings': _extra(calib=['a', 'b']),
     'no history': lambda extra: extra.pop('history'),
+    'windows other': _extra(windows=[3]),
+    'windows a tensor': _extra(windows=torch.tensor([3, 12])),
+    'no windows': lambda extra: extra.pop('windows'),
 }
 
 
@@ -310,7 +313,7 @@ def _valid_params():
 def _valid_extra():
     hist = torch.tensor([[1000.0 + t, 0.3, 10.0, float('nan'), 0.5, 0.0, float('nan')] for t in range(5)], dtype=torch.float64)
     return {'uuid': UUID, 'name': 'vm1', 'scale': 0.3, 'steps': 5, 'history': hist,
-            'state': torch.zeros(2, HIDDEN), 'calib': [0.0] * len(HORIZONS), 'saved_at': 1.0}
+            'state': torch.zeros(2, HIDDEN), 'calib': [0.0] * len(HORIZONS), 'windows': [3, 12], 'saved_at': 1.0}
 
 
 FILLS = st.sampled_from([0.0, 0.3, 1.0, -1.0, 2.5, 1e300, -1e-300, float('nan'), float('inf'), float('-inf')])

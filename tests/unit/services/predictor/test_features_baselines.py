@@ -49,6 +49,63 @@ def test_scale_divides_cpu_columns_and_targets():
     assert features.cpu_scale([0.0, 0.0, np.nan]) == features.MIN_SCALE
 
 
+def test_window_peak_targets_take_the_max_of_the_next_w_observed_steps():
+    cpu = np.array([0.1, np.nan, 0.5, 0.2, np.nan, np.nan, 0.3, np.inf, 3.0, 0.4])
+    y, m = features.window_peak_targets(cpu, (1, 3), scale=0.5)
+    assert y.shape == m.shape == (10, 2) and y.dtype == np.float32
+    # W=1: the next step alone; a gap (NaN, inf) is unknown, not zero demand
+    assert m[:, 0].tolist() == [False, True, True, False, False, True, False, True, True, False]
+    assert y[1, 0] == pytest.approx(1.0) and y[7, 0] == pytest.approx(features.CPU_CLIP / 0.5)   # clipped, then scaled
+    # W=3: max over t+1..t+3, known while one of them was observed and t+3 is inside the series
+    assert m[:, 1].tolist() == [True] * 7 + [False] * 3
+    assert y[0, 1] == pytest.approx(1.0) and y[3, 1] == pytest.approx(0.6) and y[4, 1] == pytest.approx(0.6) and y[5, 1] == pytest.approx(4.0)
+    assert (y[~m] == 0).all()
+
+
+def test_window_peaks_agree_with_a_loop_and_work_along_the_last_axis():
+    rng = np.random.RandomState(1)
+    x = rng.rand(3, 40)
+    x[rng.rand(3, 40) < 0.3] = np.nan
+    peak, ok = features.window_peaks(x, 5)
+    for v in range(3):
+        for t in range(40):
+            window = x[v, t + 1:t + 6]
+            known = t + 5 < 40 and np.isfinite(window).any()
+            assert ok[v, t] == known
+            assert peak[v, t] == (np.nanmax(window) if known else 0.0)
+    assert not features.window_peaks(x, 40)[1].any()
+
+
+def test_model_targets_put_horizons_before_windows():
+    cpu = series(50)
+    y, m = features.model_targets(cpu, (1, 6), (3,), scale=2.0)
+    y_h, _m = features.targets(cpu, (1, 6), scale=2.0)
+    assert y.shape == (50, 3) and np.array_equal(y[:, :2], y_h)
+    assert y[0, 2] == pytest.approx(cpu[1:4].max() / 2.0) and m[:-3, 2].all() and not m[-3:, 2].any()
+
+
+@pytest.mark.parametrize('name', [n for n, _f in baselines.WINDOW_BASELINES])
+@pytest.mark.parametrize('w', [3, 12])
+def test_window_baselines_never_look_ahead_and_latest_matches(name, w):
+    fn = dict(baselines.WINDOW_BASELINES)[name]
+    x = series()
+    p50, p90 = fn(x, w)
+    cut = 650
+    q50, q90 = fn(x[:cut], w)
+    assert np.allclose(p50[:cut], q50) and np.allclose(p90[:cut], q90)
+    assert (p90 >= p50 - 1e-12).all()
+    assert baselines.latest(name, x[:cut], w, baselines.WINDOW_BASELINES) == pytest.approx((q50[-1], q90[-1]))
+
+
+def test_named_window_baseline_values():
+    x = np.array([3.0, 1.0, 2.0, 0.0, 0.0, 5.0])
+    assert baselines.last_period_peak(x, 2)[0].tolist() == [3.0, 3.0, 2.0, 2.0, 0.0, 5.0]
+    ramp = np.arange(300, dtype=float)
+    p50, p90 = baselines.last_plus_peak_err_p90(ramp, 3)
+    # the peak of the next 3 steps of a ramp is always 3 above the last value; known 3 steps on
+    assert p50[299] == 299 and p90[299] == pytest.approx(302) and p90[2] == 2
+
+
 @pytest.mark.parametrize('name', [n for n, _f in baselines.BASELINES])
 @pytest.mark.parametrize('h', [1, 6])
 def test_baselines_never_look_ahead_and_latest_matches(name, h):

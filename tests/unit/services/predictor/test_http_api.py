@@ -36,7 +36,7 @@ from ansible_collections.adaptive.intravm.services.predictor import config, http
 from forecast_endpoint import Endpoint
 
 TOKEN = 'k3y-0f-the-fleet-controller-0123456789'
-DOC = {'version': 1, 'generated_at': 1.0, 'host': 'hv1', 'host_cpus': 4, 'step_s': 300,
+DOC = {'version': 2, 'generated_at': 1.0, 'host': 'hv1', 'host_cpus': 4, 'step_s': 300,
        'vms': {'web01': {'vcpus': 4, 'horizons_s': [300], 'cpu': {'p50': [0.9], 'p90': [1.0]}}}}
 
 

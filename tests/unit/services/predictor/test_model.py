@@ -1,7 +1,7 @@
 # -*- coding: utf-8 -*-
 # Copyright: (c) 2026, adaptive.intravm contributors
 # GNU General Public License v3.0+ (see COPYING or https://www.gnu.org/licenses/gpl-3.0.txt)
-"""Stacked per-VM LSTM: shapes, quantile order, independence of VMs, online learning, resets."""
+"""Stacked per-VM LSTM: shapes, quantile order, independence of VMs, online learning, resets, window-peak heads."""
 
 from __future__ import absolute_import, division, print_function
 __metaclass__ = type
@@ -14,6 +14,8 @@ torch = pytest.importorskip('torch')
 from ansible_collections.adaptive.intravm.services.predictor import features, model as mdl, training  # noqa: E402
 
 HZ = (1, 3)
+WIN = mdl.WINDOWS
+N_OUT = len(HZ) + len(WIN)
 
 
 def sine_series(n=600, period=48, level=0.3, amp=0.2, noise=0.02, seed=0):
@@ -24,12 +26,21 @@ def sine_series(n=600, period=48, level=0.3, amp=0.2, noise=0.02, seed=0):
 
 def test_shapes_and_quantile_order():
     net = mdl.StackedLSTM(1, 5, 8, HZ, seed=1).expand(4)
+    assert net.windows == WIN == tuple(training.DEFAULTS['windows']) and net.leads == HZ + WIN
     x = torch.randn(4, 2, 7, 5)
     pred, (h, c) = net.run(x)
-    assert pred.shape == (4, 2, 7, len(HZ), 2)
+    assert pred.shape == (4, 2, 7, N_OUT, 2)     # horizons, then windows
     assert h.shape == c.shape == (4, 2, 8)
     assert bool((pred[..., 0] <= pred[..., 1]).all())
-    assert net.bytes_per_vm() == 4 * (5 * 32 + 8 * 32 + 32 + 8 * 4 + 4)
+    assert net.bytes_per_vm() == 4 * (5 * 32 + 8 * 32 + 32 + 8 * 2 * N_OUT + 2 * N_OUT)
+
+
+def test_no_windows_is_the_horizon_only_model():
+    net = mdl.StackedLSTM(1, 5, 8, HZ, seed=1, windows=())
+    assert net.run(torch.randn(1, 2, 3, 5))[0].shape == (1, 2, 3, len(HZ), 2)
+    assert net.config() == {'n_inputs': 5, 'hidden': 8, 'horizons': list(HZ), 'windows': []}
+    with pytest.raises(ValueError, match='w_out'):   # weights of a model with windows do not fit it
+        mdl.StackedLSTM(1, 5, 8, HZ, windows=(), params=mdl.StackedLSTM(1, 5, 8, HZ).state_dict())
 
 
 def test_p50_anchored_on_current_value_and_rows_independent():
@@ -38,8 +49,10 @@ def test_p50_anchored_on_current_value_and_rows_independent():
     x[1, 0, 0, mdl.ANCHOR] = 5.0
     with torch.no_grad():
         base = net.run(x)[0]
-    # the anchor passes straight into P50; other rows are unaffected by row 1's input
-    assert float(base[1, 0, 0, 0, 0] - base[0, 0, 0, 0, 0]) == pytest.approx(5.0, abs=1.0)
+    # the anchor passes straight into P50, of the horizons and of the window peaks alike;
+    # other rows are unaffected by row 1's input
+    for k in range(N_OUT):
+        assert float(base[1, 0, 0, k, 0] - base[0, 0, 0, k, 0]) == pytest.approx(5.0, abs=1.0)
     x2 = x.clone()
     x2[2] = torch.randn(1, 1, 3)
     with torch.no_grad():
@@ -59,7 +72,7 @@ def _series_arrays(cpus):
     for cpu in cpus:
         hours = (np.arange(len(cpu)) * 5 / 60.0) % 24
         xs.append(features.feature_matrix(cpu, hours))
-        y, m = features.targets(cpu, HZ)
+        y, m = features.model_targets(cpu, HZ, WIN)
         ys.append(y)
         ms.append(m)
     return np.stack(xs), np.stack(ys), np.stack(ms)
@@ -92,8 +105,8 @@ def test_nan_loss_resets_that_vm_to_global_and_logs(caplog):
         learner.net.params['w_hh'][2] += float('nan')   # VM 2 has diverged
         learner.net.params['w_ih'][0] += 0.5            # VM 0 has adapted (kept)
     x = torch.randn(3, 4, 4)
-    y = torch.rand(3, 4, len(HZ))
-    m = torch.ones(3, 4, len(HZ), dtype=torch.bool)
+    y = torch.rand(3, 4, N_OUT)
+    m = torch.ones(3, 4, N_OUT, dtype=torch.bool)
     adapted = learner.net.params['w_ih'][0].detach().clone()
     with caplog.at_level('WARNING', logger='host_predictor'):
         losses = learner.update(x, y, m, learner.net.zero_state(1))
@@ -116,6 +129,34 @@ def test_global_training_beats_untrained_on_synthetic_series():
         loss0 = mdl.pinball(untrained.run(x.unsqueeze(0))[0], y.unsqueeze(0), m.unsqueeze(0))
         loss1 = mdl.pinball(trained.run(x.unsqueeze(0))[0], y.unsqueeze(0), m.unsqueeze(0))
     assert float(loss1) < float(loss0)
+
+
+def test_targets_without_the_window_columns_are_a_clear_error():
+    xs, ys, ms = _series_arrays([sine_series(n=100)])
+    with pytest.raises(ValueError, match=r'targets have 2 columns; horizons \[1, 3\] and windows \[3, 12\] need 4'):
+        training.train_global(xs, ys[..., :len(HZ)], ms[..., :len(HZ)], hidden=4, horizons=HZ, epochs=1)
+    learner = training.OnlineLearner(mdl.StackedLSTM(1, features.N_FEATURES, 4, HZ), 1)
+    with pytest.raises(ValueError, match='need 4'):
+        learner.update(xs[:, :8], ys[:, :8, :len(HZ)], ms[:, :8, :len(HZ)], learner.net.zero_state(1))
+
+
+def test_window_heads_learn_the_peak_above_the_point_forecast():
+    """On a series with short bursts the peak over 12 steps sits well above the value 1 step ahead; the heads learn that."""
+    rng = np.random.RandomState(0)
+    cpus = []
+    for _vm in range(4):
+        cpu = np.full(600, 0.2) + rng.rand(600) * 0.02
+        cpu[rng.choice(600, 60, replace=False)] = 0.8
+        cpus.append(cpu)
+    xs, ys, ms = _series_arrays(cpus)
+    net = training.train_global(xs, ys, ms, hidden=8, horizons=HZ, epochs=6, chunk=50, batch=4, lr=1e-2)
+    with torch.no_grad():
+        pred = net.run(torch.from_numpy(xs).unsqueeze(0))[0][0, :, 100:]
+    w12 = len(HZ) + WIN.index(12)
+    assert float(pred[..., w12, 0].mean()) > float(pred[..., 0, 0].mean()) + 0.2   # P50 of the 1-h peak vs of the next step
+    peaks = torch.from_numpy(ys[:, 100:, w12])
+    cover = (peaks <= pred[..., w12, 1])[torch.from_numpy(ms[:, 100:, w12])].float().mean()
+    assert 0.7 <= float(cover) <= 1.0
 
 
 def test_training_works_after_ansible_core_patched_sys_intern():

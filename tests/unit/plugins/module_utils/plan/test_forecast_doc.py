@@ -19,8 +19,12 @@ from hypothesis import strategies as st
 from ansible_collections.adaptive.intravm.plugins.module_utils.plan import forecast_doc
 from ansible_collections.adaptive.intravm.plugins.module_utils.plan.forecast_doc import ForecastDocError
 
-GOOD = {'version': 1, 'generated_at': 1.0, 'host': 'h', 'step_s': 60,
-        'vms': {'a': {'horizons_s': [60], 'vcpu': {'0': {'p50': [0.1], 'p90': [0.2]}}}}}
+PEAK = {'windows_s': [180, 720], 'models': ['lstm', 'last_period_peak'], 'p50': [0.2, 0.3], 'p90': [0.4, 0.6],
+        'vcpu': {'0': {'p50': [0.1, 0.2], 'p90': [0.3, 0.5]}, '1': {'p50': [0.0, 0], 'p90': [0.1, 1]}}}
+GOOD = {'version': 2, 'generated_at': 1.0, 'host': 'h', 'step_s': 60,
+        'vms': {'a': {'horizons_s': [60], 'vcpu': {'0': {'p50': [0.1], 'p90': [0.2]}}, 'cpu_peak': PEAK}}}
+GOOD_V1 = {'version': 1, 'generated_at': 1.0, 'host': 'h', 'step_s': 60,
+           'vms': {'a': {'horizons_s': [60], 'vcpu': {'0': {'p50': [0.1], 'p90': [0.2]}}}}}
 
 
 class Response(io.BytesIO):
@@ -44,6 +48,13 @@ def test_the_predictors_document_is_read_from_each_source(tmp_path):
     assert forecast_doc.load(path=str(path)) == GOOD
     assert forecast_doc.load(url='http://127.0.0.1:9177/forecasts', opener=opener_for(json.dumps(GOOD).encode())) == GOOD
     assert forecast_doc.load(doc=GOOD) is GOOD
+
+
+def test_version_1_without_cpu_peak_is_still_read():
+    assert forecast_doc.VERSION == 2 and forecast_doc.VERSIONS == (1, 2)
+    assert forecast_doc.load(doc=GOOD_V1) is GOOD_V1
+    assert forecast_doc.parse(json.dumps(GOOD_V1), 'a file') == GOOD_V1
+    assert forecast_doc.check(dict(GOOD, vms={'a': {'horizons_s': [60]}}), 'here')   # version 2 without cpu_peak
 
 
 def test_exactly_one_source():
@@ -77,10 +88,64 @@ def test_depth_of_a_value_handed_over_is_checked_without_recursion():
     ({'version': 1, 'generated_at': True, 'vms': {}}, 'generated_at'),
     ({'version': 1, 'generated_at': 1, 'vms': {'a': [1]}}, r"vms\['a'\] must be an object"),
     ({'version': '1', 'generated_at': 1, 'vms': {}}, "version '1'"),
+    ({'version': 3, 'generated_at': 1, 'vms': {}}, 'version 3; this collection reads versions 1, 2'),
+    ({'version': True, 'generated_at': 1, 'vms': {}}, 'version True'),
+    ({'version': 2, 'generated_at': 10 ** 400, 'vms': {}}, 'generated_at'),
 ])
 def test_shape_is_checked(bad, message):
     with pytest.raises(ForecastDocError, match=message):
         forecast_doc.check(bad, 'here')
+
+
+def _peak(**changes):
+    block = json.loads(json.dumps(PEAK))
+    for path, value in changes.items():
+        keys = path.split('__')
+        target = block
+        for key in keys[:-1]:
+            target = target[key]
+        if value is KeyError:
+            del target[keys[-1]]
+        else:
+            target[keys[-1]] = value
+    return dict(GOOD, vms={'web': {'horizons_s': [60], 'cpu_peak': block}})
+
+
+@pytest.mark.parametrize('bad, message', [
+    (dict(GOOD, vms={'web': {'cpu_peak': [0.1]}}), r"vms\['web'\]\.cpu_peak must be an object"),
+    (_peak(windows_s=KeyError), 'windows_s must be a list of 1 to 16 windows'),
+    (_peak(windows_s=[]), 'windows_s must be a list'),
+    (_peak(windows_s=[60] * 17, p50=[0.1] * 17, p90=[0.2] * 17), 'windows_s must be a list of 1 to 16'),
+    (_peak(windows_s=[180, 0]), r'windows_s\[1\] is 0'),
+    (_peak(windows_s=[180, float('inf')]), r'windows_s\[1\] is inf'),
+    (_peak(windows_s=[True, 720]), r'windows_s\[0\] is True'),
+    (_peak(models=['lstm']), 'models must be one model name per window'),
+    (_peak(models=['lstm', 'x' * 65]), 'models must be one model name per window'),
+    (_peak(p50=KeyError), r'cpu_peak\.p50 must be a list with one value per window \(2\)'),
+    (_peak(p90=[0.4]), r'cpu_peak\.p90 must be a list with one value per window'),
+    (_peak(p50=[0.2, float('nan')]), r'cpu_peak\.p50\[1\] is nan: a finite number >= 0'),
+    (_peak(p90=[0.4, float('inf')]), r'p90\[1\] is inf'),
+    (_peak(p50=[-0.1, 0.3]), r'p50\[0\] is -0\.1'),
+    (_peak(p50=['0.2', 0.3]), r"p50\[0\] is '0\.2'"),
+    (_peak(p90=[0.4, 10 ** 400]), r'p90\[1\] is 1000'),
+    (_peak(p50=[0.5, 0.3]), r'p50\[0\] 0\.5 is above p90\[0\] 0\.4'),
+    (_peak(vcpu=[PEAK]), 'vcpu must be an object of at most 4096 vCPUs'),
+    (_peak(vcpu=dict((str(i), {'p50': [0, 0], 'p90': [0, 0]}) for i in range(4097))), 'at most 4096 vCPUs'),
+    (_peak(vcpu={'x': {'p50': [0, 0], 'p90': [0, 0]}}), "vcpu: 'x' is not a vCPU index"),
+    (_peak(vcpu={'\u0661': {'p50': [0, 0], 'p90': [0, 0]}}), 'is not a vCPU index'),
+    (_peak(vcpu__0=[0.1, 0.2]), r'cpu_peak\.vcpu\[0\] must be an object of quantiles'),
+    (_peak(vcpu__0__p90=[0.3]), r'cpu_peak\.vcpu\[0\]\.p90 must be a list with one value per window'),
+    (_peak(vcpu__1__p50=[0.2, 0.0]), r'vcpu\[1\]: p50\[0\] 0\.2 is above p90\[0\] 0\.1'),
+    (_peak(vcpu__1__p90=[0.1, float('nan')]), r'vcpu\[1\]\.p90\[1\] is nan'),
+])
+def test_cpu_peak_is_checked_value_by_value(bad, message):
+    with pytest.raises(ForecastDocError, match=message):
+        forecast_doc.check(bad, 'here')
+
+
+def test_cpu_peak_in_a_version_1_document_is_checked_too():
+    with pytest.raises(ForecastDocError, match='above p90'):
+        forecast_doc.check(dict(_peak(p50=[0.5, 0.3]), version=1), 'here')
 
 
 def test_a_fifo_path_is_refused_without_blocking(tmp_path):
@@ -120,16 +185,19 @@ def test_fuzz_loader_returns_a_document_or_forecast_doc_error(body):
         doc = forecast_doc.load(url='http://127.0.0.1/f', opener=opener_for(body))
     except ForecastDocError:
         return
-    assert doc['version'] == 1 and isinstance(doc['vms'], dict)
+    assert doc['version'] in (1, 2) and isinstance(doc['vms'], dict)
 
 
 def test_a_big_hosts_document_fits_the_size_limit():
-    """1,000 VMs of 32 vCPUs with 6 horizons fit the size limit (what a big host publishes)."""
+    """1,000 VMs of 32 vCPUs with 6 horizons and 2 peak windows fit the size limit (what a big host publishes)."""
     series = {'p50': [0.123456] * 6, 'p90': [0.234567] * 6}
+    peaks = {'p50': [0.123456] * 2, 'p90': [0.234567] * 2}
     vm = {'uuid': 'u' * 36, 'vcpus': 32, 'model': 'lstm', 'horizons_s': [60] * 6, 'cpu': series,
-          'vcpu': dict((str(i), series) for i in range(32))}
-    body = json.dumps({'version': 1, 'generated_at': time.time(), 'vms': dict(('vm%04d' % i, vm) for i in range(1000))})
-    assert len(body) < forecast_doc.MAX_BYTES
+          'vcpu': dict((str(i), series) for i in range(32)),
+          'cpu_peak': dict(peaks, windows_s=[900, 3600], models=['last_plus_peak_err_p90'] * 2,
+                           vcpu=dict((str(i), peaks) for i in range(32)))}
+    body = json.dumps({'version': 2, 'generated_at': time.time(), 'vms': dict(('vm%04d' % i, vm) for i in range(1000))})
+    assert len(body) < forecast_doc.MAX_BYTES * 0.75
     assert len(forecast_doc.load(url='http://h/f', opener=opener_for(body.encode()))['vms']) == 1000
 
 
