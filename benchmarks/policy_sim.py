@@ -39,7 +39,8 @@ Model (all seeded by --seed, documented in docs/planner.md):
   reactive_peak (the highest demand of steps t-K .. t-1, the last period: what numad-
   or VPA-style reactive tools size on; the same as reactive at K = 1); predictive (the
   product's forecasts from history up to t-1: at K = 1 the one-step forecaster chosen by
-  --forecaster, at K > 1 the P90 (and P50) of the peak of the next K steps from
+  --forecaster, at K > 1 the P90 (and P50) of the peak of the next K steps: with
+  --forecaster lstm the predictor's window head (the cpu_peak it publishes), else
   services/predictor/memory_forecast.peak_quantiles, a causal, distribution-free
   forecaster of a window's peak, run per vCPU column; the last value where it has too
   little history yet); oracle (the true peak demand of steps t .. t+K-1; at K = 1 the
@@ -456,7 +457,12 @@ def feeds_for(demand, period, forecaster, policies):
         peak = ahead_max(demand, period)
         feeds['oracle'] = (peak, peak)
     if 'predictive' in policies:
-        feeds['predictive'] = forecaster.forecast(demand) if period == 1 else peak_forecast(demand, period)
+        if period == 1:
+            feeds['predictive'] = forecaster.forecast(demand)
+        elif getattr(forecaster, 'windows', False):
+            feeds['predictive'] = forecaster.forecast(demand, window=period)
+        else:
+            feeds['predictive'] = peak_forecast(demand, period)
     return feeds
 
 
@@ -906,8 +912,9 @@ def main(argv=None):
     default = [r for r in runs if r['period'] == default_period][0]
     res = default['policies']
     work = sweep.workload(default['overcommit'])
-    label = ('%s (period 1); P50/P90 of the peak of the next K steps, services/predictor/memory_forecast.peak_quantiles '
-             'per vCPU (period K > 1)' % forecaster.label)
+    label = ('%s (period 1); P50/P90 of the peak of the next K steps, %s per vCPU (period K > 1)'
+             % (forecaster.label, "the LSTM's window head" if getattr(forecaster, 'windows', False)
+                else 'services/predictor/memory_forecast.peak_quantiles'))
     meta = {
         'split': args.split, 'seed': args.seed, 'hosts': len(work), 'vms': sum(len(h) for h in work),
         'vcpus': int(sum(vm[1] for h in work for vm in h)), 'steps': t_len, 'host_cpus': args.host_cpus,

@@ -86,6 +86,9 @@ options:
         C(default_vm) and C(vms) (per VM C(min_cpus), C(max_cpus), C(dedicated), C(weight)),
         C(bandwidth) (C(link_mbps), C(vm_pf), C(headroom), C(reserve_frac)) and
         C(gpu) (C(vm_gpu), C(current_scheduler)). See docs/planner.md.
+      - C(lookahead_s) is how long the placement must hold, the loop's period. With the forecasts' window peaks
+        (C(cpu_peak)) the plan carries the peak over the shortest window that covers it; without them, the highest
+        forecast over the horizons up to it.
     type: dict
     default: {}
   resize:

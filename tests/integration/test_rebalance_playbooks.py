@@ -69,7 +69,7 @@ def play(name, extra, check=False, rc=0, env=None):
 
 def forecast(names, vcpus, load):
     one = {'p50': [load], 'p90': [load]}
-    return {'version': 1, 'generated_at': time.time(), 'host': 'localhost', 'step_s': 300,
+    return {'version': 2, 'generated_at': time.time(), 'host': 'localhost', 'step_s': 300,
             'vms': dict((n, {'vcpus': vcpus, 'model': 'recorded', 'horizons_s': [300], 'cpu': one,
                              'vcpu': dict((str(i), one) for i in range(vcpus))}) for n in names)}
 
@@ -281,3 +281,22 @@ def test_resize_is_opt_in_bounded_live_only_and_runs_under_its_tag(libvirtd, mak
     assert dom.vcpusFlags(libvirt_harness.libvirt.VIR_DOMAIN_AFFECT_LIVE) == 2
     assert dom.vcpusFlags(libvirt_harness.libvirt.VIR_DOMAIN_AFFECT_CONFIG) == 1     # live only
     assert fixed.vcpusFlags(libvirt_harness.libvirt.VIR_DOMAIN_AFFECT_LIVE) == 1
+
+
+def test_the_plan_carries_the_forecast_peak_until_the_next_run(libvirtd, make_domain, tmp_path):
+    """rebalance_period_s picks the window peak the placement must hold: the 15-minute peak fits one CPU,
+    the hour's does not, so only a run with an hourly period moves a vCPU."""
+    dom = make_domain('period', vcpus=2)
+    libvirt_harness.pin_vcpus(dom, {0})
+    start = read_pins(dom, 'live')
+    forecasts, _state_dir, extra = setup(tmp_path, [dom.name()], load=0.4)   # both vCPUs on CPU 0: 0.8, fits
+    doc = json.loads(forecasts.read_text())
+    peak = {'p50': [0.4, 0.7], 'p90': [0.45, 0.8]}
+    doc['vms'][dom.name()]['cpu_peak'] = {'windows_s': [900, 3600], 'p50': peak['p50'], 'p90': peak['p90'],
+                                          'vcpu': {'0': peak, '1': peak}}
+    forecasts.write_text(json.dumps(doc))
+    quarter = play('rebalance.yml', extra, check=True)                              # default: 900 s
+    hour = play('rebalance.yml', dict(extra, rebalance_period_s=3600), check=True)
+    assert 'no move: the current placement already meets the forecasts' in quarter, 'the 15-minute peak (0.45 + 0.45) fits CPU 0'
+    assert 'forecast at 1.60 (p90) over capacity' in hour, 'the hour peak (0.8 + 0.8) does not: one vCPU moves'
+    assert read_pins(dom, 'live') == start, 'check mode changed the domain'

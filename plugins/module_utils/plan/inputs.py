@@ -185,23 +185,53 @@ def resource_peak(fc, name, resource, quantile, lookahead_s):
     return max(values[i] for i in idx)
 
 
+def peak_window(fc, name, lookahead_s):
+    """Index of the cpu_peak window the placement must hold for, or None without window peaks.
+
+    A placement holds until the loop's next run, so the planner wants the peak
+    over that period: the shortest published window that covers lookahead_s,
+    else the longest there is (also when lookahead_s is None).
+    """
+    block = fc.get('cpu_peak')
+    if block is None:
+        return None
+    windows = block.get('windows_s') if isinstance(block, dict) else None
+    if not isinstance(windows, (list, tuple)) or not windows:
+        raise PlannerInputError('forecast for VM %r cpu_peak has no windows_s list' % name)
+    ws = [_number(w, 'forecast for VM %r cpu_peak.windows_s[%d]' % (name, i)) for i, w in enumerate(windows)]
+    covering = [i for i, w in enumerate(ws) if lookahead_s is not None and w >= lookahead_s]
+    if covering:
+        return min(covering, key=lambda i: ws[i])
+    return ws.index(max(ws))
+
+
 def vcpu_demands(fc, name, n_vcpus, quantile, lookahead_s, unknown):
     """Per-vCPU demand (fraction of one host CPU, at most 1) from one VM's forecast.
 
-    Per-vCPU forecasts win; vCPUs without one get the VM-wide value (a fraction
-    of all its vCPUs, so the same fraction of each); without either, `unknown`.
+    Window peaks (cpu_peak, the demand's highest point over the coming window)
+    win over point forecasts at horizons, per vCPU and VM-wide; per-vCPU
+    forecasts win over VM-wide ones (a fraction of all its vCPUs, so the same
+    fraction of each); without any, `unknown`.
     """
     if fc is None:
         return [unknown] * n_vcpus, []
     idx = horizon_indices(fc, name, lookahead_s) if (fc.get('cpu') or fc.get('vcpu')) else []
-    whole = resource_peak(fc, name, 'cpu', quantile, lookahead_s)
+    k = peak_window(fc, name, lookahead_s)
+    peaks = fc['cpu_peak'] if k is not None else {}
+    n_windows = len(peaks.get('windows_s', ()))
+    whole = (_series(peaks, quantile, n_windows, 'forecast for VM %r cpu_peak' % name)[k] if k is not None
+             else resource_peak(fc, name, 'cpu', quantile, lookahead_s))
     per = fc.get('vcpu') or {}
+    per_peak = peaks.get('vcpu') or {}
     n_horizons = len(fc['horizons_s']) if idx else 0
     warnings = []
     out = []
     for i in range(n_vcpus):
         block = per.get(str(i), per.get(i)) if isinstance(per, dict) else None
-        if block is not None:
+        peak = per_peak.get(str(i), per_peak.get(i)) if isinstance(per_peak, dict) else None
+        if peak is not None:
+            value = _series(peak, quantile, n_windows, ('forecast for VM %r cpu_peak.vcpu[%d]', (name, i)))[k]
+        elif block is not None:
             values = _series(block, quantile, n_horizons, ('forecast for VM %r vcpu[%d]', (name, i)))
             value = max(values[j] for j in idx)
         elif whole is not None:
@@ -209,7 +239,7 @@ def vcpu_demands(fc, name, n_vcpus, quantile, lookahead_s, unknown):
         else:
             value = unknown
         out.append(min(1.0, value))
-    extra = sorted(k for k in per if _index(k) is None or _index(k) >= n_vcpus) if isinstance(per, dict) else []
+    extra = sorted(key for key in per if _index(key) is None or _index(key) >= n_vcpus) if isinstance(per, dict) else []
     if extra:
         warnings.append('forecast for VM %r names vCPUs %s it does not have (%d vCPUs); ignored'
                         % (name, ', '.join(str(k) for k in extra), n_vcpus))

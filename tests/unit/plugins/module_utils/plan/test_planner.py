@@ -291,6 +291,27 @@ def test_forecast_quantile_and_lookahead_are_used():
     assert moves_of(plan(t, cur, forecasts, {'quantile': 'p50'})) == []
 
 
+def test_window_peaks_cover_the_lookahead_and_win_over_horizons():
+    """The placement holds until the next run: plan for the peak of the shortest window that covers it."""
+    t = topo(**NO_SMT)
+    cur = {'a': vm(['0', '0'])}
+    point = {'horizons_s': [60], 'cpu': {'p50': [0.3], 'p90': [0.4]}}   # alone: 0.8, within one CPU
+    peaks = {'windows_s': [900, 3600], 'p50': [0.35, 0.5], 'p90': [0.45, 0.7]}
+    forecasts = {'a': dict(point, cpu_peak=peaks)}
+    assert moves_of(plan(t, cur, {'a': point}, {'lookahead_s': 900})) == []
+    assert moves_of(plan(t, cur, forecasts, {'lookahead_s': 900})) == []        # 15-min peak: 0.9
+    assert len(moves_of(plan(t, cur, forecasts, {'lookahead_s': 1800}))) == 1   # the hour's peak: 1.4
+    assert len(moves_of(plan(t, cur, forecasts, {'lookahead_s': 7200}))) == 1   # longer than any: the longest
+    assert len(moves_of(plan(t, cur, forecasts))) == 1                          # no lookahead: the longest
+    # per-vCPU peaks win over the VM-wide ones: vCPU 1 alone is hot
+    per = dict(peaks, vcpu={'0': {'p50': [0.3, 0.3], 'p90': [0.3, 0.3]}, '1': {'p50': [0.9, 0.9], 'p90': [0.95, 0.95]}})
+    assert len(moves_of(plan(t, cur, {'a': dict(point, cpu_peak=per)}, {'lookahead_s': 900}))) == 1   # 0.3 + 0.95 > 1
+    for bad, match in (({'windows_s': []}, 'no windows_s'), (dict(peaks, windows_s=[900, -1]), r'windows_s\[1\]'),
+                       (dict(peaks, p90=[0.45]), 'one value per'), (dict(peaks, p90=[0.45, float('nan')]), r'p90\[1\]')):
+        with pytest.raises(PlannerInputError, match=match):
+            plan(t, cur, {'a': dict(point, cpu_peak=bad)}, {'lookahead_s': 900})
+
+
 # ------------------------------------------------------------------ devices
 def test_vf_min_rates_never_exceed_link_speed():
     forecasts = {
