@@ -514,10 +514,10 @@ def print_report(rep):
     if loop and len(loop['pair_ratios']) < 2:
         print('VERDICT: none: %d pair gives no interval (use --blocks 4 or more)' % len(loop['pair_ratios']))
     elif loop:
-        verdict = ('below 1: the loop reduced vCPU delay' if loop['ci95'][1] < 1 else
-                   'above 1: the loop added vCPU delay' if loop['ci95'][0] > 1 else
+        verdict = ('lies below 1: the loop reduced vCPU delay' if loop['ci95'][1] < 1 else
+                   'lies above 1: the loop added vCPU delay' if loop['ci95'][0] > 1 else
                    'includes 1: no difference shown at this length')
-        print('VERDICT: the interval %s is %s' % (_fmt_ci(loop), verdict))
+        print('VERDICT: the interval %s %s' % (_fmt_ci(loop), verdict))
 
 
 def plot(path, names, sampler, blocks, runs):
