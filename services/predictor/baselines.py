@@ -62,14 +62,19 @@ def vpa_p90(x, h, window=DAY_STEPS, margin=VPA_MARGIN):
     return p90, p90.copy()
 
 
+def _last_plus_resolved_p90(x, outcome, lag, window):
+    """Last value, and last value plus the P90 of the errors (outcome[t] - x[t - lag]) already resolved in the last day."""
+    err = np.zeros_like(x)
+    if lag < len(x):
+        err[lag:] = outcome[lag:] - x[:-lag]   # the forecast made at t-lag is resolved at t
+    p90_err = np.percentile(_window(err, window), ERR_QUANTILE, axis=1)
+    p90_err[:lag] = 0.0
+    return x.copy(), x + np.maximum(p90_err, 0.0)
+
+
 def last_plus_err_p90(x, h, window=DAY_STEPS):
     """Last value, and last value plus the P90 of the h-step errors already resolved in the last day."""
-    err = np.zeros_like(x)
-    if h < len(x):
-        err[h:] = x[h:] - x[:-h]          # error of the forecast made at t-h, known at t
-    p90_err = np.percentile(_window(err, window), ERR_QUANTILE, axis=1)
-    p90_err[:h] = 0.0
-    return x.copy(), x + np.maximum(p90_err, 0.0)
+    return _last_plus_resolved_p90(x, x, h, window)
 
 
 def _trailing_max(x, w):
@@ -85,12 +90,7 @@ def last_period_peak(x, w):
 
 def last_plus_peak_err_p90(x, w, window=DAY_STEPS):
     """Last value, and last value plus the P90 of (peak of the next w - last value) over the windows that ended in the last day."""
-    err = np.zeros_like(x)
-    if w < len(x):
-        err[w:] = _trailing_max(x, w)[w:] - x[:-w]   # the window that began after t-w has ended at t
-    p90_err = np.percentile(_window(err, window), ERR_QUANTILE, axis=1)
-    p90_err[:w] = 0.0
-    return x.copy(), x + np.maximum(p90_err, 0.0)
+    return _last_plus_resolved_p90(x, _trailing_max(x, w), w, window)
 
 
 BASELINES = (
