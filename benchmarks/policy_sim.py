@@ -444,8 +444,21 @@ def peak_forecast(demand, k, q=PEAK_QUANTILE):
     return np.clip(p50, 0.0, 1.0), np.clip(p90, 0.0, 1.0)
 
 
-def feeds_for(demand, period, forecaster, policies):
-    """{policy: (p50, p90)}, row t: what a plan made at the start of step t is fed."""
+def predictive_feed(demand, period, forecaster):
+    """(p50, p90) of the product's forecasts for a (T, V) matrix, row t from rows < t."""
+    if period == 1:
+        return forecaster.forecast(demand)
+    if getattr(forecaster, 'windows', False):
+        return forecaster.forecast(demand, window=period)
+    return peak_forecast(demand, period)
+
+
+def feeds_for(demand, period, forecaster, policies, predictive=None):
+    """{policy: (p50, p90)}, row t: what a plan made at the start of step t is fed.
+
+    predictive: that policy's feed when already made (the LSTM forecasts every
+    host's columns in one batch, see Sweep.predictive_feeds).
+    """
     last = np.vstack([demand[:1], demand[:-1]])
     feeds = {}
     if 'reactive' in policies:
@@ -457,12 +470,7 @@ def feeds_for(demand, period, forecaster, policies):
         peak = ahead_max(demand, period)
         feeds['oracle'] = (peak, peak)
     if 'predictive' in policies:
-        if period == 1:
-            feeds['predictive'] = forecaster.forecast(demand)
-        elif getattr(forecaster, 'windows', False):
-            feeds['predictive'] = forecaster.forecast(demand, window=period)
-        else:
-            feeds['predictive'] = peak_forecast(demand, period)
+        feeds['predictive'] = predictive if predictive is not None else predictive_feed(demand, period, forecaster)
     return feeds
 
 
@@ -474,7 +482,7 @@ def build_workload(vms, args, overcommit):
     return [[(n, nv, vcpu_demand(d, nv, rng, args.alpha, args.phase_hours * 12)) for n, nv, d in h] for h in hosts]
 
 
-def run_host(host, args, forecaster, topo, policies=POLICIES, period=1):
+def run_host(host, args, forecaster, topo, policies=POLICIES, period=1, predictive=None):
     """{policy: figures of one host} for every policy, at one period; plus '_floor'."""
     names = [h[0] for h in host]
     nvs = [h[1] for h in host]
@@ -486,7 +494,7 @@ def run_host(host, args, forecaster, topo, policies=POLICIES, period=1):
     vm_of = np.repeat(np.arange(len(names)), nvs)
     cpu_node = np.arange(args.host_cpus) // (args.host_cpus // args.nodes)
     t_len = demand.shape[0]
-    feeds = feeds_for(demand, period, forecaster, [p for p in policies if p != 'static'])
+    feeds = feeds_for(demand, period, forecaster, [p for p in policies if p != 'static'], predictive)
     pol = planner_policy(args)
     delay_steps = int(math.floor(args.apply_delay))
     delay_frac = args.apply_delay - delay_steps
@@ -560,8 +568,9 @@ _JOB = {}
 def _run_task(task):
     """One (host, policy) of the job in _JOB (forked workers inherit it)."""
     i, policy = task
+    made = _JOB['predictive'][i] if _JOB.get('predictive') and policy == 'predictive' else None
     return i, policy, run_host(_JOB['work'][i], _JOB['args'], _JOB['forecaster'], _JOB['topo'], (policy,),
-                               _JOB['period'])[policy]
+                               _JOB['period'], made)[policy]
 
 
 class Sweep(object):
@@ -587,8 +596,11 @@ class Sweep(object):
         keys = dict((p, (level, None if p == 'static' else period, p)) for p in policies)
         todo = [(i, p) for p in policies if keys[p] not in self.results for i in range(len(work))]
         if todo:
-            _JOB.update(work=work, args=self.args, forecaster=self.forecaster, topo=self.topo, period=period)
-            jobs = self.args.jobs if self.args.forecaster != 'lstm' else 1
+            _JOB.update(work=work, args=self.args, forecaster=self.forecaster, topo=self.topo, period=period,
+                        predictive=None)
+            if getattr(self.forecaster, 'windows', False) and any(p == 'predictive' for _i, p in todo):
+                _JOB['predictive'] = self.predictive_feeds(work, period)
+            jobs = self.args.jobs
             if jobs > 1 and len(todo) > 1:
                 pool = multiprocessing.get_context('fork').Pool(min(jobs, len(todo)))
                 try:
@@ -613,6 +625,22 @@ class Sweep(object):
                 entry[p] = self.results[keys[p]][i]
             per_host.append(entry)
         return per_host
+
+    def predictive_feeds(self, work, period):
+        """[(p50, p90) per host], made here so the workers that plan need no torch.
+
+        With a pretrained global model every column adapts its own online model
+        (training.OnlineLearner), so a column's forecasts do not depend on the
+        others it is batched with: one batch over all hosts keeps torch's
+        per-call overhead out of the sweep. Without one (--split all) each host
+        trains its global model on its own first rows, so hosts go one by one.
+        """
+        demands = [np.hstack([vm[2] for vm in host]) for host in work]
+        if getattr(self.forecaster, 'pretrain_on', None) is None:
+            return [predictive_feed(d, period, self.forecaster) for d in demands]
+        p50, p90 = predictive_feed(np.hstack(demands), period, self.forecaster)
+        edges = np.cumsum([0] + [d.shape[1] for d in demands])
+        return [(p50[:, a:b], p90[:, a:b]) for a, b in zip(edges[:-1], edges[1:])]
 
     def choose_overcommit(self):
         """(overcommit, sweep): the lowest of OVERCOMMIT_LEVELS at which static leaves >= 5 % unserved.
@@ -837,7 +865,7 @@ def parse_args(argv):
     p.add_argument('--err-quantile', type=float, default=0.9, help='baseline: quantile of one-step error')
     p.add_argument('--planner-quantile', choices=['p50', 'p90', 'auto'], default='p90',
                    help="the planner's demand quantile; auto: p50 plus the share of p90 - p50 the host has room for")
-    p.add_argument('--jobs', type=int, default=1, help='worker processes (hosts x policies in parallel; 1 with lstm)')
+    p.add_argument('--jobs', type=int, default=1, help='worker processes (hosts x policies in parallel; the LSTM forecasts in the parent, batched)')
     p.add_argument('--json', dest='json_out')
     p.add_argument('--png', help='hourly unserved demand per policy of the default run')
     p.add_argument('--png-sweep', help='unserved demand against moves per VM-hour, every policy and period')
