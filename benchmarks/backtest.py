@@ -189,7 +189,7 @@ def score_windows(ys, ms, preds, scales, scored_rows, parity, n_horizons, window
         mask = ms[:, :, col]
         forecasts = baseline_forecasts(baselines.WINDOW_BASELINES, filled, lengths, w)
         forecasts['lstm'] = (preds[:, :, col, 0].astype(np.float64), preds[:, :, col, 1].astype(np.float64))
-        choice, forecasts['selected'] = served(forecasts, ['lstm'] + WINDOW_BASELINE_NAMES, y, mask, w, select_window)
+        choice, forecasts['selected'] = served(forecasts, list(selector.PEAK_CANDIDATES), y, mask, w, select_window)
         scored = mask & scored_rows
         block = summarise(forecasts, order, y, scored, WINDOW_BASELINE_NAMES)
         block.update(window_steps=w, selected_lstm_share=float((choice == 0)[scored].mean()), by_split={})
@@ -303,7 +303,7 @@ def main(argv=None):
     forecasts['lstm_aci'] = (lstm50, selector.calibrate_series(lstm50, lstm90_raw, y, ms[:, :, hk], h, selector.CAL_GAMMA_TRIED))
 
     # Served forecast: per VM, the candidate with the lowest recent pinball loss.
-    choice, forecasts['selected'] = served(forecasts, ['lstm'] + BASELINE_NAMES, y, ms[:, :, hk], h, args.select_window)
+    choice, forecasts['selected'] = served(forecasts, list(selector.CANDIDATES), y, ms[:, :, hk], h, args.select_window)
 
     order = ['lstm'] + BASELINE_NAMES + ['lstm_aci', 'selected']
     result = {'vms': int(subset.sum()), 'horizon_steps': h, 'models': {}}

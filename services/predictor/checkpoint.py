@@ -102,13 +102,15 @@ def is_float_tensor(value):
     return torch.is_tensor(value) and value.layout == torch.strided and value.is_floating_point()
 
 
-def load(path, expect_shapes=None, check_extra=None):
+def load(path, expect_shapes=None, check_extra=None, adapt=None):
     """(params, extra) or None when absent; a corrupt or mismatched file is set aside and None returned.
 
     check_extra(extra) raises on a value the caller cannot use and returns what it
     will use, so a file that loads but would break the caller is set aside too.
     It runs before the weights are checked: the plain part says what the file was
     written for (its horizons and windows), which explains a shape mismatch better.
+    adapt(params, checked) returns the weights the caller uses (an older layout
+    re-laid, see model.regrow_heads); the shapes are checked after it.
     """
     if not os.path.exists(path):
         return None
@@ -125,6 +127,9 @@ def load(path, expect_shapes=None, check_extra=None):
             params[name] = tensor.float()   # what the model holds and computes in: float64 1e300 is not finite there
             if not bool(torch.isfinite(params[name]).all()):
                 raise ValueError('parameter %s is not finite' % name)
+        if adapt is not None:
+            params = adapt(params, checked)
+        for name, tensor in params.items():
             if expect_shapes is not None and tuple(tensor.shape) != tuple(expect_shapes.get(name, ())):
                 raise ValueError('parameter %s has shape %s, expected %s' % (name, tuple(tensor.shape), expect_shapes.get(name)))
         if expect_shapes is not None and set(params) != set(expect_shapes):

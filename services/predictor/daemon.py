@@ -60,8 +60,6 @@ HIST_COLS = 7   # (t, cpu, net, disk, mem, steal, gpu)
 # Memory peaks are forecast from a week of resolved peak ratios and a day's floor (memory_forecast).
 MEMORY_HISTORY = 8 * features.DAY_STEPS
 NET_MODEL = 'last_plus_err_p90'
-CANDIDATES = ('lstm',) + tuple(name for name, _fn in baselines.BASELINES)
-PEAK_CANDIDATES = ('lstm',) + tuple(name for name, _fn in baselines.WINDOW_BASELINES)
 
 
 class VmTrack(object):
@@ -82,10 +80,10 @@ class VmTrack(object):
         self.rejected = collections.Counter()
         self.pending = collections.deque()
         self.calib = [selector.Calibrator() for _index in range(n_horizons)]
-        self.select = selector.Selector(CANDIDATES)
+        self.select = selector.Selector(selector.CANDIDATES)
         self.served = 'lstm'
         self.peak_pending = collections.deque()
-        self.peak_select = [selector.Selector(PEAK_CANDIDATES) for _index in range(n_windows)]
+        self.peak_select = [selector.Selector(selector.PEAK_CANDIDATES) for _index in range(n_windows)]
         self.last_forecast = None
         self.mem_used = collections.deque(maxlen=MEMORY_HISTORY)   # guest working set bytes per step (NaN: none)
         self.pressure = {}                                          # the guest's memory pressure now
@@ -110,25 +108,38 @@ def _matrix(extra, key, rows, cols):
     return value.double()
 
 
-def check_windows(saved, windows):
-    """Refuse a checkpoint written for other peak windows than the configured ones (None: from before window peaks).
+def saved_windows(saved):
+    """The peak windows (steps) a checkpoint was written for: [] from before window peaks (None)."""
+    if saved is None:
+        return []
+    if not (isinstance(saved, list) and all(isinstance(w, int) and not isinstance(w, bool) and w >= 1 for w in saved)):
+        raise ValueError('windows %r is not a list of step counts' % (saved,))
+    return saved
 
-    Its output weights have another shape; this says why in the log, where the
-    shape alone would not.
+
+def regrow(params, written_for, horizons, windows, what):
+    """params re-laid for the configured windows when the file was written for others (model.regrow_heads).
+
+    An upgrade from before window peaks, or a changed `windows` setting, keeps
+    the learned LSTM and horizon heads instead of discarding them; a file whose
+    output weights fit neither layout still fails the shape check and is set aside.
     """
-    if not (isinstance(saved, list) and all(isinstance(w, int) and not isinstance(w, bool) for w in saved) and saved == list(windows)):
-        raise ValueError('written for peak windows %r, this daemon forecasts windows %r (steps): a checkpoint from '
-                         'before window-peak forecasts, or the windows setting changed' % (saved, list(windows)))
+    if written_for == list(windows):
+        return params
+    out = mdl.regrow_heads(params, horizons, written_for, windows)
+    LOG.info('%s: written for peak windows %s, this daemon forecasts %s (steps): kept its LSTM and horizon heads, '
+             'new window heads start from the nearest horizon head', what, written_for, list(windows))
+    return out
 
 
-def check_global_extra(extra, windows):
-    """The plain part of a global model (train-global writes {'config': model.config(), ...}): its windows must match."""
+def check_global_extra(extra):
+    """The plain part of a global model (train-global writes {'config': model.config(), ...}), with the windows it has."""
     config = extra.get('config') if isinstance(extra, dict) else None
-    check_windows(config.get('windows') if isinstance(config, dict) else None, windows)
-    return extra
+    windows = saved_windows(config.get('windows') if isinstance(config, dict) else None)
+    return dict(extra, windows=windows)
 
 
-def check_vm_extra(extra, hidden, n_horizons, windows):
+def check_vm_extra(extra, hidden, n_horizons):
     """The VM track a checkpoint restores (see save_vm), checked against the configuration.
 
     A file whose weights are fine but whose history has the wrong width or whose
@@ -137,7 +148,7 @@ def check_vm_extra(extra, hidden, n_horizons, windows):
     """
     if not isinstance(extra, dict):
         raise ValueError('extra is a %s, not a dict' % type(extra).__name__)
-    check_windows(extra.get('windows'), windows)
+    written_for = saved_windows(extra.get('windows'))
     scale, steps, calib = extra.get('scale'), extra.get('steps'), extra.get('calib')
     if not (_finite_number(scale) and features.MIN_SCALE <= scale <= features.CPU_CLIP):
         raise ValueError('scale %r is not in [%g, %g]' % (scale, features.MIN_SCALE, features.CPU_CLIP))
@@ -154,7 +165,7 @@ def check_vm_extra(extra, hidden, n_horizons, windows):
     state = _matrix(extra, 'state', 2, hidden)
     if not bool(torch.isfinite(state).all()) or bool((state[0].abs() > 1).any()):
         raise ValueError('LSTM state is not finite or its output is outside [-1, 1]')
-    return {'scale': float(scale), 'steps': steps, 'calib': [float(k) for k in calib],
+    return {'scale': float(scale), 'steps': steps, 'calib': [float(k) for k in calib], 'windows': written_for,
             'history': [tuple(row) for row in hist.tolist()],
             'state': (state[0].float().reshape(1, -1), state[1].float().reshape(1, -1))}
 
@@ -315,7 +326,9 @@ def make_global(cfg):
     path = cfg.get('global_model')
     if path:
         shapes = dict((k, tuple(v.shape)) for k, v in fresh.params.items())
-        loaded = checkpoint.load(path, shapes, lambda extra: check_global_extra(extra, cfg['windows']))
+        loaded = checkpoint.load(path, shapes, check_global_extra,
+                                 lambda params, extra: regrow(params, extra['windows'], cfg['horizons'], cfg['windows'],
+                                                              'global model %s' % path))
         if loaded is not None:
             LOG.info('global model loaded from %s', path)
             return mdl.StackedLSTM(1, features.N_FEATURES, cfg['hidden'], cfg['horizons'], params=loaded[0], windows=cfg['windows'])
@@ -398,7 +411,9 @@ class Predictor(object):
         one = self.global_model.select([0])
         shapes = dict((k, tuple(v.shape)) for k, v in one.items())
         loaded = checkpoint.load(self._ckpt_path(uuid), shapes,
-                                 lambda extra: check_vm_extra(extra, self.global_model.hidden, len(self.horizons), self.windows))
+                                 lambda extra: check_vm_extra(extra, self.global_model.hidden, len(self.horizons)),
+                                 lambda params, extra: regrow(params, extra['windows'], self.horizons, self.windows,
+                                                              'checkpoint of domain %s' % name))
         params = lstm_state = None
         if loaded is not None:
             params, saved = loaded
@@ -589,7 +604,7 @@ class Predictor(object):
         p50 = np.maximum(lstm[:, 0], 0.0)
         p90 = np.array([track.calib[j].apply(p50[j], max(lstm[j, 1], 0.0)) for j in range(len(hz))])
         cands = {'lstm': (p50, p90)}
-        for name, _fn in baselines.BASELINES:
+        for name in selector.CANDIDATES[1:]:
             pairs = [baselines.latest(name, cpu, h) for h in hz]
             cands[name] = (np.array([a for a, _b in pairs]), np.array([b for _a, b in pairs]))
         track.pending.append((track.steps, cands))
@@ -634,7 +649,7 @@ class Predictor(object):
             track.peak_pending.popleft()
         p50 = np.maximum(lstm[:, 0], 0.0)
         cands = {'lstm': (p50, np.maximum(lstm[:, 1], p50))}
-        for name, _fn in baselines.WINDOW_BASELINES:
+        for name in selector.PEAK_CANDIDATES[1:]:
             pairs = [baselines.latest(name, cpu, w, baselines.WINDOW_BASELINES) for w in ws]
             cands[name] = (np.array([a for a, _b in pairs]), np.array([b for _a, b in pairs]))
         track.peak_pending.append((track.steps, cands))

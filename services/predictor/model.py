@@ -164,6 +164,37 @@ class StackedLSTM(object):
         return torch.stack(outs, dim=2), state
 
 
+def regrow_heads(params, horizons, windows, new_windows):
+    """Weights of a model with (horizons, windows) output heads, re-laid for (horizons, new_windows).
+
+    What an upgrade or a changed `windows` setting needs instead of discarding a
+    VM's learning: the LSTM and the horizon heads are kept as they are; a window
+    it had keeps its head; a new window W starts from the head of the longest
+    horizon <= W (the forecast of demand at t+W, below the peak of t+1..t+W but
+    read from the same hidden state), or the shortest horizon without one, and
+    the online updates train it on the window's peaks from there.
+    """
+    horizons, windows, new_windows = list(horizons), list(windows), list(new_windows)
+    n_q = len(QUANTILES)
+
+    def source(w):
+        if w in windows:
+            return len(horizons) + windows.index(w)
+        shorter = [h for h in horizons if h <= w]
+        return horizons.index(max(shorter) if shorter else min(horizons))
+
+    cols = []
+    for o in list(range(len(horizons))) + [source(w) for w in new_windows]:
+        cols.extend(range(o * n_q, (o + 1) * n_q))
+    out = dict(params)
+    for name in ('w_out', 'b_out'):
+        if params[name].shape[-1] != (len(horizons) + len(windows)) * n_q:
+            raise ValueError('%s has %d output columns, not %d for horizons %s and windows %s'
+                             % (name, params[name].shape[-1], (len(horizons) + len(windows)) * n_q, horizons, windows))
+        out[name] = params[name][..., cols].clone()
+    return out
+
+
 def pinball(pred, target, mask=None):
     """Summed-over-quantiles pinball loss, mean over valid entries.
 

@@ -5,7 +5,8 @@
 
 Selection: each candidate's pinball loss on forecasts that have already
 resolved (made at least h steps ago) is summed over a trailing window; the
-lowest wins for that VM. Calibration: the P90 spread (P90 - P50) is scaled by
+lowest wins for that VM. The candidates are quantile forecasters only
+(CANDIDATES, PEAK_CANDIDATES). Calibration: the P90 spread (P90 - P50) is scaled by
 a per-VM factor that grows after a miss and shrinks after a hit (adaptive
 conformal inference, Gibbs & Candes 2021), so coverage tracks 90 %.
 """
@@ -19,6 +20,16 @@ import math
 import numpy as np
 
 Q90 = 0.9
+# What a selector may serve: the LSTM, or the baseline whose P90 is a forecast
+# quantile too (last value plus the P90 of its resolved errors). The point
+# baselines (last value, EWMA, last period's peak ...) repeat P50 as P90: served,
+# they won on pinball in quiet spells and then covered 81-85 % instead of 90 %;
+# window_p90 (the P90 of a day's levels) cost pinball at H = 6 and 12. Chosen on
+# the tuning split (odd VM ids); see docs/predictor.md (backtest).
+SERVED_BASELINE = 'last_plus_err_p90'
+SERVED_WINDOW_BASELINE = 'last_plus_peak_err_p90'
+CANDIDATES = ('lstm', SERVED_BASELINE)
+PEAK_CANDIDATES = ('lstm', SERVED_WINDOW_BASELINE)
 # Off by default: on the tuning split (odd VM ids, July) the LSTM's own P90 already
 # covered ~90 % and the correction, fed back h steps late, cost pinball loss at H=6.
 CAL_GAMMA = 0.0

@@ -7,8 +7,10 @@ Forecaster.forecast(demand, window) takes a (T, V) demand matrix (per-vCPU,
 0..1) and returns (p50, p90) where row t uses rows < t only: of row t itself
 (window None), or of the peak of rows t .. t+window-1, the demand a placement
 made at t must carry until the next plan (the model's window head, as the
-daemon publishes it in cpu_peak). As in the daemon, every
-column starts from one global model and adapts online walk-forward, the way
+daemon publishes it in cpu_peak). Like the daemon, each column serves the LSTM
+or the last-plus-P90-error baseline, whichever had the lower pinball loss on
+the forecasts resolved in the last day (selector.CANDIDATES, PEAK_CANDIDATES). As
+in the daemon, every column starts from one global model and adapts online walk-forward, the way
 benchmarks/backtest.py runs it. The global model is either trained once on
 other columns (pretrain(): policy_sim passes the calibration VMs, so the
 simulated VMs and days are never trained on offline) or, without that, on
@@ -23,11 +25,12 @@ __metaclass__ = type
 import numpy as np
 import torch
 
-from ansible_collections.adaptive.intravm.services.predictor import baselines, features, training
+from ansible_collections.adaptive.intravm.services.predictor import baselines, features, selector, training
 
 WARMUP_STEPS = 7 * features.DAY_STEPS
 HORIZONS = (1,)
 STEP_S = 300.0
+SELECT_WINDOW = 288   # the daemon's selector window (selector.Selector)
 
 
 def _arrays(demand, warm, windows):
@@ -107,15 +110,38 @@ class Forecaster(object):
                 for j, known_after in enumerate(learner.leads):
                     known[:, max(0, t1 - t0 - known_after):, j] = False   # not resolved by t1 yet
                 learner.update(torch.from_numpy(xs[:, t0:t1]), torch.from_numpy(ys[:, t0:t1]), torch.from_numpy(known), start)
-        made *= scales[:, None, None]
+        made = np.maximum(made * scales[:, None, None], 0.0)
+        made[:, :, 1] = np.maximum(made[:, :, 1], made[:, :, 0])
+        base = baselines.last_plus_peak_err_p90 if window else baselines.last_plus_err_p90
+        b50, b90 = np.zeros((n_v, n_t)), np.zeros((n_v, n_t))
+        for v in range(n_v):
+            b50[v], b90[v] = base(demand[:, v], lead)
+        s50, s90 = served((made[:, :, 0], made[:, :, 1]), (b50, b90), demand.T, lead, bool(window))
         # made at t-1 for row t (or rows t .. t+window-1), so row t uses rows < t
         p50 = np.zeros((n_t, n_v))
         p90 = np.zeros((n_t, n_v))
-        p50[1:] = made[:, :-1, 0].T
-        p90[1:] = made[:, :-1, 1].T
-        for v in range(n_v):
-            fn = baselines.last_plus_peak_err_p90 if window else baselines.last_plus_err_p90
-            b50, b90 = fn(demand[:, v], lead)
-            p50[1:warm, v] = b50[:warm - 1]
-            p90[1:warm, v] = b90[:warm - 1]
+        p50[1:] = s50[:, :-1].T
+        p90[1:] = s90[:, :-1].T
+        p50[1:warm] = b50[:, :warm - 1].T
+        p90[1:warm] = b90[:, :warm - 1].T
         return np.clip(p50, 0.0, 1.0), np.clip(np.maximum(p90, p50), 0.0, 1.0)
+
+
+def served(lstm, base, demand, lead, peak, window=SELECT_WINDOW):
+    """(p50, p90) [V, T] made at t: the LSTM's or the baseline's, whichever the daemon's selector serves.
+
+    As services/predictor/daemon.py does per VM: the lower pinball loss over
+    the forecasts resolved in the last `window` steps (one made at t resolves
+    at t + lead against demand[t + lead], or with peak against the peak of
+    demand[t + 1 .. t + lead]). demand is [V, T].
+    """
+    n_v, n_t = demand.shape
+    target = np.zeros((n_v, n_t))
+    known = np.zeros((n_v, n_t), dtype=bool)
+    if n_t > lead:
+        ahead = np.lib.stride_tricks.sliding_window_view(demand[:, 1:], lead, axis=1)
+        target[:, :n_t - lead] = ahead.max(axis=2) if peak else demand[:, lead:]
+        known[:, :n_t - lead] = True
+    losses = np.stack([selector.pinball_pair(target, *lstm), selector.pinball_pair(target, *base)])
+    choice = selector.rolling_choice(losses, known, lead, window)
+    return np.where(choice == 0, lstm[0], base[0]), np.where(choice == 0, lstm[1], base[1])

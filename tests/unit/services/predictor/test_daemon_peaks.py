@@ -18,7 +18,7 @@ import pytest
 torch = pytest.importorskip('torch')
 
 from ansible_collections.adaptive.intravm.plugins.module_utils.plan import forecast_doc  # noqa: E402
-from ansible_collections.adaptive.intravm.services.predictor import checkpoint, daemon, features, model as mdl  # noqa: E402
+from ansible_collections.adaptive.intravm.services.predictor import baselines, checkpoint, daemon, features, model as mdl, selector  # noqa: E402
 
 from unit.services.predictor.test_daemon_faults import HIDDEN, HORIZONS, UUID, make_cfg, started  # noqa: E402
 
@@ -54,7 +54,7 @@ def test_cpu_peak_is_published_per_vm_and_per_vcpu_in_the_units_of_cpu(tmp_path)
     vm = doc['vms']['vm1']
     peak = vm['cpu_peak']
     assert peak['windows_s'] == [3, 12]                      # steps of step_s = 1 s
-    assert len(peak['models']) == 2 and set(peak['models']) <= set(daemon.PEAK_CANDIDATES)
+    assert len(peak['models']) == 2 and set(peak['models']) <= set(selector.PEAK_CANDIDATES)
     assert all(0 <= a <= b for a, b in zip(peak['p50'], peak['p90']))
     # split over the vCPUs by the same shares as the horizons' forecast (vCPU 0 is busier)
     assert sorted(peak['vcpu']) == sorted(vm['vcpu']) == ['0', '1']
@@ -66,18 +66,21 @@ def test_cpu_peak_is_published_per_vm_and_per_vcpu_in_the_units_of_cpu(tmp_path)
 
 
 def test_peaks_resolve_against_the_max_over_the_window(tmp_path):
-    """Demand alternating 0.2 / 0.8: the peak of every window of 3 or more is 0.8, which the last 3 steps' peak forecasts exactly."""
+    """Demand alternating 0.2 / 0.8: each forecast made w steps ago is scored against the max of the w steps since."""
     pred = attached(tmp_path)
-    docs = run(pred, [[0.8 if t % 2 else 0.2] for t in range(40)])
+    series = [0.8 if t % 2 else 0.2 for t in range(40)]
+    docs = run(pred, [[v] for v in series])
     track = pred.vms[UUID]
+    name = selector.SERVED_WINDOW_BASELINE
     for j, w in enumerate(pred.windows):
-        losses = track.peak_select[j].losses
-        assert len(losses['last_period_peak']) == track.steps - w       # one per forecast made w steps ago or more
-        assert max(list(losses['last_period_peak'])[1:]) == pytest.approx(0.0, abs=1e-6)   # the first saw one step only
-        assert np.mean(losses['last_value']) > 0.3                       # right only after the 0.8 steps
+        losses = list(track.peak_select[j].losses[name])
+        assert len(losses) == track.steps - w       # one per forecast made w steps ago or more
+        b50, b90 = baselines.last_plus_peak_err_p90(np.array(series), w)
+        want = [float(selector.pinball_pair(max(series[s + 1:s + w + 1]), b50[s], b90[s])) for s in range(len(losses))]
+        assert losses == pytest.approx(want, abs=1e-9)
+        assert len(track.peak_select[j].losses['lstm']) == len(losses)
     peak = docs[-1]['vms']['vm1']['cpu_peak']
-    assert peak['models'] == ['last_period_peak', 'last_period_peak']
-    assert peak['p50'] == peak['p90'] == pytest.approx([0.8, 0.8], abs=1e-6)
+    assert set(peak['models']) <= set(selector.PEAK_CANDIDATES)
 
 
 def test_targets_of_the_online_update_include_the_window_peaks(tmp_path):
@@ -104,27 +107,58 @@ def _strip_windows(blob):
     return blob
 
 
-def test_a_vm_checkpoint_from_before_window_peaks_is_set_aside_with_a_clear_log(tmp_path, caplog):
+def _columns(params, outputs):
+    """The w_out / b_out columns of output heads `outputs` (two quantiles each)."""
+    cols = [c for o in outputs for c in (2 * o, 2 * o + 1)]
+    return params['w_out'][..., cols], params['b_out'][..., cols]
+
+
+def test_a_vm_checkpoint_from_before_window_peaks_keeps_its_learning(tmp_path, caplog):
+    """An upgrade keeps the VM's LSTM and horizon heads; each window head starts from its nearest horizon head."""
     started(tmp_path).checkpoint_all()
     path = os.path.join(str(tmp_path), 'state', 'models', UUID + '.pt')
-    torch.save(_strip_windows(torch.load(path, weights_only=True)), path)
+    old = _strip_windows(torch.load(path, weights_only=True))
+    torch.save(old, path)
     with caplog.at_level('INFO', logger='host_predictor'):
-        pred = started(tmp_path, steps=3)
-    assert 'written for peak windows None, this daemon forecasts windows [3, 12]' in caplog.text
-    assert 'new model from the global model' in caplog.text
-    assert pred.vms[UUID].steps == 3 and 'cpu_peak' in pred.doc['vms']['vm1']
+        pred = attached(tmp_path)
+    assert 'written for peak windows [], this daemon forecasts [3, 12] (steps): kept its LSTM and horizon heads' in caplog.text
+    assert 'restored model from checkpoint' in caplog.text
+    assert not [n for n in os.listdir(os.path.dirname(path)) if '.corrupt-' in n]
+    track = pred.vms[UUID]
+    assert track.steps == old['extra']['steps']
+    got = pred.bank.learner.net.select([track.row])
+    assert torch.equal(got['w_ih'], old['params']['w_ih']) and torch.equal(got['w_hh'], old['params']['w_hh'])
+    n_h = len(HORIZONS)
+    kept = _columns(old['params'], range(n_h))
+    assert all(torch.equal(a, b) for a, b in zip(_columns(got, range(n_h)), kept))
+    # windows 3 and 12 start from the longest horizon <= W: 3 for both here (HORIZONS [1, 3])
+    longest = _columns(old['params'], [HORIZONS.index(3)] * 2)
+    assert all(torch.equal(a, b) for a, b in zip(_columns(got, [n_h, n_h + 1]), longest))
+    assert 'cpu_peak' in run(pred, [[0.5]] * 3)[-1]['vms']['vm1']
+
+
+def test_a_checkpoint_whose_weights_fit_no_layout_is_still_set_aside(tmp_path, caplog):
+    started(tmp_path).checkpoint_all()
+    path = os.path.join(str(tmp_path), 'state', 'models', UUID + '.pt')
+    blob = torch.load(path, weights_only=True)
+    blob['extra']['windows'] = [6]      # says one window, holds the weights of two
+    torch.save(blob, path)
+    with caplog.at_level('INFO', logger='host_predictor'):
+        attached(tmp_path)
+    assert 'output columns' in caplog.text and 'new model from the global model' in caplog.text
     assert [n for n in os.listdir(os.path.dirname(path)) if n.startswith(UUID + '.pt.corrupt-')]
 
 
-def test_a_global_model_from_before_window_peaks_falls_back_to_an_untrained_one(tmp_path, caplog):
-    old = mdl.StackedLSTM(1, features.N_FEATURES, HIDDEN, HORIZONS, windows=())
+def test_a_global_model_from_before_window_peaks_keeps_its_training(tmp_path, caplog):
+    old = mdl.StackedLSTM(1, features.N_FEATURES, HIDDEN, HORIZONS, windows=(), seed=3)
     path = str(tmp_path / 'global.pt')
     checkpoint.save(path, old.params, {'config': old.config(), 'vms': 3})
     with caplog.at_level('INFO', logger='host_predictor'):
         pred = attached(tmp_path, global_model=path)
-    assert 'written for peak windows [], this daemon forecasts windows [3, 12]' in caplog.text
-    assert 'starting from an untrained model' in caplog.text
+    assert 'global model %s: written for peak windows [], this daemon forecasts [3, 12]' % path in caplog.text
+    assert 'global model loaded' in caplog.text
     assert pred.global_model.windows == (3, 12)
+    assert torch.equal(pred.global_model.params['w_ih'], old.params['w_ih'])
     assert 'cpu_peak' in run(pred, [[0.5]] * 3)[-1]['vms']['vm1']
 
 

@@ -175,3 +175,18 @@ def test_training_works_after_ansible_core_patched_sys_intern():
     out = subprocess.run([sys.executable, '-c', code], capture_output=True, text=True, env=os.environ.copy(), timeout=120, check=False)
     assert out.returncode == 0, out.stderr[-2000:]
     assert float(out.stdout.split()[-1]) < 0
+
+
+def test_regrow_heads_keeps_the_lstm_and_lays_out_windows_from_the_nearest_horizon():
+    net = mdl.StackedLSTM(2, 5, 3, (1, 3, 6), seed=1, windows=(3,))
+    out = mdl.regrow_heads(net.params, (1, 3, 6), (3,), (12, 3, 2))
+    grown = mdl.StackedLSTM(2, 5, 3, (1, 3, 6), params=out, windows=(12, 3, 2))   # shapes check
+    w = net.params['w_out']
+    head = dict((o, w[..., 2 * o:2 * o + 2]) for o in range(4))   # horizons 1, 3, 6, then window 3
+    want = [head[0], head[1], head[2], head[2], head[3], head[0]]  # 12 <- horizon 6; 3 kept; 2 <- horizon 1
+    for o, cols in enumerate(want):
+        assert torch.equal(grown.params['w_out'][..., 2 * o:2 * o + 2], cols)
+    for name in ('w_ih', 'w_hh', 'b'):
+        assert torch.equal(grown.params[name], net.params[name])
+    with pytest.raises(ValueError, match='output columns'):
+        mdl.regrow_heads(net.params, (1, 3, 6), (), (3,))

@@ -72,3 +72,22 @@ def test_window_peaks_forecast_the_coming_peak_causally():
     pre.forecast(d[:400], window=6)
     pre.forecast(d[:400])
     assert sorted(pre.global_models) == [(), (6,)]
+
+
+def test_served_picks_what_the_daemon_would_from_resolved_losses_only():
+    """served(): the candidate with the lower pinball over resolved forecasts; before any resolved, the LSTM."""
+    n, lead = 40, 3
+    actual = np.tile(np.array([[0.2, 0.8]]), (1, n // 2))   # one column, 0.2 / 0.8 alternating
+    peak = np.full((1, n), 0.8)                               # the peak of any 3 rows ahead
+    right = (peak.copy(), peak.copy())
+    wrong = (np.full((1, n), 0.1), np.full((1, n), 0.1))
+    s50, s90 = sim_adapter.served(wrong, right, actual, lead, peak=True)
+    assert (s50[0, :lead] == 0.1).all()              # nothing resolved yet: the LSTM
+    assert (s50[0, lead:] == 0.8).all() and (s90[0, lead:] == 0.8).all()
+    # a wrong baseline is never served once the LSTM is right
+    s50, _s90 = sim_adapter.served(right, wrong, actual, lead, peak=True)
+    assert (s50 == 0.8).all()
+    # horizons resolve against the value lead steps ahead: here the last value is right half the time
+    at = np.roll(actual, -lead, axis=1)
+    s50, _s90 = sim_adapter.served((at, at), (actual, actual), actual, lead, peak=False)
+    assert (s50[0, lead:n - lead] == at[0, lead:n - lead]).all()
