@@ -97,6 +97,7 @@ def plan(topology, current, forecasts, policy=None):
     else:
         state.demand.update(by_quantile[pol['quantile']])
     _check_satisfiable(state, planned, pins, usable)
+    state.vm_demand = dict((name, sum(state.demand[(name, i)] for i in range(len(pins[name])))) for name in planned)
 
     # Background load: VMs we do not plan keep what they have.
     for name in unplanned:
@@ -109,7 +110,7 @@ def plan(topology, current, forecasts, policy=None):
     _place_loose(state, loose, pins, homes, moves)
     _repair_spread(state, planned, homes, moves)
     hot_before = dict((c, state.load[c]) for c in state.hot(pol['capacity']))
-    _rebalance(state, pol, homes, moves)
+    _rebalance(state, pol, moves)
 
     allocations, vcpu_plan, numa_plan = _targets(state, planned, pins, current, topology, pol)
     result = {
@@ -284,7 +285,7 @@ def _overflow(load, cap):
     return load - cap if load > cap else 0.0
 
 
-def _best_move(state, pol, homes, key):
+def _best_move(state, pol, key):
     """(net, ratio, benefit, cost, target) of the best move for a placed vCPU, or None."""
     name = key[0]
     d = state.demand[key]
@@ -300,13 +301,15 @@ def _best_move(state, pol, homes, key):
         weight = state.policy[name]['weight']
         cost_model = pol['cost']
         relief_src = _overflow(src_load, cap) - _overflow(src_load - d, cap)
+        # the VM's memory follows its vCPUs' nodes: a move that changes them changes every vCPU's remote share
+        others = frozenset(state.node_of[c] for c in state.vm_cpus.get(name, {}))
+        numa_unit = cost_model['numa'] * state.vm_demand[name]
+        remote_now = state.interleave_remote(others | {state.node_of[src]})
         # no target can beat this bound (an empty target, the cheapest move): skip the scan
-        bound = (weight * relief_src - cost_model['churn'] - cost_model['cache'] * d
-                 + cost_model['numa'] * d * state.remote_factor(homes[name], src))
+        bound = (weight * relief_src - cost_model['churn'] - cost_model['cache'] * d + numa_unit * remote_now)
         if bound <= pol['hysteresis']:
             return None
         src_group = state.group_of[src]
-        src_rf = state.remote_factor(homes[name], src)
         floor = pol['hysteresis']
 
         def score(load, cpu, gid):
@@ -314,7 +317,7 @@ def _best_move(state, pol, homes, key):
             cost = cost_model['churn'] + cost_model['cache'] * d
             if gid != src_group:
                 cost += cost_model['cache_domain'] * d
-            cost += cost_model['numa'] * d * (state.remote_factor(homes[name], cpu) - src_rf)
+            cost += numa_unit * (state.interleave_remote(others | {state.node_of[cpu]}) - remote_now)
             return benefit, cost
 
         def better(best, candidates):
@@ -359,7 +362,7 @@ def _best_move(state, pol, homes, key):
         state.drop_back(key, lifted)
 
 
-def _bound(state, pol, homes, key, low):
+def _bound(state, pol, key, low):
     """Optimistic benefit/cost ratio of moving key (an empty target, the cheapest move), or None.
 
     Loads on a hotspot only fall as vCPUs leave it, so this stays an upper
@@ -374,13 +377,14 @@ def _bound(state, pol, homes, key, low):
     cap = pol['capacity']
     relief = state.policy[key[0]]['weight'] * (_overflow(load, cap) - _overflow(load - d, cap)
                                                - (_overflow(low + d, cap) - _overflow(low, cap)))
-    cost = cm['churn'] + cm['cache'] * d - cm['numa'] * d * state.remote_factor(homes[key[0]], src)
+    nodes = frozenset(state.node_of[c] for c in state.vm_cpus.get(key[0], {}))
+    cost = cm['churn'] + cm['cache'] * d - cm['numa'] * state.vm_demand[key[0]] * state.interleave_remote(nodes)
     if relief - cost <= pol['hysteresis']:
         return None
     return relief / cost if cost > EPS else float('inf')
 
 
-def _rebalance(state, pol, homes, moves):
+def _rebalance(state, pol, moves):
     """Relieve hotspots: lazy best-ratio-first greedy within the move budget."""
     budget = pol['max_moves']
     moved = set()
@@ -392,7 +396,7 @@ def _rebalance(state, pol, homes, moves):
         low = min(lows) if lows else 0.0
         for key in sorted(state.on_cpu[cpu]):
             if key not in moved:
-                bound = _bound(state, pol, homes, key, low)
+                bound = _bound(state, pol, key, low)
                 if bound is not None:
                     heapq.heappush(heap, (-bound, key))
 
@@ -406,7 +410,7 @@ def _rebalance(state, pol, homes, moves):
         if key in moved:
             continue
         searches -= 1
-        found = _best_move(state, pol, homes, key)
+        found = _best_move(state, pol, key)
         if found is None:
             continue
         if heap and found[1] < -heap[0][0] - EPS:

@@ -53,6 +53,7 @@ class HostState(object):
         self.on_cpu = dict((c, set()) for c in self.node_of)  # cpu -> placed (vm, vcpu) keys
         self.demand = {}         # (vm, vcpu) -> demand
         self.policy = {}         # vm -> its policy entry
+        self.vm_demand = {}      # vm -> the sum of its vCPUs' demand (planned VMs)
 
     # -- loads -------------------------------------------------------------
     def _set_load(self, cpu, value):
@@ -233,12 +234,18 @@ class HostState(object):
         pool = self.groups[gid] if vm in self.dedicated else self.open[gid]
         return pool[0][0] if pool else None
 
-    def remote_factor(self, home, cpu):
-        """How much farther than local the memory of a VM homed on `home` is from cpu."""
-        node = self.node_of[cpu]
-        if home is None or node == home:
+    def interleave_remote(self, nodes):
+        """Mean remote factor of a VM whose vCPUs (evenly) and memory (interleaved) span `nodes`.
+
+        The plan's memory follows its vCPUs (one node: strict there; several:
+        interleaved over them, see _targets), so a vCPU on node a finds 1/k of
+        the pages on each of the k nodes; factor distance/10 - 1 for each remote one.
+        """
+        k = len(nodes)
+        if k < 2:
             return 0.0
-        return max(0.0, self.distance.get((home, node), 20) / 10.0 - 1.0)
+        far = sum(max(0.0, self.distance.get((a, b), 20) / 10.0 - 1.0) for a in nodes for b in nodes if a != b)
+        return far / (k * k)
 
     def hot(self, capacity):
         return [c for c in sorted(self.usable) if self.load[c] > capacity + 1e-9]

@@ -143,6 +143,21 @@ def test_numa_cost_prefers_home_node_and_crosses_only_when_it_pays():
     assert moves_of(plan(t, cur, {'a': fc(0.7, 0.7), 'x': fc(0.9)}, {'cost': {'numa': 2.0}})) == []
 
 
+def test_crossing_nodes_costs_the_whole_vms_remote_memory_once_it_interleaves():
+    """Splitting a VM over two nodes interleaves all of its memory: every vCPU, not just the moved one, goes half remote."""
+    t = topo(nodes=2, cores=4, threads=1)  # node 0: 0-3, node 1: 4-7
+    # CPU 0 is 0.2 over; node 1 is empty. Moving one 0.6 vCPU over costs 0.1 x 1.1 x 0.6 = 0.066 for it
+    # alone (taken), but 0.1 x 1.1 x 3.0 / 2 = 0.165 once the VM's memory interleaves: not worth 0.2 of relief
+    cur = {'a': vm(['0', '0', '1', '2'], node=0), 'x': vm(['3'], node=0)}
+    r = plan(t, cur, {'a': fc(0.6, 0.6, 0.9, 0.9), 'x': fc(0.9)})
+    assert moves_of(r, 'rebalance') == [] and r['plan']['numa_memory'] == []
+    # a VM already spread over both nodes pays no NUMA cost for a move between them
+    cur = {'a': vm(['0', '0', '4'], node=None), 'x': vm(['1', '2', '3'], node=0)}
+    r = plan(t, cur, {'a': fc(0.6, 0.6, 0.5), 'x': fc(0.9, 0.9, 0.9)})
+    move = moves_of(r, 'rebalance')[0]
+    assert move['to'] in ('5', '6', '7') and move['cost'] == pytest.approx(0.01 + 0.02 * 0.6 + 0.05 * 0.6)
+
+
 def test_cache_domain_is_preferred():
     caches = [{'id': 0, 'level': 3, 'type': 'both', 'size_bytes': 1, 'cpus': '0-1'},
               {'id': 1, 'level': 3, 'type': 'both', 'size_bytes': 1, 'cpus': '2-3'}]
