@@ -40,7 +40,8 @@ Model (all seeded by --seed, documented in docs/planner.md):
   or VPA-style reactive tools size on; the same as reactive at K = 1); predictive (the
   product's forecasts from history up to t-1: at K = 1 the one-step forecaster chosen by
   --forecaster, at K > 1 the P90 (and P50) of the peak of the next K steps: with
-  --forecaster lstm the predictor's window head (the cpu_peak it publishes), else
+  --forecaster lstm what the predictor serves in cpu_peak (its window head or the
+  last-plus-P90-of-peak-errors baseline, per column by the daemon's selector), else
   services/predictor/memory_forecast.peak_quantiles, a causal, distribution-free
   forecaster of a window's peak, run per vCPU column; the last value where it has too
   little history yet); oracle (the true peak demand of steps t .. t+K-1; at K = 1 the
@@ -941,7 +942,7 @@ def main(argv=None):
     res = default['policies']
     work = sweep.workload(default['overcommit'])
     label = ('%s (period 1); P50/P90 of the peak of the next K steps, %s per vCPU (period K > 1)'
-             % (forecaster.label, "the LSTM's window head" if getattr(forecaster, 'windows', False)
+             % (forecaster.label, "the LSTM's window head or the baseline the daemon's selector serves" if getattr(forecaster, 'windows', False)
                 else 'services/predictor/memory_forecast.peak_quantiles'))
     meta = {
         'split': args.split, 'seed': args.seed, 'hosts': len(work), 'vms': sum(len(h) for h in work),
