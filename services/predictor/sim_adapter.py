@@ -116,7 +116,7 @@ class Forecaster(object):
         b50, b90 = np.zeros((n_v, n_t)), np.zeros((n_v, n_t))
         for v in range(n_v):
             b50[v], b90[v] = base(demand[:, v], lead)
-        s50, s90 = served((made[:, :, 0], made[:, :, 1]), (b50, b90), demand.T, lead, bool(window))
+        s50, s90 = served((made[:, :, 0], made[:, :, 1]), (b50, b90), demand.T, lead, bool(window), learn_from)
         # made at t-1 for row t (or rows t .. t+window-1), so row t uses rows < t
         p50 = np.zeros((n_t, n_v))
         p90 = np.zeros((n_t, n_v))
@@ -127,13 +127,15 @@ class Forecaster(object):
         return np.clip(p50, 0.0, 1.0), np.clip(np.maximum(p90, p50), 0.0, 1.0)
 
 
-def served(lstm, base, demand, lead, peak, window=SELECT_WINDOW):
+def served(lstm, base, demand, lead, peak, scored_from=0, window=SELECT_WINDOW):
     """(p50, p90) [V, T] made at t: the LSTM's or the baseline's, whichever the daemon's selector serves.
 
     As services/predictor/daemon.py does per VM: the lower pinball loss over
     the forecasts resolved in the last `window` steps (one made at t resolves
     at t + lead against demand[t + lead], or with peak against the peak of
-    demand[t + 1 .. t + lead]). demand is [V, T].
+    demand[t + 1 .. t + lead]). demand is [V, T]. Forecasts made before
+    scored_from (the rows the global model was trained on) are not scored:
+    their losses would flatter the LSTM.
     """
     n_v, n_t = demand.shape
     target = np.zeros((n_v, n_t))
@@ -141,7 +143,7 @@ def served(lstm, base, demand, lead, peak, window=SELECT_WINDOW):
     if n_t > lead:
         ahead = np.lib.stride_tricks.sliding_window_view(demand[:, 1:], lead, axis=1)
         target[:, :n_t - lead] = ahead.max(axis=2) if peak else demand[:, lead:]
-        known[:, :n_t - lead] = True
+        known[:, scored_from:n_t - lead] = True
     losses = np.stack([selector.pinball_pair(target, *lstm), selector.pinball_pair(target, *base)])
     choice = selector.rolling_choice(losses, known, lead, window)
     return np.where(choice == 0, lstm[0], base[0]), np.where(choice == 0, lstm[1], base[1])

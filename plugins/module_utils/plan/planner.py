@@ -327,7 +327,8 @@ def _best_move(state, pol, key):
                     continue
                 benefit, cost = score(load, cpu, cgid)
                 net = benefit - cost
-                if net > floor:
+                # relief first: a move that adds overflow is not one, whatever NUMA it saves
+                if net > floor and benefit > EPS:
                     cand = (net, benefit / cost if cost > EPS else float('inf'), -cpu)
                     if best is None or cand > best[0]:
                         best = (cand, benefit, cost, cpu)
@@ -389,6 +390,11 @@ def _rebalance(state, pol, moves):
     budget = pol['max_moves']
     moved = set()
     heap = []
+    latest = {}   # key -> the bound of its newest heap entry; older entries are skipped
+
+    def push(key, bound):
+        latest[key] = bound
+        heapq.heappush(heap, (-bound, key))
 
     def offer(cpu):
         # the least load any open CPU offers: an empty-enough target bounds every move's benefit
@@ -398,7 +404,7 @@ def _rebalance(state, pol, moves):
             if key not in moved:
                 bound = _bound(state, pol, key, low)
                 if bound is not None:
-                    heapq.heappush(heap, (-bound, key))
+                    push(key, bound)
 
     for cpu in state.hot(pol['capacity']):
         offer(cpu)
@@ -406,15 +412,16 @@ def _rebalance(state, pol, moves):
     # gain) from costing a search per vCPU; candidates come best bound first
     searches = pol['max_evaluations']
     while heap and budget > 0 and searches > 0:
-        key = heapq.heappop(heap)[1]
-        if key in moved:
+        neg, key = heapq.heappop(heap)
+        if key in moved or latest.get(key) != -neg:
             continue
         searches -= 1
         found = _best_move(state, pol, key)
         if found is None:
+            latest.pop(key, None)
             continue
         if heap and found[1] < -heap[0][0] - EPS:
-            heapq.heappush(heap, (-found[1], key))  # another candidate may do better: look at it first
+            push(key, found[1])  # another candidate may do better: look at it first
             continue
         net, ratio, benefit, cost, target = found
         src_cpu = state.where[key]
@@ -429,8 +436,12 @@ def _rebalance(state, pol, moves):
                            '(%.2f -> %.2f): relief %.3f exceeds cost %.3f by more than hysteresis %.3f'
                            % (src_cpu, src_load, pol['quantile'], pol['capacity'], key[1], state.demand[key], target,
                               dst_load, state.load[target], benefit, cost, pol['hysteresis'])))
-        if state.load[target] > pol['capacity'] + EPS:
-            offer(target)
+        hot = set([target]) if state.load[target] > pol['capacity'] + EPS else set()
+        if state.node_of[src_cpu] != state.node_of[target]:
+            # the VM's span changed, and with it what moving its other vCPUs costs (or saves) in NUMA
+            hot.update(c for c in state.vm_cpus.get(key[0], {}) if state.load[c] > pol['capacity'] + EPS)
+        for cpu in sorted(hot):
+            offer(cpu)
 
 
 def _move(key, src, dst, benefit, cost, kind, reason):
