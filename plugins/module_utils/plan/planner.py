@@ -305,6 +305,7 @@ def _best_move(state, pol, key):
         others = frozenset(state.node_of[c] for c in state.vm_cpus.get(name, {}))
         numa_unit = cost_model['numa'] * state.vm_demand[name]
         remote_now = state.interleave_remote(others | {state.node_of[src]})
+        numa_cost = dict((n, numa_unit * (state.interleave_remote(others | {n}) - remote_now)) for n in state.nodes)
         # no target can beat this bound (an empty target, the cheapest move): skip the scan
         bound = (weight * relief_src - cost_model['churn'] - cost_model['cache'] * d + numa_unit * remote_now)
         if bound <= pol['hysteresis']:
@@ -317,7 +318,7 @@ def _best_move(state, pol, key):
             cost = cost_model['churn'] + cost_model['cache'] * d
             if gid != src_group:
                 cost += cost_model['cache_domain'] * d
-            cost += numa_unit * (state.interleave_remote(others | {state.node_of[cpu]}) - remote_now)
+            cost += numa_cost[state.node_of[cpu]]
             return benefit, cost
 
         def better(best, candidates):
