@@ -368,7 +368,11 @@ def make_forecaster(args, pretrain=None):
         return BaselineForecaster(args.baseline, args.window, args.err_quantile)
     if args.forecaster == 'predictor-baseline':
         return PredictorBaselineForecaster(args.predictor_baseline)
+    import torch  # pylint: disable=import-outside-toplevel
     from ansible_collections.adaptive.intravm.services.predictor import sim_adapter  # pylint: disable=import-outside-toplevel
+    # One torch thread: its idle pool threads spin beside the Python planning loop and the
+    # workers; with the default (2 here) a calibration run took over 25 min, with 1 about 9.
+    torch.set_num_threads(1)
     forecaster = sim_adapter.Forecaster(args)
     if pretrain is not None:
         forecaster.pretrain(*pretrain)
