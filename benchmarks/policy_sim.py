@@ -868,7 +868,7 @@ def parse_args(argv):
     p.add_argument('--window', type=int, default=288, help='baseline: steps of history (chosen on the calibration split)')
     p.add_argument('--policies', default=','.join(POLICIES), help='comma-separated subset to run (static always runs)')
     p.add_argument('--err-quantile', type=float, default=0.9, help='baseline: quantile of one-step error')
-    p.add_argument('--planner-quantile', choices=['p50', 'p90', 'auto'], default='p90',
+    p.add_argument('--planner-quantile', choices=['p50', 'p90', 'auto'], default='auto',
                    help="the planner's demand quantile; auto: p50 plus the share of p90 - p50 the host has room for")
     p.add_argument('--jobs', type=int, default=1, help='worker processes (hosts x policies in parallel; the LSTM forecasts in the parent, batched)')
     p.add_argument('--json', dest='json_out')

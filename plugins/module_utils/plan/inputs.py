@@ -36,7 +36,7 @@ DEFAULT_COST = {
 
 DEFAULT_POLICY = {
     'capacity': 1.0,        # load one host CPU carries before it is a hotspot
-    'quantile': 'p90',      # forecast quantile that defines demand; 'auto': p50 plus the share of (p90 - p50) the host fits
+    'quantile': 'auto',     # forecast quantile that defines demand; 'auto': p50 plus the share of (p90 - p50) the host fits
     'lookahead_s': None,    # horizons up to this are considered (None: all)
     'max_moves': 8,         # moves per planning cycle (placements of floating vCPUs excluded)
     'max_evaluations': 128,  # target searches per cycle before rebalancing stops
