@@ -118,7 +118,9 @@ def _scan(data):
 def _line_start(data, pos):
     """Where to cut so a removed element takes its own indented line with it, and nothing else."""
     gap_from = data.rfind(b'>', 0, pos) + 1
-    if data[gap_from:pos].strip():
+    # after a CDATA section, comment or PI the gap is part of a text node with more in it
+    if data[gap_from:pos].strip() or data[max(0, gap_from - 3):gap_from] in (b']]>', b'-->') or \
+            data[max(0, gap_from - 2):gap_from] == b'?>':
         return pos
     newline = data.rfind(b'\n', gap_from, pos)
     return pos if newline < 0 else newline
