@@ -302,7 +302,7 @@ def _best_move(state, pol, key):
         cost_model = pol['cost']
         relief_src = _overflow(src_load, cap) - _overflow(src_load - d, cap)
         # the VM's memory follows its vCPUs' nodes: a move that changes them changes every vCPU's remote share
-        others = frozenset(state.node_of[c] for c in state.vm_cpus.get(name, {}))
+        others = state.vm_nodes(name)
         numa_unit = cost_model['numa'] * state.vm_demand[name]
         remote_now = state.interleave_remote(others | {state.node_of[src]})
         numa_cost = dict((n, numa_unit * (state.interleave_remote(others | {n}) - remote_now)) for n in state.nodes)
@@ -379,8 +379,7 @@ def _bound(state, pol, key, low):
     cap = pol['capacity']
     relief = state.policy[key[0]]['weight'] * (_overflow(load, cap) - _overflow(load - d, cap)
                                                - (_overflow(low + d, cap) - _overflow(low, cap)))
-    nodes = frozenset(state.node_of[c] for c in state.vm_cpus.get(key[0], {}))
-    cost = cm['churn'] + cm['cache'] * d - cm['numa'] * state.vm_demand[key[0]] * state.interleave_remote(nodes)
+    cost = cm['churn'] + cm['cache'] * d - cm['numa'] * state.vm_demand[key[0]] * state.interleave_remote(state.vm_nodes(key[0]))
     if relief - cost <= pol['hysteresis']:
         return None
     return relief / cost if cost > EPS else float('inf')

@@ -234,6 +234,10 @@ class HostState(object):
         pool = self.groups[gid] if vm in self.dedicated else self.open[gid]
         return pool[0][0] if pool else None
 
+    def vm_nodes(self, vm):
+        """The nodes vm's placed vCPUs are on (without a lifted one)."""
+        return frozenset(self.node_of[c] for c in self.vm_cpus.get(vm, {}))
+
     def interleave_remote(self, nodes):
         """Mean remote factor of a VM whose vCPUs (evenly) and memory (interleaved) span `nodes`.
 
