@@ -153,9 +153,8 @@ def baseline_forecasts(table, filled, lengths, h):
 
 def served(forecasts, cands, y, mask, lead, window):
     """What the daemon serves: per VM and step, the candidate with the lowest pinball on forecasts resolved in the last window."""
-    losses = np.stack([selector.pinball_pair(y, *forecasts[c]) for c in cands])
-    choice = selector.rolling_choice(losses, mask, lead, window)
-    return choice, (np.choose(choice, [forecasts[c][0] for c in cands]), np.choose(choice, [forecasts[c][1] for c in cands]))
+    choice, p50, p90 = selector.serve_series([forecasts[c] for c in cands], y, mask, lead, window)
+    return choice, (p50, p90)
 
 
 def score(p50, p90, y, mask):

@@ -64,6 +64,13 @@ def rolling_choice(losses, mask, h, window):
     return np.where(have, choice, 0)
 
 
+def serve_series(pairs, y, mask, h, window):
+    """(choice [V, T], p50, p90) served from candidate (p50, p90) pairs [V, T] made at t, as Selector does online."""
+    losses = np.stack([pinball_pair(y, *pair) for pair in pairs])
+    choice = rolling_choice(losses, mask, h, window)
+    return choice, np.choose(choice, [p[0] for p in pairs]), np.choose(choice, [p[1] for p in pairs])
+
+
 def calibrate_series(p50, p90, y, mask, h, gamma=CAL_GAMMA):
     """Calibrated P90 [V, T] from forecasts [V, T] made at t for t+h; each step uses only resolved misses."""
     if gamma <= 0:

@@ -144,6 +144,5 @@ def served(lstm, base, demand, lead, peak, scored_from=0, window=SELECT_WINDOW):
         ahead = np.lib.stride_tricks.sliding_window_view(demand[:, 1:], lead, axis=1)
         target[:, :n_t - lead] = ahead.max(axis=2) if peak else demand[:, lead:]
         known[:, scored_from:n_t - lead] = True
-    losses = np.stack([selector.pinball_pair(target, *lstm), selector.pinball_pair(target, *base)])
-    choice = selector.rolling_choice(losses, known, lead, window)
-    return np.where(choice == 0, lstm[0], base[0]), np.where(choice == 0, lstm[1], base[1])
+    _choice, p50, p90 = selector.serve_series([lstm, base], target, known, lead, window)
+    return p50, p90
