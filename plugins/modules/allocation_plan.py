@@ -34,8 +34,8 @@ options:
   forecasts_url:
     description:
       - URL of the predictor's JSON endpoint (for example C(http://127.0.0.1:9187/forecasts)).
-      - Only C(http) and C(https) URLs are read, also after a redirect; the body may be at most 16 MiB
-        and nest at most 16 levels deep.
+      - Only C(http) and C(https) URLs are read; a redirect is checked before it is followed (and never
+        followed with O(forecasts_token)). The body may be at most 16 MiB and nest at most 16 levels deep.
     type: str
   forecasts_token:
     description:
@@ -110,7 +110,9 @@ options:
     type: dict
     default: {}
   timeout:
-    description: Seconds to wait for O(forecasts_url).
+    description:
+      - Seconds the whole answer of O(forecasts_url) may take (connect, status line, headers and body), however
+        slowly the endpoint sends it.
     type: int
     default: 5
 extends_documentation_fragment:
@@ -252,14 +254,11 @@ forecast_age_s:
   type: float
 '''
 
-import functools
 import time
-
-from ansible.module_utils.urls import open_url
 
 from ansible_collections.adaptive.intravm.plugins.module_utils.apply import balloon_apply, vcpu_apply
 from ansible_collections.adaptive.intravm.plugins.module_utils.errors import IntravmError
-from ansible_collections.adaptive.intravm.plugins.module_utils.host import libvirt_conn
+from ansible_collections.adaptive.intravm.plugins.module_utils.host import cpuset, libvirt_conn
 
 from ansible_collections.adaptive.intravm.plugins.module_utils.host.placement import host_state
 from ansible_collections.adaptive.intravm.plugins.module_utils.module_base import LIBVIRT, IntravmModule
@@ -272,13 +271,10 @@ from ansible_collections.adaptive.intravm.plugins.module_utils.plan.resize impor
 
 def load_forecasts(params):
     """The forecast document from whichever source was given, read within forecast_doc's bounds."""
-    headers, redirects = {}, 'urllib2'
-    if params.get('forecasts_token') and params['forecasts_url']:
-        forecast_doc.check_token_url(params['forecasts_url'])
-        headers['Authorization'] = 'Bearer %s' % params['forecasts_token']
-        redirects = 'none'      # urllib would hand the token to wherever a redirect points
-    opener = functools.partial(open_url, headers=headers, follow_redirects=redirects, ca_path=params.get('forecasts_ca_path'),
-                               client_cert=params.get('forecasts_client_cert'), client_key=params.get('forecasts_client_key'))
+    opener = None
+    if params['forecasts_url']:
+        opener = forecast_doc.opener(params.get('forecasts_token'), params.get('forecasts_ca_path'),
+                                     params.get('forecasts_client_cert'), params.get('forecasts_client_key'))
     return forecast_doc.load(path=params['forecasts_path'], url=params['forecasts_url'], doc=params['forecasts'],
                              opener=opener, timeout=params['timeout'])
 
@@ -314,10 +310,12 @@ def resize_bounds(resize):
             if vm.get(key) is not None:
                 vm[key] = balloon_apply.size(vm[key], 'resize[%s].%s' % (name, key))
         for key in ('min_vcpus', 'max_vcpus'):
-            if vm.get(key) is not None and not str(vm[key]).isdigit():
-                raise IntravmError('resize[%s].%s must be a whole number, got %r' % (name, key, vm[key]))
             if vm.get(key) is not None:
-                vm[key] = int(vm[key])
+                # the one integer grammar (ASCII digits): str.isdigit() took "\u0661" as 1 and "\u00b2" to int()
+                try:
+                    vm[key] = cpuset.index(vm[key], 'resize[%s].%s' % (name, key))
+                except cpuset.CpusetError as exc:
+                    raise IntravmError('%s (a vCPU count)' % exc)
         bounds[name] = vm
     return bounds
 

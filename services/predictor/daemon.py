@@ -34,8 +34,9 @@ import time
 import numpy as np
 import torch
 
+from ansible_collections.adaptive.intravm.plugins.module_utils.channel import forecast_format
 from ansible_collections.adaptive.intravm.services.predictor import (
-    baselines, checkpoint, features, http_api, memory_forecast, model as mdl, selector, sources, state as state_fmt,
+    baselines, checkpoint, features, http_api, memory_forecast, model as mdl, selector, sources, state as state_file,
     training)
 from ansible_collections.adaptive.intravm.services.predictor.config import (  # noqa: F401  pylint: disable=unused-import
     DEFAULT_CONFIG, ConfigError, load_config, parse_listen)
@@ -351,7 +352,7 @@ class Predictor(object):
         self.vms = {}                   # uuid -> VmTrack
         self.events = queue.Queue()
         self.metrics = Metrics()
-        self.doc = state_fmt.document(socket.gethostname(), clock(), cfg['step_s'], {})
+        self.doc = forecast_format.document(socket.gethostname(), clock(), cfg['step_s'], {})
         self.doc_bytes = json.dumps(self.doc).encode()
         if self.metrics.registry:
             self.metrics.generated.set(self.doc['generated_at'])
@@ -569,9 +570,9 @@ class Predictor(object):
         for track in self.vms.values():
             if track not in fresh and track.last_forecast is not None:
                 vms[track.name] = track.last_forecast
-        doc = state_fmt.document(socket.gethostname(), now, self.cfg['step_s'], vms)
+        doc = forecast_format.document(socket.gethostname(), now, self.cfg['step_s'], vms)
         body = json.dumps(doc, sort_keys=True).encode()
-        self._write('state', self.cfg['state_file'], state_fmt.write_atomic, doc)
+        self._write('state', self.cfg['state_file'], state_file.write_atomic, doc)
         with self.lock:
             self.doc, self.doc_bytes = doc, body
         if self.metrics.registry:
@@ -614,9 +615,9 @@ class Predictor(object):
         gpu = self._aux_forecast(track.series(6))
         step_s = self.cfg['step_s']
         models, peak50, peak90 = self._peak_forecast(track, cpu, lstm_peak)
-        cpu_peak = state_fmt.peak_block([w * step_s for w in self.windows], models, (peak50, peak90),
+        cpu_peak = forecast_format.peak_block([w * step_s for w in self.windows], models, (peak50, peak90),
                                         vcpu=_vcpu_split(track, peak50, peak90))
-        entry = state_fmt.vm_entry(track.uuid, track.vcpus, track.served, [h * step_s for h in hz], (s50, s90),
+        entry = forecast_format.vm_entry(track.uuid, track.vcpus, track.served, [h * step_s for h in hz], (s50, s90),
                                    vcpu=_vcpu_split(track, s50, s90), net=net, gpu=gpu, actual_cpu=actual, samples=track.steps,
                                    memory=self._memory_forecast(track), cpu_peak=cpu_peak)
         track.last_forecast = entry
@@ -671,8 +672,7 @@ class Predictor(object):
             for k in peaks:
                 peaks[k].append(round(fc[k]))
             floor = fc['floor']
-        return {'used_bytes': round(float(used[-1])), 'peak_bytes': peaks, 'floor_bytes': round(floor),
-                'pressure': dict((k, round(v, 3)) for k, v in sorted(track.pressure.items()))}
+        return forecast_format.memory_block(float(used[-1]), peaks, floor, track.pressure)
 
     def _aux_forecast(self, series):
         """Network / GPU forecasts by the last-value-plus-error baseline; None without data."""

@@ -1,43 +1,43 @@
 # -*- coding: utf-8 -*-
 # Copyright: (c) 2026, adaptive.intravm contributors
 # GNU General Public License v3.0+ (see COPYING or https://www.gnu.org/licenses/gpl-3.0.txt)
-"""The one reader of the predictor's forecast document, within bounds.
+"""The bounded source of the predictor's forecast document: a file, an endpoint or a value handed over.
 
 allocation_plan (as root), the event source and the demo read forecasts from a
 file, an endpoint or a value handed over by an event. Whatever the source, the
 bytes are few (MAX_BYTES), the nesting shallow (MAX_DEPTH), the URL http(s)
-only (a `file:///etc/shadow` must not be read by a root module) and the
-document of the predictor's shape; anything else is a ForecastDocError that
-names the source, never a RecursionError, a MemoryError or a traceback.
-
-Versions 1 and 2 are read; version 2 adds each VM's optional `cpu_peak`
-(forecasts of the peak demand over windows), checked here value by value.
+only (a `file:///etc/shadow` must not be read by a root module), before and
+after any redirect, and the whole answer (connect, status line, headers,
+body) arrives within the timeout; then channel.forecast_format checks every
+value. Anything else is a ForecastDocError that names the source, never a
+RecursionError, a MemoryError or a traceback.
 """
 
 from __future__ import absolute_import, division, print_function
 __metaclass__ = type
 
+import functools
+import heapq
 import json
-import math
 import os
-import re
+import socket
+import ssl
+import threading
 import time
+import urllib.request
+import weakref
+from http import client as http_client
 from urllib.parse import urlsplit
 
 from ansible_collections.adaptive.intravm.plugins.module_utils.addresses import is_loopback
+from ansible_collections.adaptive.intravm.plugins.module_utils.channel import forecast_format
 from ansible_collections.adaptive.intravm.plugins.module_utils.errors import IntravmError
 from ansible_collections.adaptive.intravm.plugins.module_utils.regular_file import NotRegularFile, open_regular
 
-VERSION = 2
-VERSIONS = (1, 2)         # version 1 is version 2 without cpu_peak
 MAX_BYTES = 16 << 20      # 1,000 VMs of 32 vCPUs, per-vCPU forecasts of 6 horizons and 2 peak windows: about 7 MiB
 MAX_DEPTH = 16            # the predictor's document nests 7 deep (doc, vms, vm, cpu_peak, vcpu, index, p90 list)
-MAX_WINDOWS = 16          # peak windows per VM (the predictor publishes 2 by default)
-MAX_VCPUS = 4096          # per-vCPU peaks per VM: more than any KVM guest has
-MAX_NAME = 64             # a served model's name
 MAX_NODES = 4000000       # values in a document handed over already parsed
 SCHEMES = ('http', 'https')
-_VCPU_INDEX = re.compile(r'[0-9]{1,4}\Z')
 
 
 class ForecastDocError(IntravmError, ValueError):
@@ -76,10 +76,12 @@ def read_file(path, max_bytes=MAX_BYTES):
 
 
 def fetch(url, opener, timeout, max_bytes=MAX_BYTES, clock=time.monotonic):
-    """Body of an http(s) URL through opener(url, timeout=...) (ansible's open_url, or urllib's in the event source).
+    """Body of an http(s) URL through opener(url, timeout=...) (opener() here; tests hand in their own).
 
-    timeout bounds the whole body, not each socket read: an endpoint that
-    drips a byte at a time cannot hold a root module for hours.
+    timeout bounds the whole answer, not each socket read: opener() ends the
+    connect, status line and headers at the deadline, and the body is cut here
+    too, so an endpoint that drips a byte at a time cannot hold a root module
+    or the event source's round.
     """
     check_url(url)
     deadline = clock() + timeout
@@ -97,6 +99,130 @@ def fetch(url, opener, timeout, max_bytes=MAX_BYTES, clock=time.monotonic):
     except Exception as exc:  # pylint: disable=broad-except  # urllib and open_url raise several kinds
         raise ForecastDocError('cannot fetch forecasts from %s: %s' % (url, exc))
     return _bounded(data, url, max_bytes)
+
+
+class _Reaper(object):
+    """One thread that shuts down each socket whose deadline has passed, so a blocked read returns.
+
+    A socket's timeout bounds each read; a peer that drips a byte a second
+    never lets it fire. Shutting the socket down from here ends the read
+    wherever it is: connect, status line, headers or body. Sockets are held
+    by weak reference: one closed and collected is simply gone.
+    """
+
+    def __init__(self):
+        self.cond = threading.Condition()
+        self.heap = []
+        self.thread = None
+        self.count = 0
+
+    def watch(self, sock, deadline):
+        with self.cond:
+            self.count += 1
+            heapq.heappush(self.heap, (deadline, self.count, weakref.ref(sock)))
+            if self.thread is None:
+                self.thread = threading.Thread(target=self._run, name='forecast-fetch-deadline', daemon=True)
+                self.thread.start()
+            self.cond.notify()
+
+    def _run(self):
+        with self.cond:
+            while True:
+                now = time.monotonic()
+                while self.heap and self.heap[0][0] <= now:
+                    sock = heapq.heappop(self.heap)[2]()
+                    if sock is not None:
+                        try:
+                            sock.shutdown(socket.SHUT_RDWR)
+                        except OSError:
+                            pass        # closed already
+                self.cond.wait(self.heap[0][0] - now if self.heap else None)
+
+
+_REAPER = _Reaper()
+
+
+class _DeadlineConnection(object):
+    """Mixin for http.client connections: the connect and every later read end at the request's deadline."""
+
+    def __init__(self, *args, **kwargs):
+        self._deadline = kwargs.pop('deadline')
+        super(_DeadlineConnection, self).__init__(*args, **kwargs)
+        self._create_connection = self._connect_within
+
+    def _connect_within(self, address, timeout=None, source_address=None):
+        left = self._deadline - time.monotonic()
+        if left <= 0:
+            raise socket.timeout('timed out before connecting')
+        sock = socket.create_connection(address, min(timeout or left, left), source_address)
+        _REAPER.watch(sock, self._deadline)
+        return sock
+
+
+class _HTTPConnection(_DeadlineConnection, http_client.HTTPConnection):
+    pass
+
+
+class _HTTPSConnection(_DeadlineConnection, http_client.HTTPSConnection):
+    pass
+
+
+class _HTTPHandler(urllib.request.HTTPHandler):
+    def http_open(self, req):
+        return self.do_open(functools.partial(_HTTPConnection, deadline=req.deadline), req)
+
+
+class _HTTPSHandler(urllib.request.HTTPSHandler):
+    def https_open(self, req):
+        return self.do_open(functools.partial(_HTTPSConnection, deadline=req.deadline), req, context=self._context)
+
+
+class _CheckedRedirect(urllib.request.HTTPRedirectHandler):
+    """Each redirect is checked before it is followed: http(s) only, never with a token, within the first deadline."""
+
+    def __init__(self, token):
+        self.token = token
+
+    def redirect_request(self, req, fp, code, msg, headers, newurl):
+        if self.token:
+            raise ForecastDocError('%s redirects to %s: not followed, a bearer token must not go where a redirect points'
+                                   % (req.full_url, newurl))
+        check_url(newurl)
+        new = urllib.request.HTTPRedirectHandler.redirect_request(self, req, fp, code, msg, headers, newurl)
+        if new is not None:
+            new.deadline = req.deadline
+        return new
+
+
+def opener(token=None, ca_path=None, client_cert=None, client_key=None):
+    """opener(url, timeout) for fetch: its timeout is a deadline for the whole answer, not for each read.
+
+    TLS checks the peer against ca_path (or the system's CAs) and presents
+    client_cert; a bearer token goes only to https or loopback URLs
+    (check_token_url) and never through a redirect; a redirect elsewhere than
+    http(s) is refused before it is followed.
+    """
+    try:
+        context = ssl.create_default_context(cafile=ca_path)
+        if client_cert:
+            context.load_cert_chain(client_cert, client_key)
+    except (OSError, ssl.SSLError) as exc:   # a missing or unreadable CA, certificate or key
+        raise ForecastDocError('cannot load the TLS files for forecasts (%s): %s'
+                               % (', '.join(p for p in (ca_path, client_cert, client_key) if p), exc))
+    handlers = [_HTTPHandler(), _HTTPSHandler(context=context), _CheckedRedirect(token)]
+    built = urllib.request.OpenerDirector()
+    for handler in handlers + [urllib.request.HTTPDefaultErrorHandler(), urllib.request.HTTPErrorProcessor(),
+                               urllib.request.UnknownHandler()]:
+        built.add_handler(handler)
+    headers = {'Authorization': 'Bearer %s' % token} if token else {}
+
+    def open_url(url, timeout):
+        if token:
+            check_token_url(url)
+        request = urllib.request.Request(check_url(url), headers=headers)
+        request.deadline = time.monotonic() + timeout
+        return built.open(request, timeout=timeout)
+    return open_url
 
 
 def _read_within(response, where, max_bytes, deadline, clock):
@@ -134,78 +260,12 @@ def parse(data, where):
 
 
 def check(doc, where):
-    """doc when it is the predictor's document (version, generated_at, vms of objects) within bounds."""
+    """doc when it is within bounds and of the predictor's format (channel.forecast_format.check), every value."""
     _check_bounds(doc, where)
-    if not isinstance(doc, dict):
-        raise ForecastDocError('forecasts from %s must be a JSON object, got %r' % (where, type(doc).__name__))
-    version = doc.get('version')
-    if isinstance(version, bool) or version not in VERSIONS:
-        raise ForecastDocError('forecasts from %s have version %r; this collection reads versions %s'
-                               % (where, version, ', '.join(str(v) for v in VERSIONS)))
-    generated = doc.get('generated_at')
-    if not _finite(generated):
-        raise ForecastDocError('forecasts from %s have no numeric generated_at (epoch seconds): %r' % (where, generated))
-    vms = doc.get('vms')
-    if not isinstance(vms, dict):
-        raise ForecastDocError('forecasts from %s have no "vms" object' % where)
-    for name, entry in vms.items():
-        if not isinstance(name, str) or not isinstance(entry, dict):
-            raise ForecastDocError('forecasts from %s: vms[%r] must be an object named by a string' % (where, name))
-        if 'cpu_peak' in entry:
-            _check_peak(entry['cpu_peak'], '%s: vms[%r].cpu_peak' % (where, name))
-    return doc
-
-
-def _check_peak(block, where):
-    """A cpu_peak block: windows_s, then P50 <= P90 per window, VM-wide and per vCPU, all finite and >= 0."""
-    if not isinstance(block, dict):
-        raise ForecastDocError('forecasts from %s must be an object' % where)
-    windows = block.get('windows_s')
-    if not isinstance(windows, list) or not 0 < len(windows) <= MAX_WINDOWS:
-        raise ForecastDocError('forecasts from %s.windows_s must be a list of 1 to %d windows' % (where, MAX_WINDOWS))
-    for i, w in enumerate(windows):
-        if not _finite(w) or w <= 0:
-            raise ForecastDocError('forecasts from %s.windows_s[%d] is %r: a positive number of seconds is required' % (where, i, w))
-    models = block.get('models')
-    if models is not None and not (isinstance(models, list) and len(models) == len(windows) and
-                                   all(isinstance(m, str) and len(m) <= MAX_NAME for m in models)):
-        raise ForecastDocError('forecasts from %s.models must be one model name per window' % where)
-    _check_quantiles(block, len(windows), where)
-    per = block.get('vcpu')
-    if per is None:
-        return
-    if not isinstance(per, dict) or len(per) > MAX_VCPUS:
-        raise ForecastDocError('forecasts from %s.vcpu must be an object of at most %d vCPUs' % (where, MAX_VCPUS))
-    for index, quantiles in per.items():
-        if not (isinstance(index, str) and _VCPU_INDEX.match(index)):
-            raise ForecastDocError('forecasts from %s.vcpu: %r is not a vCPU index' % (where, index))
-        _check_quantiles(quantiles, len(windows), '%s.vcpu[%s]' % (where, index))
-
-
-def _check_quantiles(block, n, where):
-    """block['p50'] and block['p90']: n finite numbers >= 0 each, P50 <= P90 window by window."""
-    if not isinstance(block, dict):
-        raise ForecastDocError('forecasts from %s must be an object of quantiles' % where)
-    for key in ('p50', 'p90'):
-        values = block.get(key)
-        if not isinstance(values, list) or len(values) != n:
-            raise ForecastDocError('forecasts from %s.%s must be a list with one value per window (%d)' % (where, key, n))
-        for i, v in enumerate(values):
-            if not _finite(v) or v < 0:
-                raise ForecastDocError('forecasts from %s.%s[%d] is %r: a finite number >= 0 is required' % (where, key, i, v))
-    for i, (low, high) in enumerate(zip(block['p50'], block['p90'])):
-        if low > high:
-            raise ForecastDocError('forecasts from %s: p50[%d] %r is above p90[%d] %r' % (where, i, low, i, high))
-
-
-def _finite(value):
-    """A JSON number that is finite as a float: not a bool, NaN, infinity or an integer too big for a float."""
-    if isinstance(value, bool) or not isinstance(value, (int, float)):
-        return False
     try:
-        return math.isfinite(value)
-    except OverflowError:
-        return False
+        return forecast_format.check(doc, where)
+    except forecast_format.ForecastFormatError as exc:
+        raise ForecastDocError(str(exc))
 
 
 def _check_bounds(doc, where):

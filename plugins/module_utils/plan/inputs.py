@@ -15,6 +15,7 @@ __metaclass__ = type
 import copy
 import math
 
+from ansible_collections.adaptive.intravm.plugins.module_utils.channel import forecast_format
 from ansible_collections.adaptive.intravm.plugins.module_utils.host import cpuset
 from ansible_collections.adaptive.intravm.plugins.module_utils.errors import IntravmError
 
@@ -85,90 +86,23 @@ def check_keys(given, known, where):
         raise PlannerInputError('unknown %s key(s) %s; known: %s' % (where, ', '.join(extra), ', '.join(known)))
 
 
-_INF = float('inf')
+def check_forecast(name, fc):
+    """fc when every value of one VM's forecast is of the document's format (channel.forecast_format.check_vm).
 
-
-def _all_ok(values):
-    """Fast path: every value a finite number >= 0 (NaN fails the comparison)."""
-    for v in values:
-        if type(v) not in (float, int) or not 0 <= v < _INF:  # pylint: disable=unidiomatic-typecheck
-            return False
-    return True
-
-
-def _series(block, quantile, n, where):
-    """One quantile's per-horizon list, checked to be finite, >= 0 and of length n.
-
-    where names the value in errors: a string, or a (format, args) pair that is
-    only formatted when there is an error (this runs once per vCPU per cycle).
+    The planner's entries (plan, plan_resize) call it for each VM they read,
+    so what follows indexes the forecast without checking it again.
     """
-    if isinstance(block, dict):
-        values = block.get(quantile)
-        if isinstance(values, (list, tuple)) and len(values) == n and _all_ok(values):
-            return values
-    if isinstance(where, tuple):
-        where = where[0] % where[1]
-    if not isinstance(block, dict):
-        raise PlannerInputError('%s must be a dict of quantiles, got %r' % (where, block))
-    values = block.get(quantile)
-    if values is None:
-        raise PlannerInputError('%s has no %r quantile' % (where, quantile))
-    if not isinstance(values, (list, tuple)) or len(values) != n:
-        raise PlannerInputError('%s.%s must be a list with one value per horizon (%d), got %r'
-                                % (where, quantile, n, values))
-    return [_number(v, '%s.%s[%d]' % (where, quantile, i)) for i, v in enumerate(values)]
-
-
-def _forecast_ok(fc):
-    """Fast path for validate_forecast_values: True when no value needs a closer look."""
-    for resource in ('cpu', 'net', 'gpu'):
-        block = fc.get(resource)
-        if isinstance(block, dict):
-            for values in block.values():
-                if isinstance(values, (list, tuple)) and not _all_ok(values):
-                    return False
-    per = fc.get('vcpu')
-    if per:
-        for block in per.values():
-            if isinstance(block, dict):
-                for values in block.values():
-                    if isinstance(values, (list, tuple)) and not _all_ok(values):
-                        return False
-    return True
-
-
-def validate_forecast_values(name, fc):
-    """Reject NaN, infinite or negative numbers anywhere in one VM's forecast.
-
-    The sorted walk names the same first bad value whatever the dict order; it
-    only runs when the unsorted fast pass found something.
-    """
-    if _forecast_ok(fc):
-        return
-    for resource in ('cpu', 'net', 'gpu'):
-        block = fc.get(resource)
-        if isinstance(block, dict):
-            for q, values in sorted(block.items()):
-                if isinstance(values, (list, tuple)) and not _all_ok(values):
-                    for i, v in enumerate(values):
-                        _number(v, 'forecast for VM %r %s.%s[%d]' % (name, resource, q, i))
-    for idx, block in sorted((fc.get('vcpu') or {}).items()):
-        if isinstance(block, dict):
-            for q, values in sorted(block.items()):
-                if isinstance(values, (list, tuple)) and not _all_ok(values):
-                    for i, v in enumerate(values):
-                        _number(v, 'forecast for VM %r vcpu[%s].%s[%d]' % (name, idx, q, i))
+    try:
+        return forecast_format.check_vm(fc, 'forecast vms[%r]' % (name,))
+    except forecast_format.ForecastFormatError as exc:
+        raise PlannerInputError(str(exc))
 
 
 def horizon_indices(fc, name, lookahead_s):
     """Indices of the horizons at or below lookahead_s (all when None)."""
-    horizons = fc.get('horizons_s')
-    if not isinstance(horizons, (list, tuple)) or not horizons:
+    hs = fc.get('horizons_s')
+    if not hs:
         raise PlannerInputError('forecast for VM %r has no horizons_s list' % name)
-    if _all_ok(horizons):
-        hs = horizons
-    else:
-        hs = [_number(h, 'forecast for VM %r horizons_s[%d]' % (name, i)) for i, h in enumerate(horizons)]
     if lookahead_s is None:
         return list(range(len(hs)))
     chosen = [i for i, h in enumerate(hs) if h <= lookahead_s]
@@ -180,9 +114,8 @@ def resource_peak(fc, name, resource, quantile, lookahead_s):
     block = fc.get(resource)
     if block is None:
         return None
-    idx = horizon_indices(fc, name, lookahead_s)
-    values = _series(block, quantile, len(fc['horizons_s']), 'forecast for VM %r %s' % (name, resource))
-    return max(values[i] for i in idx)
+    values = block[quantile]
+    return max(values[i] for i in horizon_indices(fc, name, lookahead_s))
 
 
 def peak_window(fc, name, lookahead_s):
@@ -195,10 +128,7 @@ def peak_window(fc, name, lookahead_s):
     block = fc.get('cpu_peak')
     if block is None:
         return None
-    windows = block.get('windows_s') if isinstance(block, dict) else None
-    if not isinstance(windows, (list, tuple)) or not windows:
-        raise PlannerInputError('forecast for VM %r cpu_peak has no windows_s list' % name)
-    ws = [_number(w, 'forecast for VM %r cpu_peak.windows_s[%d]' % (name, i)) for i, w in enumerate(windows)]
+    ws = block['windows_s']
     covering = [i for i, w in enumerate(ws) if lookahead_s is not None and w >= lookahead_s]
     if covering:
         return min(covering, key=lambda i: ws[i])
@@ -218,28 +148,25 @@ def vcpu_demands(fc, name, n_vcpus, quantile, lookahead_s, unknown):
     idx = horizon_indices(fc, name, lookahead_s) if (fc.get('cpu') or fc.get('vcpu')) else []
     k = peak_window(fc, name, lookahead_s)
     peaks = fc['cpu_peak'] if k is not None else {}
-    n_windows = len(peaks.get('windows_s', ()))
-    whole = (_series(peaks, quantile, n_windows, 'forecast for VM %r cpu_peak' % name)[k] if k is not None
-             else resource_peak(fc, name, 'cpu', quantile, lookahead_s))
+    whole = peaks[quantile][k] if k is not None else resource_peak(fc, name, 'cpu', quantile, lookahead_s)
     per = fc.get('vcpu') or {}
     per_peak = peaks.get('vcpu') or {}
-    n_horizons = len(fc['horizons_s']) if idx else 0
     warnings = []
     out = []
     for i in range(n_vcpus):
-        block = per.get(str(i), per.get(i)) if isinstance(per, dict) else None
-        peak = per_peak.get(str(i), per_peak.get(i)) if isinstance(per_peak, dict) else None
+        block = per.get(str(i))
+        peak = per_peak.get(str(i))
         if peak is not None:
-            value = _series(peak, quantile, n_windows, ('forecast for VM %r cpu_peak.vcpu[%d]', (name, i)))[k]
+            value = peak[quantile][k]
         elif block is not None:
-            values = _series(block, quantile, n_horizons, ('forecast for VM %r vcpu[%d]', (name, i)))
+            values = block[quantile]
             value = max(values[j] for j in idx)
         elif whole is not None:
             value = whole
         else:
             value = unknown
         out.append(min(1.0, value))
-    extra = sorted(key for key in per if _index(key) is None or _index(key) >= n_vcpus) if isinstance(per, dict) else []
+    extra = sorted((key for key in per if int(key) >= n_vcpus), key=int)
     if extra:
         warnings.append('forecast for VM %r names vCPUs %s it does not have (%d vCPUs); ignored'
                         % (name, ', '.join(str(k) for k in extra), n_vcpus))

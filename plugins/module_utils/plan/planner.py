@@ -23,7 +23,7 @@ import heapq
 
 from ansible_collections.adaptive.intravm.plugins.module_utils.host import cpuset
 from ansible_collections.adaptive.intravm.plugins.module_utils.plan.inputs import (
-    PlannerConflictError, PlannerInputError, current_vcpus, merge_policy, validate_forecast_values,
+    PlannerConflictError, PlannerInputError, check_forecast, current_vcpus, merge_policy,
     vcpu_demands, vm_policy,
 )
 from ansible_collections.adaptive.intravm.plugins.module_utils.plan.shares import gpu_shares, vf_rates
@@ -61,9 +61,7 @@ def plan(topology, current, forecasts, policy=None):
     ignored = sorted(n for n in forecasts if n not in current)
     warnings = []
     for name in sorted(forecasts):
-        if not isinstance(forecasts[name], dict):
-            raise PlannerInputError('forecast for VM %r must be a dict, got %r' % (name, forecasts[name]))
-        validate_forecast_values(name, forecasts[name])
+        check_forecast(name, forecasts[name])
 
     state = HostState(topology, usable, pol['smt_share_across_vms'])
     pins = {}

@@ -13,10 +13,8 @@ bounds and its domain's maximum, and within what the host can give
 from __future__ import absolute_import, division, print_function
 __metaclass__ = type
 
-import math
-
 from ansible_collections.adaptive.intravm.plugins.module_utils.plan.inputs import (
-    PlannerInputError, horizon_indices, resource_peak,
+    PlannerInputError, check_forecast, horizon_indices, resource_peak,
 )
 from ansible_collections.adaptive.intravm.plugins.module_utils.plan.sizing import fit_to_host, size_memory, size_vcpus
 
@@ -31,30 +29,33 @@ CPU_QUANTILE = 'p90'
 def memory_peak(fc, name, lookahead_s):
     """Highest forecast working-set peak (bytes) within the lookahead, at least the day's floor; None without one."""
     mem = fc.get('memory')
-    if not isinstance(mem, dict) or not isinstance(mem.get('peak_bytes'), dict):
+    if mem is None or mem.get('peak_bytes') is None:
         return None
-    values = mem['peak_bytes'].get(MEMORY_QUANTILE)
-    if not isinstance(values, list) or len(values) != len(fc.get('horizons_s') or ()):
-        raise PlannerInputError('forecast for VM %r memory.peak_bytes.%s must have one value per horizon'
-                                % (name, MEMORY_QUANTILE))
+    values = mem['peak_bytes'][MEMORY_QUANTILE]
     peak = max(values[i] for i in horizon_indices(fc, name, lookahead_s))
-    floor = mem.get('floor_bytes')
-    return max(peak, floor) if isinstance(floor, (int, float)) and not math.isnan(floor) else peak
+    return max(peak, mem.get('floor_bytes', 0))
 
 
 def pressure_now(fc):
     """The guest's memory pressure as sizing reads it, or None when the forecast does not say (nothing is taken)."""
     raw = (fc.get('memory') or {}).get('pressure')
-    if not isinstance(raw, dict) or 'psi_mem_some' not in raw or 'swap_in' not in raw:
+    if raw is None or 'psi_mem_some' not in raw or 'swap_in' not in raw:
         return None
     return {'psi_some_avg10': raw['psi_mem_some'], 'swap_in_per_s': raw['swap_in']}
 
 
 def _check_bounds(name, bounds):
+    """Known keys only, each bound None or a whole number (bytes, vCPUs): parsed by the caller, never text here."""
     unknown = sorted(set(bounds) - set(BOUND_KEYS))
     if unknown:
         raise PlannerInputError('resize bounds for %r: unknown key(s) %s; known: %s'
                                 % (name, ', '.join(unknown), ', '.join(BOUND_KEYS)))
+    for key in BOUND_KEYS:
+        value = bounds.get(key)
+        if value is not None and (isinstance(value, bool) or not isinstance(value, int) or value < 0):
+            shown = 'negative' if isinstance(value, int) and not isinstance(value, bool) else repr(value)[:40]
+            raise PlannerInputError('resize bounds for %r: %s is %s: a whole number >= 0 is required (%s)'
+                                    % (name, key, shown, 'bytes' if key.endswith('memory') else 'vCPUs'))
 
 
 def plan_resize(forecasts, sizes, bounds, host_free_bytes, policy=None, lookahead_s=None):
@@ -74,9 +75,10 @@ def plan_resize(forecasts, sizes, bounds, host_free_bytes, policy=None, lookahea
         if name not in sizes:
             skipped.append({'name': name, 'reason': 'not a running domain on this host'})
             continue
-        if not isinstance(fc, dict):
+        if fc is None:
             skipped.append({'name': name, 'reason': 'no forecast'})
             continue
+        check_forecast(name, fc)
         size = sizes[name]
         if vm_bounds.get('min_memory') is not None and vm_bounds.get('max_memory') is not None:
             upper = memory_peak(fc, name, lookahead_s)

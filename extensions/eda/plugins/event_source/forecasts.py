@@ -20,11 +20,18 @@ Arguments:
   token, ca_path, client_cert, client_key: for predictors served beyond
     loopback (TLS with a bearer token or client certificates)
   interval: seconds between polls (default 5)
+  timeout: seconds one endpoint's whole answer may take (default 5)
   debounce: consecutive polls a change must hold (default 2)
   horizon_index: which forecast horizon to judge (default 0)
   hotspot_ratio: fraction of host CPUs that counts as a hotspot (default 0.9)
   host_cpus: host CPU count when the state does not carry it
   max_events: stop after this many events (tests); default unlimited
+
+Each endpoint is followed on its own: a slow one never holds another's
+poll, and one that cannot be read or serves a document that is not the
+predictor's (channel.forecast_format checks every value) is logged, counted
+and asked again after a backoff that doubles up to `max_backoff`; it never
+ends the activation.
 
 Example rulebook source:
   - adaptive.intravm.forecasts:
@@ -39,8 +46,6 @@ import asyncio
 import concurrent.futures
 import json
 import logging
-import ssl
-import urllib.request
 
 from ansible_collections.adaptive.intravm.plugins.module_utils.plan import forecast_doc
 
@@ -86,6 +91,16 @@ options:
     description: Seconds between polls.
     type: float
     default: 5
+  timeout:
+    description:
+      - Seconds one endpoint's whole answer may take (connect, status line, headers and body), however slowly it is sent.
+    type: float
+    default: 5
+  max_backoff:
+    description:
+      - Most seconds between tries of an endpoint that keeps failing (the wait doubles from twice O(interval)).
+    type: float
+    default: 300
   debounce:
     description: Consecutive polls a change must hold before it is emitted.
     type: int
@@ -167,38 +182,43 @@ class Debouncer(object):
         return events
 
 
-class _NoRedirect(urllib.request.HTTPRedirectHandler):
-    """A redirect is an error: urllib would hand the token to wherever it points."""
-
-    def redirect_request(self, req, fp, code, msg, headers, newurl):
-        return None
-
-
 def make_opener(token=None, ca_path=None, client_cert=None, client_key=None):
-    """opener(url, timeout=...) for forecast_doc.fetch: TLS with ca_path / a client certificate, a bearer token."""
-    ctx = ssl.create_default_context(cafile=ca_path)
-    if client_cert:
-        ctx.load_cert_chain(client_cert, client_key)
-    handlers = [urllib.request.HTTPSHandler(context=ctx)] + ([_NoRedirect()] if token else [])
-    opener = urllib.request.build_opener(*handlers)
-    headers = {'Authorization': 'Bearer %s' % token} if token else {}
-
-    def open_url(url, timeout):
-        return opener.open(urllib.request.Request(url, headers=headers), timeout=timeout)
-    return open_url
+    """opener(url, timeout=...) for forecast_doc.fetch (forecast_doc.opener: the timeout bounds the whole answer)."""
+    return forecast_doc.opener(token, ca_path, client_cert, client_key)
 
 
 def read_state(url=None, path=None, timeout=5.0, opener=None):
     """The predictor's current state, or None (logged) when it cannot be read right now.
 
-    forecast_doc bounds it: http(s) URLs only, 16 MiB, 16 levels, the predictor's shape.
+    forecast_doc bounds it: http(s) URLs only, 16 MiB, 16 levels, the whole
+    answer within timeout, every value of the predictor's format.
     """
     try:
-        return forecast_doc.load(path=path, url=None if path else url, opener=opener or urllib.request.urlopen,
+        return forecast_doc.load(path=path, url=None if path else url, opener=opener or make_opener(),
                                  timeout=timeout)
     except forecast_doc.ForecastDocError as exc:
         LOG.warning('%s', exc)
         return None
+
+
+class Endpoint(object):
+    """One predictor followed: where it is, its debouncer, its failures, and how long to wait before the next try."""
+
+    def __init__(self, host, url, path, debounce):
+        self.host, self.url, self.path = host, url, path
+        self.debouncer = Debouncer(debounce)
+        self.failures = 0       # in a row
+        self.failed = 0         # since the activation started
+
+    @property
+    def name(self):
+        return self.url or self.path
+
+    def failure(self, interval, max_backoff):
+        """Seconds to wait before the next try, after one more failure."""
+        self.failures += 1
+        self.failed += 1
+        return min(interval * 2 ** min(self.failures, 16), max(interval, max_backoff))
 
 
 def endpoints_of(args):
@@ -228,35 +248,80 @@ def endpoints_of(args):
     return out
 
 
+def options(args):
+    """The checked arguments: a value that is not of its kind stops the activation at once, naming it."""
+    def number(key, default, least, kind=float):
+        value = args.get(key, default)
+        if value is None:
+            return None
+        try:
+            value = kind(value) if not isinstance(value, bool) else None
+        except (TypeError, ValueError, OverflowError):
+            value = None
+        if value is None or value != value or value < least or value == float('inf'):
+            raise ValueError('adaptive.intravm.forecasts: %s is %r: a %s >= %s is required'
+                             % (key, args.get(key), 'whole number' if kind is int else 'number', least))
+        return value
+    return {'interval': number('interval', 5, 0), 'timeout': number('timeout', 5, 0.001),
+            'max_backoff': number('max_backoff', 300, 0), 'debounce': number('debounce', 2, 1, int),
+            'horizon_index': number('horizon_index', 0, 0, int), 'hotspot_ratio': number('hotspot_ratio', 0.9, 0),
+            'host_cpus': number('host_cpus', None, 1, int), 'max_events': number('max_events', 0, 0, int) or 0,
+            'concurrency': number('concurrency', 16, 1, int)}
+
+
+async def follow(endpoint, opts, fetch, emit):
+    """Poll one endpoint for ever: its events go to emit; its failures stay its own (logged, counted, backed off)."""
+    while True:
+        try:
+            state = await fetch(endpoint)
+            if state is None:
+                raise ValueError('no forecasts read (see the warning above)')
+            if endpoint.host:
+                state = dict(state, host=endpoint.host)
+            held = conditions(state, opts['horizon_index'], opts['hotspot_ratio'], opts['host_cpus'])
+        except Exception as exc:  # pylint: disable=broad-except  # one endpoint's fault must not end the activation
+            wait = endpoint.failure(opts['interval'], opts['max_backoff'])
+            LOG.warning('forecasts from %s: %s (failure %d in a row, %d in all); next try in %.3g s',
+                        endpoint.name, exc, endpoint.failures, endpoint.failed, wait)
+            await asyncio.sleep(wait)
+            continue
+        if endpoint.failures:
+            LOG.info('forecasts from %s read again after %d failures', endpoint.name, endpoint.failures)
+        endpoint.failures = 0
+        for event in endpoint.debouncer.update(held):
+            event['generated_at'] = state['generated_at']
+            await emit(event)
+        await asyncio.sleep(opts['interval'])
+
+
 async def main(queue, args):
-    """EDA entry point: poll every endpoint, debounce each, put events on the queue."""
-    endpoints = endpoints_of(args)
+    """EDA entry point: follow every endpoint on its own, put their debounced events on the queue."""
+    opts = options(args)
+    endpoints = [Endpoint(host, url, path, opts['debounce']) for host, url, path in endpoints_of(args)]
     opener = make_opener(*(args.get(key) or None for key in ('token', 'ca_path', 'client_cert', 'client_key')))
-    interval = float(args.get('interval', 5))
-    debouncers = [Debouncer(int(args.get('debounce', 2))) for _endpoint in endpoints]
-    max_events = int(args.get('max_events') or 0)
-    sent = 0
     loop = asyncio.get_running_loop()
-    pool = concurrent.futures.ThreadPoolExecutor(max_workers=max(1, min(int(args.get('concurrency', 16)), len(endpoints))))
+    pool = concurrent.futures.ThreadPoolExecutor(max_workers=max(1, min(opts['concurrency'], len(endpoints))))
+    done = asyncio.Event()
+    sent = [0]
+
+    async def fetch(endpoint):
+        return await loop.run_in_executor(pool, read_state, endpoint.url, endpoint.path, opts['timeout'], opener)
+
+    async def emit(event):
+        if done.is_set():
+            return
+        await queue.put({'intravm': event})
+        sent[0] += 1
+        if opts['max_events'] and sent[0] >= opts['max_events']:
+            done.set()
+
+    tasks = [asyncio.ensure_future(follow(endpoint, opts, fetch, emit)) for endpoint in endpoints]
     try:
-        while True:
-            states = await asyncio.gather(*[loop.run_in_executor(pool, read_state, url, path, 5.0, opener)
-                                            for _host, url, path in endpoints])
-            for (host, _url, _path), debouncer, state in zip(endpoints, debouncers, states):
-                if state is None:
-                    continue
-                if host:
-                    state = dict(state, host=host)
-                held = conditions(state, int(args.get('horizon_index', 0)), float(args.get('hotspot_ratio', 0.9)),
-                                  args.get('host_cpus'))
-                for event in debouncer.update(held):
-                    event['generated_at'] = state.get('generated_at')
-                    await queue.put({'intravm': event})
-                    sent += 1
-                    if max_events and sent >= max_events:
-                        return
-            await asyncio.sleep(interval)
+        await done.wait()
     finally:
+        for task in tasks:
+            task.cancel()
+        await asyncio.gather(*tasks, return_exceptions=True)
         pool.shutdown(wait=False)
 
 

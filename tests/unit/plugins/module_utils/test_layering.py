@@ -16,7 +16,7 @@ PREFIX = 'ansible_collections.adaptive.intravm.plugins.module_utils.'
 
 # stage -> what it must never import (module_utils parts or outside libraries)
 FORBIDDEN = {
-    'plan': ('apply', 'devices', 'channel', 'module_base', 'host.libvirt_conn', 'host.placement', 'libvirt', 'ansible.'),
+    'plan': ('apply', 'devices', 'channel.shm_format', 'channel.shm_reader', 'module_base', 'host.libvirt_conn', 'host.placement', 'libvirt', 'ansible.'),
     'channel': ('plan', 'apply', 'devices', 'host', 'module_base', 'libvirt', 'ansible.'),
     'host': ('plan', 'apply', 'devices', 'module_base'),
     'devices': ('plan', 'apply', 'module_base'),
@@ -34,6 +34,15 @@ def imports_of(path):
             yield node.module
             for alias in node.names:
                 yield '%s.%s' % (node.module, alias.name)
+
+
+# The forecast document's one definition sits beside the ring's in channel/; of channel/ the planner reads that format only.
+PLAN_READS_FROM_CHANNEL = ('forecast_format',)
+
+
+def test_plan_reads_only_the_forecast_format_from_channel():
+    channel = sorted(n[:-3] for n in os.listdir(os.path.join(ROOT, 'channel')) if n.endswith('.py') and n != '__init__.py')
+    assert set(channel) - set(PLAN_READS_FROM_CHANNEL) == {'shm_format', 'shm_reader'}, channel
 
 
 @pytest.mark.parametrize('stage', sorted(FORBIDDEN))

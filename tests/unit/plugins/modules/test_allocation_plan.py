@@ -13,6 +13,7 @@ import libvirt
 import pytest
 
 from ansible_collections.adaptive.intravm.plugins.modules import allocation_plan as mod
+from ansible_collections.adaptive.intravm.plugins.module_utils.errors import IntravmError
 from ansible_collections.adaptive.intravm.plugins.module_utils.plan.forecast_doc import ForecastDocError, check
 from ansible_collections.adaptive.intravm.plugins.module_utils.plan.planner import PlannerInputError
 
@@ -110,10 +111,33 @@ def test_deeply_nested_and_oversized_files_are_refused_by_name(tmp_path):
 
 
 def test_nan_forecast_fails_before_planning():
-    with pytest.raises(PlannerInputError, match="'test'.*nan"):
+    """The document's one check refuses it as it is read, before libvirt is asked anything."""
+    with pytest.raises(ForecastDocError, match="'test'.*nan"):
         mod.run(FakeModule(forecasts=doc({'test': cpu_fc(float('nan'))})))
 
 
 def test_names_must_be_running_domains():
     with pytest.raises(PlannerInputError, match='no-such-dom'):
         mod.run(FakeModule(forecasts=doc({'test': cpu_fc(0.2)}), names=['no-such-dom']))
+
+
+@pytest.mark.parametrize('bounds, says', [
+    ({'min_vcpus': '\u0661', 'max_vcpus': 2}, "resize[test].min_vcpus '\u0661' is not a non-negative integer of ASCII digits"),
+    ({'min_vcpus': 1, 'max_vcpus': '\u00b2'}, "resize[test].max_vcpus '\u00b2' is not a non-negative integer of ASCII digits"),
+    ({'min_vcpus': True, 'max_vcpus': 2}, 'resize[test].min_vcpus True is not'),
+    ({'min_vcpus': '1_0', 'max_vcpus': 20}, "resize[test].min_vcpus '1_0' is not"),
+    ({'min_vcpus': 1.5, 'max_vcpus': 2}, 'resize[test].min_vcpus 1.5 is not'),
+    ({'min_memory': '9' * 40000, 'max_memory': '2G'}, 'resize[test].min_memory: \'999'),
+    ({'min_memory': '1G', 'max_memory': '9' * 40 + 'G'}, 'is above 8 EiB'),
+    ({'min_memory': '\u0661G', 'max_memory': '2G'}, 'resize[test].min_memory: \'\u0661G\' is not a size'),
+])
+def test_resize_bounds_take_one_integer_grammar_and_one_size_parser(bounds, says):
+    """Probe 26 #8 and #9: "\u0661" was taken as 1, "\u00b2" raised int()'s own error, 40,000 digits a float overflow."""
+    with pytest.raises(IntravmError) as err:
+        mod.resize_bounds({'test': bounds})
+    assert says in str(err.value) and len(str(err.value)) < 240, str(err.value)
+
+
+def test_resize_bounds_in_ascii_digits_pass():
+    assert mod.resize_bounds({'test': {'min_vcpus': ' 1 ', 'max_vcpus': 4, 'min_memory': '1.5G', 'max_memory': 4096}}) == {
+        'test': {'min_vcpus': 1, 'max_vcpus': 4, 'min_memory': 1536 << 20, 'max_memory': 4096 << 20}}

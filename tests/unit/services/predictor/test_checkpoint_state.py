@@ -13,9 +13,10 @@ import pytest
 
 torch = pytest.importorskip('torch')
 
+from ansible_collections.adaptive.intravm.plugins.module_utils.channel import forecast_format  # noqa: E402
 from ansible_collections.adaptive.intravm.plugins.module_utils.plan import forecast_doc  # noqa: E402
 from ansible_collections.adaptive.intravm.services.predictor import (  # noqa: E402
-    checkpoint, daemon, model as mdl, sources, state as state_fmt)
+    checkpoint, daemon, model as mdl, sources, state as state_file)
 
 
 def test_round_trip(tmp_path):
@@ -72,14 +73,14 @@ def test_archive(tmp_path):
 
 
 def test_state_document_shape(tmp_path):
-    peak = state_fmt.peak_block([900, 3600], ['lstm', 'last_period_peak'], ([0.25, 0.3], [0.5, 0.7]),
+    peak = forecast_format.peak_block([900, 3600], ['lstm', 'last_period_peak'], ([0.25, 0.3], [0.5, 0.7]),
                                 vcpu={0: ([0.2, 0.3], [0.4, 0.6])})
-    entry = state_fmt.vm_entry('u-1', 2, 'lstm', [300, 900], ([0.1, 0.2], [0.3, 0.4]),
+    entry = forecast_format.vm_entry('u-1', 2, 'lstm', [300, 900], ([0.1, 0.2], [0.3, 0.4]),
                                vcpu={1: ([0.1, 0.1], [0.2, 0.2])}, net=([10.0, 11.0], [20.0, 21.0]), actual_cpu=0.15,
                                cpu_peak=peak)
-    doc = state_fmt.document('h', 12.5, 300, {'vm1': entry})
+    doc = forecast_format.document('h', 12.5, 300, {'vm1': entry})
     path = str(tmp_path / 'f.json')
-    state_fmt.write_atomic(path, doc)
+    state_file.write_atomic(path, doc)
     back = json.load(open(path))
     assert back['version'] == 2 and back['step_s'] == 300 and back['generated_at'] == 12.5
     vm = back['vms']['vm1']
@@ -89,8 +90,8 @@ def test_state_document_shape(tmp_path):
     assert vm['cpu_peak'] == {'windows_s': [900, 3600], 'models': ['lstm', 'last_period_peak'], 'p50': [0.25, 0.3],
                               'p90': [0.5, 0.7], 'vcpu': {'0': {'p50': [0.2, 0.3], 'p90': [0.4, 0.6]}}}
     assert forecast_doc.check(back, 'the state file') is back      # what the collection's reader accepts
-    assert 'cpu_peak' not in state_fmt.vm_entry('u-1', 2, 'lstm', [300], ([0.1], [0.3]))
-    assert state_fmt.peak_block([1.5, 6.0], ['lstm'] * 2, ([0, 0], [0, 0]))['windows_s'] == [1.5, 6]   # a sub-second step
+    assert 'cpu_peak' not in forecast_format.vm_entry('u-1', 2, 'lstm', [300], ([0.1], [0.3]))
+    assert forecast_format.peak_block([1.5, 6.0], ['lstm'] * 2, ([0, 0], [0, 0]))['windows_s'] == [1.5, 6]   # a sub-second step
 
 
 def test_rates_from_bulk_stats():

@@ -16,6 +16,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+from ansible_collections.adaptive.intravm.plugins.module_utils.channel import forecast_format
 from ansible_collections.adaptive.intravm.plugins.module_utils.plan import forecast_doc
 from ansible_collections.adaptive.intravm.plugins.module_utils.plan.forecast_doc import ForecastDocError
 
@@ -51,7 +52,7 @@ def test_the_predictors_document_is_read_from_each_source(tmp_path):
 
 
 def test_version_1_without_cpu_peak_is_still_read():
-    assert forecast_doc.VERSION == 2 and forecast_doc.VERSIONS == (1, 2)
+    assert forecast_format.VERSION == 2 and forecast_format.VERSIONS == (1, 2)
     assert forecast_doc.load(doc=GOOD_V1) is GOOD_V1
     assert forecast_doc.parse(json.dumps(GOOD_V1), 'a file') == GOOD_V1
     assert forecast_doc.check(dict(GOOD, vms={'a': {'horizons_s': [60]}}), 'here')   # version 2 without cpu_peak
@@ -215,3 +216,113 @@ def test_an_endpoint_that_drips_is_cut_off_at_the_timeout():
 
     with pytest.raises(ForecastDocError, match='still arriving after the timeout'):
         forecast_doc.fetch('http://127.0.0.1/f', opener, timeout=10, clock=lambda: now[0])
+
+
+# ------------------------------------------------------------------ real sockets on loopback
+class _Server(object):
+    """A TCP server on 127.0.0.1 that answers each connection with handler(conn); counts connections."""
+
+    def __init__(self, handler):
+        import socket
+        import threading
+        self.sock = socket.socket()
+        self.sock.bind(('127.0.0.1', 0))
+        self.sock.listen(16)
+        self.port = self.sock.getsockname()[1]
+        self.accepted = 0
+        self.stop = threading.Event()
+        self.handler = handler
+        threading.Thread(target=self._serve, daemon=True).start()
+
+    def _serve(self):
+        import threading
+        self.sock.settimeout(0.1)
+        while not self.stop.is_set():
+            try:
+                conn, _addr = self.sock.accept()
+            except OSError:
+                continue
+            self.accepted += 1
+            threading.Thread(target=self._answer, args=(conn,), daemon=True).start()
+
+    def _answer(self, conn):
+        try:
+            conn.recv(65536)
+            self.handler(conn, self)
+        except OSError:
+            pass
+        finally:
+            conn.close()
+
+    def close(self):
+        self.stop.set()
+        self.sock.close()
+
+
+def _drip(text, every):
+    def handler(conn, server):
+        for byte in text.encode():
+            if server.stop.is_set():
+                return
+            conn.sendall(bytes([byte]))
+            time.sleep(every)
+    return handler
+
+
+@pytest.mark.parametrize('answer', [
+    'HTTP/1.0 200 OK\r\nContent-Type: application/json\r\nX-Pad: ' + 'a' * 200 + '\r\n\r\n{}',   # headers drip
+    'HTTP/1.0 200 OK\r\n\r\n' + json.dumps(GOOD) * 10,                                          # the body drips
+])
+def test_the_timeout_bounds_the_status_line_and_headers_too(answer):
+    """Issue 26, defect 3: a byte every 50 ms never trips a per-read timeout; the deadline covers the whole answer."""
+    server = _Server(_drip(answer, 0.05))
+    try:
+        started = time.monotonic()
+        with pytest.raises(ForecastDocError, match='cannot fetch|still arriving'):
+            forecast_doc.load(url='http://127.0.0.1:%d/forecasts' % server.port, opener=forecast_doc.opener(), timeout=0.5)
+        assert time.monotonic() - started < 2.0
+    finally:
+        server.close()
+
+
+def test_a_prompt_endpoint_is_read_through_the_opener():
+    body = json.dumps(GOOD)
+    server = _Server(lambda conn, _s: conn.sendall(('HTTP/1.0 200 OK\r\nContent-Length: %d\r\n\r\n%s'
+                                                    % (len(body), body)).encode()))
+    try:
+        assert forecast_doc.load(url='http://127.0.0.1:%d/f' % server.port, opener=forecast_doc.opener(), timeout=5) == GOOD
+    finally:
+        server.close()
+
+
+@pytest.mark.parametrize('token', [None, 'secret'])
+def test_a_redirect_is_checked_before_it_is_followed(token):
+    """Issue 26, defect 14: a 302 to ftp:// (or anywhere, with a token) is refused without connecting there."""
+    target = _Server(lambda conn, _s: conn.sendall(b'220 ftp\r\n'))
+    where = 'ftp://127.0.0.1:%d/pub' % target.port if token is None else 'http://127.0.0.1:%d/f' % target.port
+    redirect = _Server(lambda conn, _s: conn.sendall(('HTTP/1.0 302 Found\r\nLocation: %s\r\n\r\n' % where).encode()))
+    try:
+        with pytest.raises(ForecastDocError, match='only http and https URLs|must not go where a redirect points'):
+            forecast_doc.load(url='http://127.0.0.1:%d/f' % redirect.port, opener=forecast_doc.opener(token), timeout=2)
+        time.sleep(0.2)
+        assert target.accepted == 0
+    finally:
+        redirect.close()
+        target.close()
+
+
+def test_an_http_redirect_without_a_token_is_followed_within_the_first_deadline():
+    body = json.dumps(GOOD)
+    final = _Server(lambda conn, _s: conn.sendall(('HTTP/1.0 200 OK\r\n\r\n%s' % body).encode()))
+    redirect = _Server(lambda conn, _s: conn.sendall(('HTTP/1.0 302 Found\r\nLocation: http://127.0.0.1:%d/f\r\n\r\n'
+                                                      % final.port).encode()))
+    try:
+        assert forecast_doc.load(url='http://127.0.0.1:%d/f' % redirect.port, opener=forecast_doc.opener(), timeout=5) == GOOD
+    finally:
+        redirect.close()
+        final.close()
+
+
+def test_tls_files_that_cannot_be_read_are_a_clear_error(tmp_path):
+    with pytest.raises(ForecastDocError, match='cannot load the TLS files'):
+        forecast_doc.opener(ca_path=str(tmp_path / 'missing.pem'))
