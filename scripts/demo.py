@@ -144,17 +144,17 @@ class Sampler(object):
             steal = None
         self.rows.append({'t': now, 'delay': delay, 'time': busy, 'pins': pins, 'steal_s': steal})
         try:
-            doc = forecast_doc.load(path=self.state_file)
-            entry = {}
-            for name in self.names:
-                vm = doc.get('vms', {}).get(name)
-                if vm:
-                    entry[name] = {'p50': vm['cpu']['p50'][0], 'p90': vm['cpu']['p90'][0],
-                                   'h_s': vm['horizons_s'][0], 'model': vm.get('model')}
-            if entry:
-                self.forecasts[doc['generated_at']] = entry
-        except (forecast_doc.ForecastDocError, KeyError, TypeError, IndexError):
-            pass
+            doc = forecast_doc.load(path=self.state_file)     # checked: every value of the format, none re-checked here
+        except forecast_doc.ForecastDocError:
+            return
+        entry = {}
+        for name in self.names:
+            vm = doc['vms'].get(name)
+            if vm and 'cpu' in vm:
+                entry[name] = {'p50': vm['cpu']['p50'][0], 'p90': vm['cpu']['p90'][0],
+                               'h_s': vm['horizons_s'][0], 'model': vm.get('model')}
+        if entry:
+            self.forecasts[doc['generated_at']] = entry
 
 
 def static_pins(conn, names):
@@ -189,9 +189,9 @@ def planned_moves(conn, names, topology, state_file, policy, seen, max_age=300):
         doc = forecast_doc.load(path=state_file)
     except forecast_doc.ForecastDocError:
         return None
-    if doc.get('generated_at') in seen:
+    if doc['generated_at'] in seen:
         return None
-    seen.add(doc.get('generated_at'))
+    seen.add(doc['generated_at'])
     if not set(names) & set(doc['vms']):
         return None
     try:
