@@ -9,11 +9,18 @@ counts what must stay zero:
   checkpoints: any exception out of the predictor that attaches them);
 - accepted_bad: an input accepted that should not be (a value out of its
   metric's bounds or not finite, a sequence that went back, a cpuset with a
-  non-ASCII digit, a document that is not the predictor's shape);
+  non-ASCII digit, a forecast document with any value not of its format,
+  judged by the fuzzer's own reading of the format, not forecast_format's);
+- refused: clean refusals (the target's own error), counted so a campaign
+  shows it reached both sides;
 - false_alarms (channel_race only): refusals or overruns blamed on a
   well-behaved writer racing the reader in another process.
-It also prints polls/cases, the most bytes one poll copied and the peak
-traced memory. `make test` runs a short campaign (tests/unit/test_fuzz_campaign.py);
+Surfaces: the ring reader, the cpuset grammar, forecast documents from an
+endpoint, the event source's round on odd documents, fetches that drip, fail
+or redirect out of http(s) (past_deadline: refusals that came later than the
+timeout plus one read), the forecast `memory` block through plan_resize, and
+checkpoints. It also prints polls/cases, the most bytes one poll copied and
+the peak traced memory. `make test` runs a short campaign (tests/unit/test_fuzz_campaign.py);
 this runs a long one:
 
     python benchmarks/fuzz.py [--cases N] [--seed S] [--race-s SECONDS] [--json OUT]
@@ -23,21 +30,25 @@ from __future__ import absolute_import, division, print_function
 __metaclass__ = type
 
 import argparse
+import copy
 import json
 import logging
 import math
 import mmap
 import os
 import random
+import socket
 import struct
 import sys
 import tempfile
 import time
 import tracemalloc
 import zlib
+from http import client as http_client
 
 from ansible_collections.adaptive.intravm.plugins.module_utils.host import cpuset
 from ansible_collections.adaptive.intravm.plugins.module_utils.plan import forecast_doc
+from ansible_collections.adaptive.intravm.plugins.module_utils.channel import forecast_format as ff
 from ansible_collections.adaptive.intravm.plugins.module_utils.channel import shm_format as fmt
 from ansible_collections.adaptive.intravm.plugins.module_utils.channel.shm_reader import READ_BUDGET_BYTES, RingReader
 
@@ -134,7 +145,36 @@ def fuzz_channel(cases, seed):
             if mutated is not buf:     # truncated: the reader now sees the shorter region
                 buf = mutated
                 counting.inner = type(counting.inner)(buf)
+    for buf in _budget_regions():
+        reader = RingReader(buf, burst=10 ** 6)
+        counting = _CountingSource(reader._src)  # pylint: disable=protected-access
+        reader._src = counting  # pylint: disable=protected-access
+        for _poll in range(2):
+            counting.copied = 0
+            try:
+                out['accepted_bad'] += len(reader.poll())   # every slot is bad
+            except Exception:  # pylint: disable=broad-except
+                out['escapes'] += 1
+            out['polls'] += 1
+            out['max_copied_bytes'] = max(out['max_copied_bytes'], counting.copied)
     return out
+
+
+def _budget_regions():
+    """The most a poll can be made to copy: rings of the smallest and of the largest slots, every one refused.
+
+    Each slot holds its own sequence and no CRC, so each is refused (bad_crc)
+    and read a second time to tell a lapped copy (torn) from a bad record:
+    with 64-byte slots that second look took the poll to 1,179,720 bytes.
+    """
+    for rsize in (fmt.MIN_RECORD_SIZE, fmt.MAX_RECORD_SIZE):
+        header = fmt.Header(rsize, READ_BUDGET_BYTES // rsize + 2, 1000, BOOT)
+        buf = bytearray(fmt.HEADER_SIZE + header.capacity * rsize)
+        fmt.init_region(buf, header)
+        for seq in range(1, header.capacity + 1):
+            struct.pack_into('<Q', buf, fmt.slot_offset(header, seq) + 8, seq)
+        struct.pack_into('<Q', buf, fmt.WRITE_SEQ_OFFSET, header.capacity)
+        yield buf
 
 
 def _in_bounds(sample):
@@ -221,8 +261,51 @@ def _json_value(rng, depth=0):
     return dict(('k%d' % i, _json_value(rng, depth + 1)) for i in range(rng.randint(0, 3)))
 
 
+def _good_doc(rng):
+    """A document as the predictor writes it (forecast_format's builders), 1 to 3 VMs, every block."""
+    vms = {}
+    for i in range(rng.randint(1, 3)):
+        n = rng.randint(1, 3)
+        pair = ([0.1 * n, 0.2], [0.3, 0.4])
+        memory = ff.memory_block(2e9, {'p50': [2e9, 2.1e9], 'p90': [2.2e9, 2.4e9]}, 2.3e9, {'psi_mem_some': 0.5, 'swap_in': 0.0})
+        vms['vm%d' % i] = ff.vm_entry('u-%d' % i, n, 'lstm', [300, 900], pair, vcpu=dict((v, pair) for v in range(n)),
+                                      net=pair, gpu=pair, actual_cpu=0.2, samples=10, memory=memory,
+                                      cpu_peak=ff.peak_block([900, 3600], ['lstm', 'lstm'], pair, vcpu={0: pair}))
+        if rng.random() < 0.5:
+            vms['vm%d' % i]['allocated_cpus'] = n
+    doc = ff.document('hv1', 1.0e9, 300, vms)
+    doc['host_cpus'] = 4
+    return json.loads(json.dumps(doc))
+
+
+ODD_VALUES = [None, True, False, -1, -1e-9, 0, 0.5, 1e308, 10 ** 400, 2 ** 64, float('nan'), float('inf'), 'x', '2', '\u0661',
+              '', [], [1.0], [2], {}, {'p90': [1]}, '1G']
+
+
+def _mutate_doc(rng, doc):
+    """Up to three values anywhere in doc replaced by odd ones (the probe's kind: a string, a list, 10**400, ...)."""
+    for _change in range(rng.randint(0, 3)):
+        parent, key = None, None
+        target = doc
+        for _depth in range(rng.randint(1, 7)):
+            if isinstance(target, dict) and target:
+                parent, key = target, rng.choice(sorted(target))
+            elif isinstance(target, list) and target:
+                parent, key = target, rng.randrange(len(target))
+            else:
+                break
+            target = parent[key]
+        if parent is None:
+            continue
+        if rng.random() < 0.1 and isinstance(parent, dict):
+            del parent[key]
+        else:
+            parent[key] = copy.deepcopy(rng.choice(ODD_VALUES + [_json_value(rng)]))
+    return doc
+
+
 def _forecast_body(rng):
-    kind = rng.randrange(5)
+    kind = rng.randrange(6)
     if kind == 0:
         return bytes(rng.getrandbits(8) for _n in range(rng.randint(0, 64)))
     if kind == 1:
@@ -230,37 +313,77 @@ def _forecast_body(rng):
         return ('{"version": 2, "generated_at": 1, "vms": ' + '[' * n + ']' * n + '}').encode()
     if kind == 2:
         return ('{"version": 2, "generated_at": 1, "vms": {}, "pad": "%s"}' % ('x' * rng.choice([10, 1 << 20]))).encode()
-    doc = {'version': rng.choice([1, 2, 2, 3, '2']), 'generated_at': rng.choice([1.0, 1.0, 'x', None, float('nan'), True, 10 ** 400]),
-           'vms': rng.choice([{}, [], {'a': _json_value(rng)}, {'a': {'cpu': _json_value(rng)}}, {'a': {'cpu_peak': _json_value(rng)}},
-                              {'a': {'cpu_peak': _peak_block(rng)}}])}
-    return json.dumps(doc).encode()
+    if kind == 3:
+        doc = {'version': rng.choice([1, 2, 2, 3, '2']), 'generated_at': rng.choice([1.0, 1.0, 'x', None, float('nan'), True, 10 ** 400]),
+               'vms': rng.choice([{}, [], {'a': _json_value(rng)}, {'a': {'cpu': _json_value(rng)}}, {'a': {'cpu_peak': _json_value(rng)}}])}
+        return json.dumps(doc).encode()
+    return json.dumps(_mutate_doc(rng, _good_doc(rng))).encode()
 
 
-def _peak_block(rng):
-    """A valid cpu_peak (version 2) with up to two values replaced: junk, a NaN, a negative, a swapped pair, a list cut short."""
-    vcpu = {'p50': [0.1, 0.2], 'p90': [0.3, 0.4]}
-    block = {'windows_s': [900, 3600], 'models': ['lstm', 'last_value'], 'p50': [0.2, 0.3], 'p90': [0.4, 0.5], 'vcpu': {'0': vcpu}}
-    for _change in range(rng.randint(0, 2)):
-        target = rng.choice([block, vcpu])
-        key = rng.choice(sorted(target))
-        target[key] = rng.choice([_json_value(rng), [float('nan'), 0.1], [-0.1, 0.2], [0.9, 0.9], [0.1], [10 ** 400, 1.0]])
-    return block
+def _numbers_ok(values, n):
+    return (isinstance(values, list) and len(values) == n and
+            all(type(v) in (int, float) and 0 <= v <= 2 ** 63 for v in values))
 
 
-def _peak_ok(block):
-    """What an accepted cpu_peak must be: P50 <= P90, finite, >= 0, one per window, VM-wide and per vCPU."""
-    n = len(block['windows_s'])
+def _quantiles_ok(block, n, ordered=False):
+    return (isinstance(block, dict) and 'p50' in block and 'p90' in block and all(_numbers_ok(v, n) for v in block.values())
+            and (not ordered or all(a <= b for a, b in zip(block['p50'], block['p90']))))
 
-    def quantiles_ok(q):
-        return (all(isinstance(q[k], list) and len(q[k]) == n and all(type(v) in (int, float) and 0 <= v < float('inf') for v in q[k])
-                    for k in ('p50', 'p90')) and all(a <= b for a, b in zip(q['p50'], q['p90'])))
 
-    return quantiles_ok(block) and all(quantiles_ok(q) for q in (block.get('vcpu') or {}).values())
+def _vm_ok(vm):
+    """The fuzzer's own reading of the format, written apart from forecast_format: what an accepted VM must be.
+
+    An optional block that is null counts as absent, as every reader takes it.
+    """
+    vm = dict((k, v) for k, v in vm.items() if v is not None or k not in ('cpu', 'net', 'gpu', 'vcpu', 'memory', 'cpu_peak', 'actual'))
+    n = len(vm.get('horizons_s') or ())
+    if any(k in vm for k in ('cpu', 'net', 'gpu', 'vcpu', 'memory')) and not (n and _numbers_ok(vm['horizons_s'], n)):
+        return False
+    whole = [vm[k] for k in ('vcpus', 'samples') if k in vm]
+    if not all(type(v) is int and v >= (0 if i else 1) for i, v in enumerate(whole)):  # pylint: disable=unidiomatic-typecheck
+        return False
+    if 'allocated_cpus' in vm and not _numbers_ok([vm['allocated_cpus']], 1):
+        return False
+    if not all(_quantiles_ok(vm[k], n) for k in ('cpu', 'net', 'gpu') if k in vm):
+        return False
+    if 'vcpu' in vm and not (isinstance(vm['vcpu'], dict) and all(_quantiles_ok(q, n) for q in vm['vcpu'].values())):
+        return False
+    mem = vm.get('memory')
+    if mem is not None:
+        if not isinstance(mem, dict) or not all(_numbers_ok([mem[k]], 1) for k in ('used_bytes', 'floor_bytes') if k in mem):
+            return False
+        if mem.get('peak_bytes') is not None and not _quantiles_ok(mem['peak_bytes'], n):
+            return False
+        if mem.get('pressure') is not None and not (isinstance(mem['pressure'], dict) and _numbers_ok(list(mem['pressure'].values()), len(mem['pressure']))):
+            return False
+    peak = vm.get('cpu_peak')
+    if peak is not None:
+        w = len(peak.get('windows_s') or ()) if isinstance(peak, dict) else 0
+        if not (w and _numbers_ok(peak['windows_s'], w) and _quantiles_ok(dict((k, peak.get(k)) for k in ('p50', 'p90')), w, True)
+                and all(_quantiles_ok(q, w, True) for q in (peak.get('vcpu') or {}).values())):
+            return False
+    return True
+
+
+def _doc_ok(doc):
+    return (doc.get('version') in (1, 2) and type(doc.get('generated_at')) in (int, float)  # pylint: disable=unidiomatic-typecheck
+            and isinstance(doc.get('vms'), dict) and ('host_cpus' not in doc or type(doc['host_cpus']) is int)  # pylint: disable=unidiomatic-typecheck
+            and all(_vm_ok(vm) for vm in doc['vms'].values()))
+
+
+def _tally(out, outcome):
+    out['cases'] += 1
+    out[outcome] += 1
+
+
+def _figures():
+    return {'cases': 0, 'refused': 0, 'accepted': 0, 'escapes': 0, 'accepted_bad': 0}
 
 
 def fuzz_forecasts(cases, seed, max_bytes=1 << 19):
+    """Bodies from an endpoint (junk, deep, large, odd-typed predictor documents) read by forecast_doc: refused or fully valid."""
     rng = random.Random(seed)
-    out = {'cases': cases, 'escapes': 0, 'accepted': 0, 'accepted_bad': 0}
+    out = _figures()
     for _case in range(cases):
         body = _forecast_body(rng)
 
@@ -271,15 +394,129 @@ def fuzz_forecasts(cases, seed, max_bytes=1 << 19):
         try:
             doc = forecast_doc.load(url='http://127.0.0.1/forecasts', opener=opener, max_bytes=max_bytes)
         except forecast_doc.ForecastDocError:
+            _tally(out, 'refused')
             continue
         except Exception:  # pylint: disable=broad-except
-            out['escapes'] += 1
+            _tally(out, 'escapes')
             continue
-        out['accepted'] += 1
-        if (doc.get('version') not in forecast_doc.VERSIONS or not isinstance(doc.get('vms'), dict) or isinstance(doc.get('generated_at'), bool)
-                or not all(_peak_ok(vm['cpu_peak']) for vm in doc['vms'].values() if 'cpu_peak' in vm)):
-            out['accepted_bad'] += 1
+        _tally(out, 'accepted' if _doc_ok(doc) else 'accepted_bad')
     return out
+
+
+def fuzz_event_source(cases, seed):
+    """The event source's round on odd documents: conditions() and the debouncer never raise on what the check let through."""
+    source = _event_source()
+    rng = random.Random(seed)
+    out = _figures()
+    debouncer = source.Debouncer(1)
+    for _case in range(cases):
+        doc = _mutate_doc(rng, _good_doc(rng))
+        try:
+            checked = forecast_doc.check(doc, 'fuzz')
+        except forecast_doc.ForecastDocError:
+            _tally(out, 'refused')
+            continue
+        except Exception:  # pylint: disable=broad-except
+            _tally(out, 'escapes')
+            continue
+        try:
+            held = source.conditions(checked, rng.randint(0, 3), rng.choice([0.1, 0.9]), rng.choice([None, 2]))
+            debouncer.update(held)
+            json.dumps(held)
+        except Exception:  # pylint: disable=broad-except
+            _tally(out, 'escapes')
+            continue
+        _tally(out, 'accepted' if _doc_ok(checked) else 'accepted_bad')
+    return out
+
+
+class _Answer(object):
+    """A response whose reads drip, fail or lie about where they came from."""
+
+    def __init__(self, rng, clock, body):
+        self.rng, self.clock, self.body = rng, clock, body
+        self.final = rng.choice(['http://127.0.0.1/forecasts'] * 4 + ['ftp://127.0.0.1/x', 'file:///etc/shadow', 'https://h/f'])
+
+    def geturl(self):
+        return self.final
+
+    def read1(self, size):
+        self.clock[0] += self.rng.choice([0.0] * 12 + [0.05, 2.0])
+        if self.rng.random() < 0.05:
+            raise self.rng.choice([OSError('reset'), socket.timeout('timed out'), ValueError('bad chunk')])
+        size = self.rng.randint(1, 4096)
+        chunk, self.body = self.body[:size], self.body[size:]
+        return chunk
+
+    def close(self):
+        pass
+
+
+def fuzz_fetches(cases, seed, timeout=5.0):
+    """Fetches that drip, fail, redirect out of http(s) or answer late: a ForecastDocError within the timeout, or a good document."""
+    rng = random.Random(seed)
+    out = dict(_figures(), past_deadline=0)
+    for _case in range(cases):
+        clock = [0.0]
+        body = _forecast_body(rng) if rng.random() < 0.5 else json.dumps(_good_doc(rng)).encode()
+        fail = rng.choice([None, None, None, OSError('refused'), socket.timeout('timed out'), http_client.BadStatusLine('x'),
+                           forecast_doc.ForecastDocError('redirect refused')])
+
+        def opener(url, timeout, body=body, fail=fail, clock=clock):
+            if fail is not None:
+                raise fail
+            return _Answer(rng, clock, body)
+
+        try:
+            doc = forecast_doc.fetch('http://127.0.0.1/forecasts', opener, timeout, clock=lambda clock=clock: clock[0])
+            doc = forecast_doc.parse(doc, 'fuzz')
+        except forecast_doc.ForecastDocError:
+            _tally(out, 'refused')
+            out['past_deadline'] += clock[0] > timeout + 3.0     # one read may overrun, never more
+            continue
+        except Exception:  # pylint: disable=broad-except
+            _tally(out, 'escapes')
+            continue
+        _tally(out, 'accepted' if _doc_ok(doc) and clock[0] <= timeout + 3.0 else 'accepted_bad')
+    return out
+
+
+def fuzz_memory(cases, seed):
+    """Odd memory blocks through plan_resize: refused by name (PlannerInputError), or whole-MiB targets within bounds."""
+    from ansible_collections.adaptive.intravm.plugins.module_utils.plan.inputs import PlannerInputError  # pylint: disable=import-outside-toplevel
+    from ansible_collections.adaptive.intravm.plugins.module_utils.plan.resize import plan_resize  # pylint: disable=import-outside-toplevel
+    rng = random.Random(seed)
+    out = _figures()
+    mib = 1 << 20
+    for _case in range(cases):
+        doc = _good_doc(rng)
+        vm = doc['vms']['vm0']
+        _mutate_doc(rng, {'memory': vm['memory'], 'horizons_s': vm['horizons_s']})
+        sizes = {'vm0': {'memory_bytes': 2 << 30, 'max_memory_bytes': 4 << 30, 'balloon': True, 'vcpus': vm['vcpus'] if isinstance(vm.get('vcpus'), int) else 1,
+                         'max_vcpus': 4}}
+        bounds = {'vm0': {'min_memory': 256 * mib, 'max_memory': 4 << 30, 'min_vcpus': 1, 'max_vcpus': 4}}
+        try:
+            plan = plan_resize(doc['vms'], sizes, bounds, 8 << 30)
+        except PlannerInputError:
+            _tally(out, 'refused')
+            continue
+        except Exception:  # pylint: disable=broad-except
+            _tally(out, 'escapes')
+            continue
+        ok = _vm_ok(vm) and all(256 * mib <= e['memory_bytes'] <= 4 << 30 and e['memory_bytes'] % mib == 0
+                                for e in plan['memory_balloon'])
+        _tally(out, 'accepted' if ok else 'accepted_bad')
+    return out
+
+
+def _event_source():
+    """The EDA event source module (a plugin file, not a package)."""
+    import importlib.util  # pylint: disable=import-outside-toplevel
+    path = os.path.join(os.path.dirname(os.path.abspath(__file__)), '..', 'extensions', 'eda', 'plugins', 'event_source', 'forecasts.py')
+    spec = importlib.util.spec_from_file_location('intravm_forecasts_source', path)
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
 
 
 def _checkpoint_blob(rng, params, extra):
@@ -369,6 +606,9 @@ def campaign(cases=2000, seed=1, race_s=2.0):
     results['channel'] = fuzz_channel(cases, seed)
     results['cpuset'] = fuzz_cpuset(cases * 5, seed)
     results['forecasts'] = fuzz_forecasts(max(1, cases // 4), seed)
+    results['event_source'] = fuzz_event_source(max(1, cases // 4), seed)
+    results['fetches'] = fuzz_fetches(max(1, cases // 4), seed)
+    results['memory'] = fuzz_memory(max(1, cases // 4), seed)
     peak = tracemalloc.get_traced_memory()[1]
     tracemalloc.stop()
     results['checkpoints'] = fuzz_checkpoints(max(1, cases // 10), seed)
