@@ -31,10 +31,12 @@ __metaclass__ = type
 
 import argparse
 import copy
+import functools
 import json
 import logging
 import math
 import mmap
+import operator
 import os
 import random
 import socket
@@ -462,13 +464,14 @@ def fuzz_fetches(cases, seed, timeout=5.0):
         fail = rng.choice([None, None, None, OSError('refused'), socket.timeout('timed out'), http_client.BadStatusLine('x'),
                            forecast_doc.ForecastDocError('redirect refused')])
 
-        def opener(url, timeout, body=body, fail=fail, clock=clock):
+        def opener(url, timeout, body=body, fail=fail, clock=None):
             if fail is not None:
                 raise fail
             return _Answer(rng, clock, body)
+        opener = functools.partial(opener, clock=clock)
 
         try:
-            doc = forecast_doc.fetch('http://127.0.0.1/forecasts', opener, timeout, clock=lambda clock=clock: clock[0])
+            doc = forecast_doc.fetch('http://127.0.0.1/forecasts', opener, timeout, clock=functools.partial(operator.getitem, clock, 0))
             doc = forecast_doc.parse(doc, 'fuzz')
         except forecast_doc.ForecastDocError:
             _tally(out, 'refused')

@@ -616,10 +616,10 @@ class Predictor(object):
         step_s = self.cfg['step_s']
         models, peak50, peak90 = self._peak_forecast(track, cpu, lstm_peak)
         cpu_peak = forecast_format.peak_block([w * step_s for w in self.windows], models, (peak50, peak90),
-                                        vcpu=_vcpu_split(track, peak50, peak90))
+                                              vcpu=_vcpu_split(track, peak50, peak90))
         entry = forecast_format.vm_entry(track.uuid, track.vcpus, track.served, [h * step_s for h in hz], (s50, s90),
-                                   vcpu=_vcpu_split(track, s50, s90), net=net, gpu=gpu, actual_cpu=actual, samples=track.steps,
-                                   memory=self._memory_forecast(track), cpu_peak=cpu_peak)
+                                         vcpu=_vcpu_split(track, s50, s90), net=net, gpu=gpu, actual_cpu=actual,
+                                         samples=track.steps, memory=self._memory_forecast(track), cpu_peak=cpu_peak)
         track.last_forecast = entry
         if self.metrics.registry:
             self.metrics.actual.labels(track.name).set(actual)

@@ -46,6 +46,7 @@ import asyncio
 import concurrent.futures
 import json
 import logging
+import math
 
 from ansible_collections.adaptive.intravm.plugins.module_utils.plan import forecast_doc
 
@@ -258,7 +259,7 @@ def options(args):
             value = kind(value) if not isinstance(value, bool) else None
         except (TypeError, ValueError, OverflowError):
             value = None
-        if value is None or value != value or value < least or value == float('inf'):
+        if value is None or math.isnan(value) or value < least or math.isinf(value):
             raise ValueError('adaptive.intravm.forecasts: %s is %r: a %s >= %s is required'
                              % (key, args.get(key), 'whole number' if kind is int else 'number', least))
         return value

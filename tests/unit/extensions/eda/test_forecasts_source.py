@@ -151,7 +151,7 @@ def test_odd_documents_and_a_dripping_endpoint_never_stop_the_fleet(caplog):
         elapsed = time.monotonic() - started
     finally:
         fleet.close()
-    events = [queue.get_nowait()['intravm'] for _ in range(4)]
+    events = [queue.get_nowait()['intravm'] for _n in range(4)]
     assert [e['type'] for e in events] == ['hotspot_predicted', 'hotspot_cleared'] * 2
     assert all(e['host'] == 'good' for e in events)
     assert elapsed < 2.5, elapsed           # the dripping endpoint (3 s) held no one's poll
@@ -168,5 +168,5 @@ def test_bad_arguments_stop_the_activation_at_once_by_name():
 
 def test_an_endpoint_backs_off_up_to_max_backoff():
     endpoint = source.Endpoint(None, 'http://127.0.0.1:1/f', None, 1)
-    assert [endpoint.failure(5, 60) for _ in range(5)] == [10, 20, 40, 60, 60]
+    assert [endpoint.failure(5, 60) for _n in range(5)] == [10, 20, 40, 60, 60]
     assert (endpoint.failures, endpoint.failed) == (5, 5)
