@@ -36,8 +36,9 @@ REASONS = (
 
 # Host policy defaults.
 DEFAULT_MIN_INTERVAL_S = 0.1   # sustained rate a guest may write at: 10 records/s
-READ_BUDGET_BYTES = 1 << 20    # most bytes copied out of the ring per poll
+READ_BUDGET_BYTES = 1 << 20    # most bytes copied out of the ring per poll, every read counted
 SEQ_READS = 4                  # reads of write_seq to get two that agree
+LAP_PROBE_BYTES = 8            # a refused slot's own seq, read again to tell our lag from a bad record
 
 
 class Rejection(object):
@@ -160,6 +161,7 @@ class RingReader(object):
         self._polled_at = None       # host clock of the last poll that read a header
         self._key_cache = {}
         self._layout = None          # RecordLayout of the last accepted record
+        self.copied_bytes = 0        # bytes the last poll copied out of the region, at most READ_BUDGET_BYTES
 
     def close(self):
         self._src.close()
@@ -180,9 +182,23 @@ class RingReader(object):
             self._tokens = min(limit, self._tokens + (now - self._refill_at) / self.min_interval_s)
         self._refill_at = now
 
+    def _read(self, offset, length):
+        """Bytes of the region, counted against this poll's READ_BUDGET_BYTES."""
+        data = self._src.read(offset, length)
+        self.copied_bytes += len(data)
+        return data
+
     def poll(self):
-        """New validated samples since the last poll, oldest first. Never raises for guest data."""
+        """New validated samples since the last poll, oldest first. Never raises for guest data.
+
+        Every byte it copies counts against READ_BUDGET_BYTES: the header,
+        each read of write_seq, the slots, and the second look at each slot
+        refused (LAP_PROBE_BYTES). The slots read are what is left of the
+        budget after the header and write_seq, at their worst-case cost:
+        every one refused.
+        """
         self.stats['polls'] += 1
+        self.copied_bytes = 0
         try:
             size = self._src.size()
         except NotRegularFile as exc:
@@ -192,7 +208,7 @@ class RingReader(object):
             self._reject('region_missing', 'no region at %s' % getattr(self._src, 'path', 'buffer'))
             return []
         try:
-            head = self._src.read(0, fmt.HEADER_SIZE)
+            head = self._read(0, fmt.HEADER_SIZE)
             header, write_seq = fmt.parse_header(head, size if len(head) >= fmt.HEADER_SIZE else len(head))
             write_seq = self._settled_write_seq(write_seq)
         except fmt.FormatError as exc:
@@ -225,7 +241,8 @@ class RingReader(object):
         if first < oldest_safe:
             self._count_overrun(oldest_safe - first, since, header, write_seq)
             first = oldest_safe
-        batch = max(1, READ_BUDGET_BYTES // header.record_size)
+        # At least 15 slots: the budget less the header and write_seq's reads, over the largest record and its probe.
+        batch = (READ_BUDGET_BYTES - self.copied_bytes) // (header.record_size + LAP_PROBE_BYTES)
         last = min(write_seq, first + batch - 1)
         return self._read_range(header, first, last)
 
@@ -248,7 +265,7 @@ class RingReader(object):
 
     def _read_u64(self, offset):
         """The u64 at offset, or None when the region no longer holds it (a short read)."""
-        data = self._src.read(offset, 8)
+        data = self._read(offset, 8)
         return fmt.WRITE_SEQ.unpack(data)[0] if len(data) == 8 else None
 
     def _lapped(self, header, seq):
@@ -289,7 +306,7 @@ class RingReader(object):
             slot_index = (seq - 1) % header.capacity
             run = min(last - seq + 1, header.capacity - slot_index)
             try:
-                data = self._src.read(fmt.slot_offset(header, seq), run * rsize)
+                data = self._read(fmt.slot_offset(header, seq), run * rsize)
             except OSError as exc:
                 self._reject('region_missing', 'cannot read region: %s' % exc, seq)
                 return samples

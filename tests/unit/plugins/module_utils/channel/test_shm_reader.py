@@ -16,7 +16,7 @@ import pytest
 from hypothesis import HealthCheck, given, settings, strategies as st
 
 from ansible_collections.adaptive.intravm.plugins.module_utils.channel import shm_format as fmt
-from ansible_collections.adaptive.intravm.plugins.module_utils.channel.shm_reader import REASONS, RingReader
+from ansible_collections.adaptive.intravm.plugins.module_utils.channel.shm_reader import READ_BUDGET_BYTES, REASONS, RingReader
 
 BOOT_A = b'\xaa' * 16
 BOOT_B = b'\xbb' * 16
@@ -446,6 +446,43 @@ def test_work_per_poll_is_bounded_by_host_budget():
     for _n in range(5):
         total += len(reader.poll())
     assert total == 40
+
+
+def _every_slot_refused(rsize):
+    """A ring of rsize-byte slots, each holding its own seq and no CRC: refused (bad_crc), then read again for a lap."""
+    header = fmt.Header(rsize, READ_BUDGET_BYTES // rsize + 2, 1000, BOOT_A)
+    buf = bytearray(fmt.HEADER_SIZE + header.capacity * rsize)
+    fmt.init_region(buf, header)
+    for seq in range(1, header.capacity + 1):
+        struct.pack_into('<Q', buf, fmt.slot_offset(header, seq) + 8, seq)
+    struct.pack_into('<Q', buf, fmt.WRITE_SEQ_OFFSET, header.capacity)
+    return buf, header
+
+
+@pytest.mark.parametrize('rsize', [fmt.MIN_RECORD_SIZE, fmt.MAX_RECORD_SIZE])
+def test_a_poll_copies_at_most_its_budget_with_every_slot_refused(rsize):
+    """The probe's ring (64-byte slots, all refused) had a poll copy 1,179,720 bytes: the budget paid the slots only."""
+    buf, header = _every_slot_refused(rsize)
+    reader = RingReader(buf, burst=10 ** 6, clock=Clock())
+    real_read, copied = reader._src.read, []
+
+    def counted(offset, length):
+        data = real_read(offset, length)
+        copied[-1] += len(data)
+        return data
+
+    reader._src.read = counted
+    refused = 0
+    while refused < header.capacity - 1:          # the oldest slot is never read: it may be under rewrite
+        copied.append(0)
+        assert reader.poll() == []
+        assert copied[-1] <= READ_BUDGET_BYTES
+        assert reader.copied_bytes == copied[-1]
+        assert reader.stats['bad_crc'] > refused, 'each poll gets on'
+        refused = reader.stats['bad_crc']
+    assert refused == header.capacity - 1 and nonzero(reader.stats) == {'bad_crc': refused}
+    per_slot = rsize + 8                          # the slot, and its own seq read again
+    assert copied[0] == fmt.HEADER_SIZE + 8 + (READ_BUDGET_BYTES - fmt.HEADER_SIZE - 8) // per_slot * per_slot
 
 
 # ---------------------------------------------------------------- fuzzing
