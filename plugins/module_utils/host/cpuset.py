@@ -22,6 +22,11 @@ _SPACE = ' \t\r\n'  # ASCII whitespace only, like the digits
 # "0-4000000" from allocating a huge set.
 MAX_CPU_ID = 65535
 
+# Longest cpuset string accepted: room for every canonical set of CPUs
+# 0..MAX_CPU_ID (the longest, every other CPU, is 191,052 characters), so a
+# string that long costs milliseconds, and a longer one is refused unread.
+MAX_TEXT_LENGTH = 1 << 18
+
 
 class CpusetError(ValueError):
     """A cpuset string that cannot be parsed; the message names the bad part."""
@@ -32,34 +37,77 @@ def parse(text):
 
     Accepts "0-3,6", "2", "^"-exclusions ("0-7,^3") as libvirt does, and
     surrounding whitespace. An empty string is the empty set.
+
+    The cost is bounded by the text's length and MAX_CPU_ID, never by what the
+    ranges add up to: ranges are merged as bounds and expanded once, so
+    "0-65535" written 20,000 times costs what one does. A text longer than
+    MAX_TEXT_LENGTH is refused before it is split.
     """
     if isinstance(text, int) and not isinstance(text, bool):
         text = str(text)
     if not isinstance(text, str):
         raise CpusetError('cpuset must be a string such as "0-3,6", got %r' % (text,))
+    if len(text) > MAX_TEXT_LENGTH:
+        raise CpusetError('cpuset %s is %d characters long, more than the %d any set of CPUs 0-%d needs'
+                          % (_shown(text), len(text), MAX_TEXT_LENGTH, MAX_CPU_ID))
     text = text.strip(_SPACE)
     if not text:
         return frozenset()
-    included, excluded = set(), set()
+    included, excluded = [], []
     for part in text.split(','):
         part = part.strip(_SPACE)
         target = included
         if part.startswith('^'):
             target, part = excluded, part[1:]
         if not part:
-            raise CpusetError('empty element in cpuset %r' % text)
+            raise CpusetError('empty element in cpuset %s' % _shown(text))
         if '-' in part:
             lo, hi = part.split('-', 1)
             first, last = _cpu_id(lo, text), _cpu_id(hi, text)
             if first > last:
-                raise CpusetError('descending range %r in cpuset %r' % (part, text))
-            target.update(range(first, last + 1))
+                raise CpusetError('descending range %s in cpuset %s' % (_shown(part), _shown(text)))
         else:
-            target.add(_cpu_id(part, text))
-    result = included - excluded
+            first = last = _cpu_id(part, text)
+        target.append((first, last))
+    result = frozenset(cpu for first, last in _subtract(_merge(included), _merge(excluded))
+                       for cpu in range(first, last + 1))
     if not result:
-        raise CpusetError('cpuset %r excludes every CPU it includes' % text)
-    return frozenset(result)
+        raise CpusetError('cpuset %s excludes every CPU it includes' % _shown(text))
+    return result
+
+
+def _merge(spans):
+    """Sorted, disjoint, non-adjacent (first, last) spans covering the same ids as spans."""
+    merged = []
+    for first, last in sorted(spans):
+        if merged and first <= merged[-1][1] + 1:
+            if last > merged[-1][1]:
+                merged[-1][1] = last
+        else:
+            merged.append([first, last])
+    return merged
+
+
+def _subtract(spans, holes):
+    """The parts of merged spans outside merged holes, as (first, last) in order."""
+    out, h = [], 0
+    for first, last in spans:
+        while h < len(holes) and holes[h][1] < first:
+            h += 1
+        k = h
+        while first <= last and k < len(holes) and holes[k][0] <= last:
+            if holes[k][0] > first:
+                out.append((first, holes[k][0] - 1))
+            first = max(first, holes[k][1] + 1)
+            k += 1
+        if first <= last:
+            out.append((first, last))
+    return out
+
+
+def _shown(text):
+    """text for an error message: repr, cut short so a refused 200 kB cpuset gives a readable line."""
+    return repr(text) if len(text) <= 80 else '%r...' % (text[:60],)
 
 
 def is_number(text):
@@ -87,10 +135,10 @@ def index(value, what='index', maximum=MAX_CPU_ID):
 def _cpu_id(token, text):
     token = token.strip(_SPACE)
     if not is_number(token):
-        raise CpusetError('%r in cpuset %r is not a CPU number' % (token, text))
+        raise CpusetError('%s in cpuset %s is not a CPU number' % (_shown(token), _shown(text)))
     value = int(token)
     if value > MAX_CPU_ID:
-        raise CpusetError('CPU %d in cpuset %r is above the supported maximum %d' % (value, text, MAX_CPU_ID))
+        raise CpusetError('CPU %d in cpuset %s is above the supported maximum %d' % (value, _shown(text), MAX_CPU_ID))
     return value
 
 

@@ -89,3 +89,44 @@ def test_fuzz_index_is_int_or_cpuset_error(value):
         return
     assert isinstance(number, int) and not isinstance(number, bool)
     assert str(number) == (str(value).strip(' \t\r\n').lstrip('0') or '0')
+
+
+# ---------------------------------------------------------------- cost bounded by the text, not by its ranges
+
+def test_a_160_kb_cpuset_of_whole_ranges_costs_milliseconds():
+    """The probe's 20,000 x "0-65535": 42-57 s when each range was expanded, now merged as bounds first."""
+    import time  # pylint: disable=import-outside-toplevel
+    text = ','.join(['0-65535'] * 20000)
+    assert len(text) == 159999
+    started = time.perf_counter()
+    assert cpuset.parse(text) == frozenset(range(65536))
+    assert cpuset.parse(text + ',^1-65535') == frozenset([0])
+    assert time.perf_counter() - started < 2
+
+
+def test_a_cpuset_longer_than_any_set_needs_is_refused_unread():
+    longest = ','.join(str(cpu) for cpu in range(0, 65536, 2))   # every other CPU: the longest canonical form
+    assert len(longest) == 191052 <= 1 << 18
+    assert len(cpuset.parse(longest)) == 32768
+    with pytest.raises(cpuset.CpusetError) as err:
+        cpuset.parse('1,' * (1 << 17) + '1')
+    assert 'is 262145 characters long, more than the 262144 any set of CPUs 0-65535 needs' in str(err.value)
+    assert len(str(err.value)) < 200, 'the message quotes the start of the text, not all of it'
+
+
+spans = st.tuples(st.integers(0, 40), st.integers(0, 40)).map(sorted)
+
+
+@given(st.lists(st.tuples(st.booleans(), spans), min_size=1, max_size=8))
+@settings(max_examples=1000, deadline=None)
+def test_fuzz_merged_bounds_mean_what_expanded_ranges_did(parts):
+    """Ranges, single ids and exclusions in any order and overlap: the set the old expansion gave, or CpusetError."""
+    text = ','.join('%s%s' % ('^' if excluded else '', lo if lo == hi else '%d-%d' % (lo, hi))
+                    for excluded, (lo, hi) in parts)
+    included = set(cpu for excluded, (lo, hi) in parts if not excluded for cpu in range(lo, hi + 1))
+    excluded = set(cpu for excluded, (lo, hi) in parts if excluded for cpu in range(lo, hi + 1))
+    if not included - excluded:
+        with pytest.raises(cpuset.CpusetError):
+            cpuset.parse(text)
+    else:
+        assert cpuset.parse(text) == frozenset(included - excluded)
