@@ -5,13 +5,14 @@
 
 allocation_plan and the demo's event gate both call plan_from_forecasts(), so
 they refuse stale forecasts, treat the `names` filter and merge the policy the
-same way. Pure: the caller reads the forecasts (forecast_doc) and the host
+same way. Pure: the caller reads the checked forecasts (forecast_doc) and the host
 (host.placement.host_state) and hands them in.
 """
 
 from __future__ import absolute_import, division, print_function
 __metaclass__ = type
 
+from ansible_collections.adaptive.intravm.plugins.module_utils.channel import forecast_format
 from ansible_collections.adaptive.intravm.plugins.module_utils.plan.planner import PlannerInputError, plan
 
 FUTURE_TOLERANCE_S = 60
@@ -32,7 +33,7 @@ def empty_result(reason, age):
 
 def staleness(doc, now, max_age):
     """(age in seconds, why the forecasts must not be planned from, or None)."""
-    age = round(now - float(doc['generated_at']), 3)
+    age = forecast_format.age_s(doc, now)
     if age > max_age:
         return age, 'forecasts generated %.0f s ago are older than max_age %d s; not planning from them' % (age, max_age)
     if age < -FUTURE_TOLERANCE_S:
