@@ -11,16 +11,20 @@ XML as it was). This hook removes exactly the pins this host cannot honour,
 logs each removal with the domain's name and keeps every other byte; the next
 rebalance places the guest for this host.
 
-Stdlib only, Python 3.8+. The host_predictor role installs it with a copy of
-the collection's cpuset.py beside it and an sh wrapper in
+Stdlib only, Python 3.8+. The host_predictor role installs it with copies of
+the collection's cpuset.py and regular_file.py beside it and an sh wrapper in
 /etc/libvirt/hooks/qemu.d/. It never fails the guest's operation: on any error
 of its own it prints nothing and exits 0. It never calls libvirt, which waits
-for it (a deadlock).
+for it (a deadlock), and never waits on anything else: the log is appended to
+only when it is a regular file (a FIFO's open would block until a reader
+came), and the work and memory per domain are bounded by MAX_XML_BYTES and
+MAX_DEPTH, linear in the XML's size.
 """
 
 from __future__ import absolute_import, division, print_function
 __metaclass__ = type
 
+import itertools
 import os
 import re
 import sys
@@ -30,16 +34,30 @@ from xml.parsers import expat
 
 try:
     from ansible_collections.adaptive.intravm.plugins.module_utils.host import cpuset
+    from ansible_collections.adaptive.intravm.plugins.module_utils import regular_file
 except ImportError:
     sys.path.insert(0, os.path.dirname(os.path.realpath(__file__)))
     try:
         import cpuset  # noqa: E402  pylint: disable=import-error
     except ImportError:  # main() says so in the log and passes every domain through
         cpuset = None
+    try:
+        import regular_file  # noqa: E402  pylint: disable=import-error
+    except ImportError:  # log() writes to stderr instead of a file it cannot open safely
+        regular_file = None
 
 OPERATIONS = ('migrate', 'restore')  # the only ones whose printed XML libvirt uses
 DEFAULT_LOG = '/var/log/libvirt/intravm-qemu-hook.log'
 DEFAULT_SYSFS = '/sys'
+LOG_MODE = 0o644  # what open(..., 'a') under libvirtd's umask 022 gave
+
+# The most the hook reads and parses. Larger or deeper XML is passed through
+# unchanged (logged as a failure of the hook), and libvirt could not have
+# produced it: a string through its RPC is at most REMOTE_STRING_MAX
+# (4194304 bytes, src/remote/remote_protocol.x), and it parses XML with
+# libxml2 without XML_PARSE_HUGE, whose depth limit is 256.
+MAX_XML_BYTES = 4 << 20
+MAX_DEPTH = 256
 
 # Where a domain names host CPUs or NUMA nodes: element path -> (attribute, what it names).
 # <vcpu> loses only its attribute; a pin or binding element goes whole.
@@ -52,19 +70,26 @@ PINS = {
     ('domain', 'numatune', 'memnode'): ('nodeset', 'NUMA node'),
 }
 CONTAINERS = (('domain', 'cputune'), ('domain', 'numatune'))  # dropped when nothing is left in them
+_PATH_DEPTH = max(len(path) for path in PINS)  # a deeper element is neither a pin nor a container: counted, not kept
 
 _ATTRIBUTE = re.compile(br'\s+([^\s=/>]+)\s*=\s*("[^"]*"|\'[^\']*\')')
 _TAG_NAME = re.compile(br'<[^\s/>]+')
 
 
 class _Element(object):
-    """One element as expat saw it, with its byte span in the document."""
+    """A pin or a container as expat saw it, with its byte span in the document.
 
-    __slots__ = ('index', 'path', 'attrs', 'children', 'start', 'tag_end', 'end')
+    index is its position in document order among all elements, parent its
+    parent's; a container also counts its children (size) and keeps those
+    that are pins (children).
+    """
 
-    def __init__(self, index, path, attrs, start):
-        self.index, self.path, self.attrs, self.start = index, path, attrs, start
+    __slots__ = ('index', 'parent', 'path', 'attrs', 'children', 'size', 'start', 'tag_end', 'end')
+
+    def __init__(self, index, parent, path, attrs, start):
+        self.index, self.parent, self.path, self.attrs, self.start = index, parent, path, attrs, start
         self.children = []
+        self.size = 0
         self.tag_end = self.end = None
 
 
@@ -73,14 +98,19 @@ def _refuse_doctype(*_args):
 
 
 def _scan(data):
-    """Every element in document order (ElementTree's iter() order) with its byte span.
+    """The pins and containers, in document order (ElementTree's iter() order), with their byte spans.
 
     An element's start tag ends where expat's next event begins, the element
     where the event after its end begins: that holds whether expat reports an
-    empty element's end at the start or the end of `<x/>`.
+    empty element's end at the start or the end of `<x/>`. Other elements are
+    counted, not kept, and a path is followed only _PATH_DEPTH names deep, so
+    memory is linear in the XML's size whatever its depth; XML deeper than
+    MAX_DEPTH is refused (ValueError).
     """
     parser = expat.ParserCreate()
-    elements, stack, waiting = [], [], []
+    elements, waiting = [], []
+    stack = []   # (path, or None below _PATH_DEPTH; index; _Element or None) of each open element
+    seen = [0]   # elements started so far: the next one's index
 
     def mark():
         pos = parser.CurrentByteIndex
@@ -92,16 +122,27 @@ def _scan(data):
 
     def start(name, attrs):
         mark()
-        element = _Element(len(elements), (stack[-1].path if stack else ()) + (name,), attrs, parser.CurrentByteIndex)
-        if stack:
-            stack[-1].children.append(element)
-        elements.append(element)
-        stack.append(element)
-        waiting.append((element, 'tag_end'))
+        index, seen[0] = seen[0], seen[0] + 1
+        if len(stack) >= MAX_DEPTH:
+            raise ValueError('XML nested deeper than %d elements is not a domain libvirt wrote' % MAX_DEPTH)
+        parent_path, parent_index, parent = stack[-1] if stack else ((), None, None)
+        path = parent_path + (name,) if parent_path is not None and len(parent_path) < _PATH_DEPTH else None
+        element = None
+        if path in PINS or path in CONTAINERS:
+            element = _Element(index, parent_index, path, attrs, parser.CurrentByteIndex)
+            elements.append(element)
+            waiting.append((element, 'tag_end'))
+        if parent is not None:
+            parent.size += 1
+            if element is not None:
+                parent.children.append(element)
+        stack.append((path, index, element))
 
     def end(_name):
         mark()
-        waiting.append((stack.pop(), 'end'))
+        element = stack.pop()[2]
+        if element is not None:
+            waiting.append((element, 'end'))
 
     parser.StartElementHandler = start
     parser.EndElementHandler = end
@@ -157,28 +198,46 @@ def _describe(element, attribute):
     return '%s of %s' % (dropped, where) if element.path == ('domain', 'vcpu') else '%s %s>' % (where[:-1], dropped)
 
 
-def _shape(root):
-    """A tree as comparable data: tag, attributes, non-blank text and the number of children, in order."""
-    return [(e.tag, e.attrib, (e.text or '').strip(), (e.tail or '').strip(), len(e)) for e in root.iter()]
+def _shape(node):
+    """One element as comparable data: tag, attributes, non-blank text and tail, and the number of children.
+
+    items(), not attrib: attrib would give each element of the tree a dict of its own to keep.
+    """
+    return node.tag, sorted(node.items()), (node.text or '').strip(), (node.tail or '').strip(), len(node)
 
 
 def _check(data, out, dropped, stripped):
-    """The output must be the input's tree less exactly the dropped parts; anything else is our bug."""
+    """The output must be the input's tree less exactly the dropped parts; anything else is our bug.
+
+    One pass over each tree, and each parent's children are rebuilt once: the
+    cost is linear in the XML's size however many pins go.
+    """
     expected = ET.fromstring(data)
-    nodes = list(expected.iter())
-    parents = {child: parent for parent in nodes for child in parent}
+    going = {}   # parent's index -> indexes of its children that go
     for element in dropped:
-        node, parent = nodes[element.index], parents[nodes[element.index]]
-        before = list(parent).index(node) - 1
-        if before >= 0:
-            parent[before].tail = (parent[before].tail or '') + (node.tail or '')
-        else:
-            parent.text = (parent.text or '') + (node.tail or '')
-        parent.remove(node)
+        going.setdefault(element.parent, set()).add(element.index)
+    wanted = set(going).union(*going.values()).union(element.index for element, _attribute in stripped)
+    nodes = {}
+    for index, node in enumerate(expected.iter()):
+        if len(nodes) == len(wanted):
+            break
+        if index in wanted:
+            nodes[index] = node
+    for parent_index, indexes in going.items():
+        parent, doomed, kept = nodes[parent_index], set(nodes[i] for i in indexes), []
+        for child in list(parent):
+            if child not in doomed:
+                kept.append(child)
+            elif kept:
+                kept[-1].tail = (kept[-1].tail or '') + (child.tail or '')
+            else:
+                parent.text = (parent.text or '') + (child.tail or '')
+        parent[:] = kept
     for element, attribute in stripped:
         del nodes[element.index].attrib[attribute]
-    if _shape(ET.fromstring(out)) != _shape(expected):
-        raise ValueError('the rewritten XML differs from the input by more than the dropped pins')
+    for mine, theirs in itertools.zip_longest(ET.fromstring(out).iter(), expected.iter()):
+        if mine is None or theirs is None or _shape(mine) != _shape(theirs):
+            raise ValueError('the rewritten XML differs from the input by more than the dropped pins')
 
 
 def rewrite(xml_text, host_cpus, host_nodes):
@@ -190,6 +249,8 @@ def rewrite(xml_text, host_cpus, host_nodes):
     xml_text is str or bytes; the result is of the same type.
     """
     data = xml_text.encode('utf-8') if isinstance(xml_text, str) else bytes(xml_text)
+    if len(data) > MAX_XML_BYTES:
+        raise ValueError('domain XML of %d bytes is longer than the %d libvirt passes' % (len(data), MAX_XML_BYTES))
     elements = _scan(data)
     available = {'CPU': frozenset(host_cpus), 'NUMA node': frozenset(host_nodes)}
     changes, dropped, stripped = [], set(), []
@@ -208,16 +269,18 @@ def rewrite(xml_text, host_cpus, host_nodes):
         else:
             dropped.add(element)
     for element in elements:
-        if element.path in CONTAINERS and element.children and dropped.issuperset(element.children):
+        if element.path in CONTAINERS and element.size == len(element.children) > 0 and dropped.issuperset(element.children):
             dropped.difference_update(element.children)
             dropped.add(element)
     if not changes:
         return None, []
     edits = [(_line_start(data, e.start), e.end, b'') for e in dropped]
     edits += [(e.start, e.tag_end, _without_attribute(data[e.start:e.tag_end], a.encode('utf-8'))) for e, a in stripped]
-    out = data
-    for begin, finish, replacement in sorted(edits, reverse=True):
-        out = out[:begin] + replacement + out[finish:]
+    pieces, pos = [], 0   # the edits never overlap: one join, not a copy of the XML per edit
+    for begin, finish, replacement in sorted(edits):
+        pieces += [data[pos:begin], replacement]
+        pos = finish
+    out = b''.join(pieces + [data[pos:]])
     _check(data, out, dropped, stripped)
     return (out.decode('utf-8') if isinstance(xml_text, str) else out), changes
 
@@ -232,19 +295,36 @@ def online(sysfs, kind):
 
 
 def log(destination, domain, operation, lines):
-    """Append to the log file, or to syslog for 'syslog'; a log that cannot be written never stops the rewrite."""
-    try:
-        if destination == 'syslog':
+    """Append to the log file, or to syslog for 'syslog'; a log that cannot be written never stops the rewrite.
+
+    The file is opened with regular_file.open_regular_append: never through a
+    link, and a FIFO (whose open would wait for a reader, and libvirt on the
+    hook, forever), device or directory at the path is refused unopened. The
+    lines then go to stderr, with why.
+    """
+    if destination == 'syslog':
+        try:
             import syslog  # pylint: disable=import-outside-toplevel
             syslog.openlog('intravm-qemu-hook')
             for line in lines:
                 syslog.syslog(syslog.LOG_NOTICE, '%s %s: %s' % (domain, operation, line))
-            return
-        stamp = time.strftime('%Y-%m-%dT%H:%M:%S%z')
-        with open(destination, 'a') as handle:
-            handle.writelines('%s [%d] %s %s: %s\n' % (stamp, os.getpid(), domain, operation, line) for line in lines)
-    except Exception:  # pylint: disable=broad-except
-        pass
+        except Exception:  # pylint: disable=broad-except
+            pass
+        return
+    stamp = time.strftime('%Y-%m-%dT%H:%M:%S%z')
+    text = ''.join('%s [%d] %s %s: %s\n' % (stamp, os.getpid(), domain, operation, line) for line in lines)
+    try:
+        if regular_file is None:
+            raise ImportError('regular_file.py is neither in the collection nor beside %s' % os.path.realpath(__file__))
+        with os.fdopen(regular_file.open_regular_append(destination, LOG_MODE), 'a', encoding='utf-8',
+                       errors='backslashreplace') as handle:
+            handle.write(text)
+    except Exception as exc:  # pylint: disable=broad-except
+        try:
+            sys.stderr.write('intravm-qemu-hook: not logged to %s (%s: %s):\n%s' % (destination, type(exc).__name__, exc, text))
+            sys.stderr.flush()
+        except Exception:  # pylint: disable=broad-except
+            pass
 
 
 def main(argv, stdin, stdout):
@@ -266,7 +346,8 @@ def main(argv, stdin, stdout):
         if cpuset is None:
             raise ImportError('cpuset.py is neither in the collection nor beside %s' % os.path.realpath(__file__))
         sysfs = options.get('sysfs', DEFAULT_SYSFS)
-        new, changes = rewrite(stdin.read(), online(sysfs, 'cpu'), online(sysfs, 'node'))
+        data = stdin.read(MAX_XML_BYTES + 1)   # never more: rewrite() refuses what is longer
+        new, changes = rewrite(data, online(sysfs, 'cpu'), online(sysfs, 'node'))
         if new:
             log(destination, domain, operation, changes)
             stdout.write(new)

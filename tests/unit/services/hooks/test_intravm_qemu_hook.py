@@ -302,11 +302,13 @@ def test_every_failure_of_its_own_exits_0_with_no_output(fault, sysfs, tmp_path,
     assert 'vm-x restore: left unchanged, the hook failed: ' in log.read_text()
 
 
-def _standalone(tmp_path, with_cpuset):
-    """As the role installs it: the hook and a copy of cpuset.py in one directory, no collection on the path."""
+def _standalone(tmp_path, with_cpuset, with_regular_file=True):
+    """As the role installs it: the hook, cpuset.py and regular_file.py in one directory, no collection on the path."""
     shutil.copy(HOOK, str(tmp_path / 'intravm_qemu_hook.py'))
     if with_cpuset:
         shutil.copy(os.path.join(REPO, 'plugins', 'module_utils', 'host', 'cpuset.py'), str(tmp_path / 'cpuset.py'))
+    if with_regular_file:
+        shutil.copy(os.path.join(REPO, 'plugins', 'module_utils', 'regular_file.py'), str(tmp_path / 'regular_file.py'))
     return [sys.executable, '-I', '-S', str(tmp_path / 'intravm_qemu_hook.py')]
 
 
@@ -324,6 +326,146 @@ def test_standalone_without_its_cpuset_copy_passes_through(tmp_path, sysfs):
                           input=DOMAIN.encode('utf-8'), stdout=subprocess.PIPE, stderr=subprocess.PIPE, timeout=60, check=False)
     assert (proc.returncode, proc.stdout, proc.stderr) == (0, b'', b'')
     assert 'left unchanged, the hook failed: ImportError: cpuset.py is neither' in (tmp_path / 'log').read_text()
+
+
+def test_the_role_installs_every_module_the_standalone_hook_imports():
+    """What the hook imports from beside it is what roles/host_predictor/tasks/qemu_hook.yml copies there."""
+    with open(os.path.join(REPO, 'roles', 'host_predictor', 'tasks', 'qemu_hook.yml')) as handle:
+        tasks = handle.read()
+    for module in ('host/cpuset.py', 'regular_file.py'):
+        assert '{src: plugins/module_utils/%s, dest: %s}' % (module, os.path.basename(module)) in tasks
+
+
+# ---------------------------------------------------------------- the log never blocks
+
+def _run_standalone(tmp_path, sysfs, log, timeout=10, **kwargs):
+    """The installed hook restoring DOMAIN; a hook that blocks fails the test after `timeout` seconds."""
+    return subprocess.run(_standalone(tmp_path, True, **kwargs) + ['--log=%s' % log, '--sysfs=%s' % sysfs,
+                                                                   'vm-a', 'restore', 'begin', '-'],
+                          input=DOMAIN.encode('utf-8'), stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+                          timeout=timeout, check=False)
+
+
+def test_a_fifo_as_its_log_never_blocks_the_hook(tmp_path, sysfs):
+    """open(fifo, 'a') waits for a reader forever, and libvirt's restore on the hook: the FIFO is refused unopened."""
+    log = tmp_path / 'hook.log'
+    os.mkfifo(str(log))
+    proc = _run_standalone(tmp_path, sysfs, log)   # the code before: TimeoutExpired
+    assert (proc.returncode, proc.stdout) == (0, EXPECTED.encode('utf-8'))
+    err = proc.stderr.decode('utf-8')
+    assert 'not logged to %s (NotRegularFile: %s is not a regular file' % (log, log) in err
+    assert "vm-a restore: dropped <cputune/vcpupin vcpu='1' cpuset='9'>: CPU 9 not on this host" in err
+
+
+def test_a_fifo_with_a_reader_a_device_a_directory_or_a_link_as_its_log_is_not_written(tmp_path, sysfs, capfd):
+    fifo, target, link = tmp_path / 'fifo', tmp_path / 'target', tmp_path / 'link'
+    os.mkfifo(str(fifo))
+    reader = os.open(str(fifo), os.O_RDONLY | os.O_NONBLOCK)
+    target.write_text('')
+    link.symlink_to(target)
+    try:
+        for log in (fifo, '/dev/null', tmp_path, link):
+            rc, out = run_main(['--log=%s' % log, '--sysfs=%s' % sysfs, 'vm-a', 'migrate', 'begin', '-'],
+                               DOMAIN.encode('utf-8'))
+            assert (rc, out) == (0, EXPECTED.encode('utf-8'))
+            err = capfd.readouterr().err
+            assert 'not logged to %s (' % log in err and ' vm-a migrate: dropped ' in err
+        assert os.read(reader, 4096) == b''   # nothing went down the FIFO
+    finally:
+        os.close(reader)
+    assert target.read_text() == ''            # nor through the link
+
+
+def test_a_new_log_is_created_as_open_a_did_and_appended_to(tmp_path, sysfs):
+    log = tmp_path / 'hook.log'
+    for _run in range(2):
+        assert run_main(['--log=%s' % log, '--sysfs=%s' % sysfs, 'vm-a', 'restore', 'begin', '-'],
+                        DOMAIN.encode('utf-8'))[1] == EXPECTED.encode('utf-8')
+    assert len(log.read_text().splitlines()) == 12
+    assert os.stat(str(log)).st_mode & 0o777 == 0o644 & ~_umask()
+
+
+def _umask():
+    mask = os.umask(0)
+    os.umask(mask)
+    return mask
+
+
+def test_standalone_without_its_regular_file_copy_logs_to_stderr(tmp_path, sysfs):
+    proc = _run_standalone(tmp_path, sysfs, tmp_path / 'hook.log', with_regular_file=False)
+    assert (proc.returncode, proc.stdout) == (0, EXPECTED.encode('utf-8'))
+    assert b'(ImportError: regular_file.py is neither in the collection nor beside ' in proc.stderr
+    assert not (tmp_path / 'hook.log').exists()
+
+
+# ---------------------------------------------------------------- bounded work and memory
+
+def _nested(depth, inner=b''):
+    return b"<domain><metadata>" + b'<a>' * depth + inner + b'</a>' * depth + b"</metadata><vcpu cpuset='9'>1</vcpu></domain>"
+
+
+def test_xml_nested_deeper_than_libvirt_parses_is_refused():
+    """libxml2 without XML_PARSE_HUGE (libvirt's way) stops at 256 deep: <domain><metadata> and 254 more is the most."""
+    assert hook.rewrite(_nested(254), {0}, {0})[0] == _nested(254).replace(b" cpuset='9'", b'')
+    with pytest.raises(ValueError, match='nested deeper than 256'):
+        hook.rewrite(_nested(255), {0}, {0})
+
+
+def test_the_probes_20000_deep_metadata_passes_through_in_little_memory(tmp_path, sysfs):
+    """140 kB, 20,000 deep: 1.57 GB and 8-11 s when each element kept its whole path; now refused unparsed."""
+    limit = 'import resource; resource.setrlimit(resource.RLIMIT_AS, (384 << 20, 384 << 20)); '
+    proc = subprocess.run(_standalone(tmp_path, True) + ['--log=%s' % (tmp_path / 'log'), '--sysfs=%s' % sysfs,
+                                                         'vm-a', 'migrate', 'begin', '-'],
+                          input=_nested(20000), stdout=subprocess.PIPE, stderr=subprocess.PIPE, timeout=20, check=False,
+                          preexec_fn=lambda: exec(limit))   # pylint: disable=exec-used
+    assert (proc.returncode, proc.stdout, proc.stderr) == (0, b'', b'')
+    assert 'left unchanged, the hook failed: ValueError: XML nested deeper than 256 elements' in (tmp_path / 'log').read_text()
+
+
+def test_memory_does_not_grow_with_depth():
+    """25,000 elements in chains 125 or 250 deep take the same memory (a path kept per element: 1.34 times as much)."""
+    import tracemalloc  # pylint: disable=import-outside-toplevel
+    peaks = []
+    for depth in (125, 250):
+        tracemalloc.start()
+        try:
+            assert hook.rewrite(_nested(0, (b'<a>' * depth + b'</a>' * depth) * (25000 // depth)), {0}, {0})[1]
+            peaks.append(tracemalloc.get_traced_memory()[1])
+        finally:
+            tracemalloc.stop()
+    assert peaks[1] < 1.1 * peaks[0], peaks
+
+
+def test_xml_longer_than_libvirt_passes_is_refused_and_stdin_read_no_further(sysfs, tmp_path):
+    class Endless(object):
+        """A stdin that never ends: read() to the end would never return."""
+
+        def __init__(self):
+            self.given = 0
+
+        def read(self, size=-1):
+            assert size is not None and size >= 0, 'stdin read to its end'
+            self.given += size
+            return b' ' * size
+
+    stdin, log = Endless(), tmp_path / 'hook.log'
+    assert run_main(['--log=%s' % log, '--sysfs=%s' % sysfs, 'vm-x', 'restore', 'begin', '-'], stdin) == (0, b'')
+    assert stdin.given == (4 << 20) + 1
+    assert 'vm-x restore: left unchanged, the hook failed: ValueError: domain XML of 4194305 bytes is longer than ' \
+           'the 4194304 libvirt passes' in log.read_text()
+    with pytest.raises(ValueError, match='longer than'):
+        hook.rewrite(b' ' * ((4 << 20) + 1), {0}, {0})
+
+
+def test_many_dropped_pins_cost_linear_time():
+    """40,000 pins dropped from one <cputune>: one join and one rebuild, not a copy of the XML and a list search per pin."""
+    import time  # pylint: disable=import-outside-toplevel
+    head, tail = b"<domain>\n  <cputune>\n    <shares>1024</shares>\n", b"  </cputune>\n</domain>\n"
+    data = head + b"    <vcpupin vcpu='0' cpuset='9'/>\n" * 40000 + tail
+    started = time.perf_counter()
+    out, changes = hook.rewrite(data, {0}, {0})
+    assert (out, len(changes)) == (head + tail, 40000)
+    assert time.perf_counter() - started < 6, 'the code before took 20 s'
 
 
 # ---------------------------------------------------------------- fuzz
