@@ -512,6 +512,90 @@ def fuzz_memory(cases, seed):
     return out
 
 
+HOOK_PIECES = ['<vcpu placement="static" cpuset="%s">%d</vcpu>', '<vcpupin vcpu="%d" cpuset="%s"/>', '<emulatorpin cpuset="%s"/>',
+               '<iothreadpin iothread="%d" cpuset="%s"/>', '<memory mode="strict" nodeset="%s"/>',
+               '<memnode cellid="%d" mode="strict" nodeset="%s"/>', '<!-- %s -->', '<![CDATA[ <vcpupin cpuset="%s"/> ]]>',
+               '<metadata>%s</metadata>', '<name>%s</name>']
+
+
+def _hook_xml(rng):
+    """A domain XML with pins naming CPUs and nodes the host may lack, sometimes malformed, deep, long or odd."""
+    def ids():
+        return rng.choice(['0', '1', '0-3', '2,5', '7', '0-63', '^1', '', 'x', '\u0661', '3-1', '0-65535'])
+
+    pins = []
+    for _n in range(rng.randint(0, 6)):
+        piece = rng.choice(HOOK_PIECES)
+        args = tuple(rng.randint(0, 9) if spec == 'd' else ids() for spec in
+                     [c for i, c in enumerate(piece) if i and piece[i - 1] == '%'])
+        pins.append(piece % args)
+    cputune = '<cputune>%s</cputune>' % ''.join(p for p in pins if 'pin' in p and 'CDATA' not in p)
+    numatune = '<numatune>%s</numatune>' % ''.join(p for p in pins if 'nodeset' in p)
+    other = ''.join(p for p in pins if 'pin' not in p and 'nodeset' not in p or 'CDATA' in p)
+    text = '<domain type="kvm">\n  %s\n  %s\n  %s\n</domain>\n' % (other, cputune, numatune)
+    kind = rng.randrange(10)
+    if kind == 0:
+        text = text[:rng.randrange(len(text))]                      # cut short
+    elif kind == 1:
+        depth = rng.choice([100, 300, 20000])
+        text = text.replace('</domain>', '<metadata>' + '<a>' * depth + '</a>' * depth + '</metadata></domain>')
+    elif kind == 2:
+        text = '<!DOCTYPE d [<!ENTITY e "x">]>' + text
+    elif kind == 3:
+        spot = rng.randrange(len(text))
+        text = text[:spot] + rng.choice(['<', '>', '&', '"', "'", '\x00', '\ud800', ']]>']) + text[spot:]
+    return text
+
+
+def _hook_output_ok(hook, new, host_cpus, host_nodes):
+    """What the hook may print: well-formed XML whose pins name only CPUs and nodes the host has."""
+    import xml.etree.ElementTree as ET  # pylint: disable=import-outside-toplevel
+    try:
+        root = ET.fromstring(new)
+    except ET.ParseError:
+        return False
+    for path, (attribute, names) in hook.PINS.items():
+        for element in root.iterfind('/'.join(('.',) + path[1:])):
+            value = element.get(attribute)
+            if value is None:
+                continue
+            try:
+                named = cpuset.parse(value)
+            except cpuset.CpusetError:
+                continue                # a value libvirt itself would refuse is the hook's to leave, not to invent
+            if not named <= (host_cpus if names == 'CPU' else host_nodes):
+                return False
+    return True
+
+
+def fuzz_hook(cases, seed):
+    """The QEMU hook's rewrite on odd domain XML: a clean refusal (the XML left unchanged), or well-formed XML it can start here."""
+    hook = _qemu_hook()
+    from xml.parsers import expat  # pylint: disable=import-outside-toplevel
+    rng = random.Random(seed)
+    out = _figures()
+    for _case in range(cases):
+        text = _hook_xml(rng)
+        host_cpus, host_nodes = frozenset(range(rng.randint(1, 8))), frozenset(range(rng.randint(1, 2)))
+        try:
+            new, _changes = hook.rewrite(text, host_cpus, host_nodes)
+        except (ValueError, expat.ExpatError):
+            _tally(out, 'refused')
+            continue
+        except Exception:  # pylint: disable=broad-except
+            _tally(out, 'escapes')
+            continue
+        # left unchanged (None) only when the XML already names nothing the host lacks
+        _tally(out, 'accepted' if _hook_output_ok(hook, text if new is None else new, host_cpus, host_nodes) else 'accepted_bad')
+    return out
+
+
+def _qemu_hook():
+    """services/hooks/intravm_qemu_hook.py, imported as the collection has it."""
+    from ansible_collections.adaptive.intravm.services.hooks import intravm_qemu_hook  # pylint: disable=import-outside-toplevel
+    return intravm_qemu_hook
+
+
 def _event_source():
     """The EDA event source module (a plugin file, not a package)."""
     import importlib.util  # pylint: disable=import-outside-toplevel
@@ -612,6 +696,7 @@ def campaign(cases=2000, seed=1, race_s=2.0):
     results['event_source'] = fuzz_event_source(max(1, cases // 4), seed)
     results['fetches'] = fuzz_fetches(max(1, cases // 4), seed)
     results['memory'] = fuzz_memory(max(1, cases // 4), seed)
+    results['hook'] = fuzz_hook(max(1, cases // 4), seed)
     peak = tracemalloc.get_traced_memory()[1]
     tracemalloc.stop()
     results['checkpoints'] = fuzz_checkpoints(max(1, cases // 10), seed)
