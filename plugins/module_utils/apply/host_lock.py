@@ -10,8 +10,13 @@ O_CREAT|O_EXCL. Every decision (take, wait, take over, give back) is made
 while holding a flock on the lock's directory, so two runs that both find a
 stale lock cannot both take it over, and nobody reads a lock half-written.
 A lock older than the ttl its holder recorded is stale (its run died) and is
-taken over with a warning. The clock and sleep are injected so the rules are
-tested without waiting.
+taken over with a warning. So is a lock file that cannot be read as such a
+record, whatever is in it (cut short by a writer that died, NaN or
+out-of-range times, deep nesting, a list...): every writer writes its record
+whole under the flock, so no live run can be behind one, and it must not
+block every later run on the host. A take-over writes a fresh file of its own
+(mkstemp: O_EXCL, never a link followed) and renames it over the lock. The
+clock and sleep are injected so the rules are tested without waiting.
 """
 
 from __future__ import absolute_import, division, print_function
@@ -21,14 +26,17 @@ import contextlib
 import errno
 import fcntl
 import json
+import math
 import os
 import socket
+import tempfile
 import time
 
 from ansible_collections.adaptive.intravm.plugins.module_utils.errors import IntravmError
 from ansible_collections.adaptive.intravm.plugins.module_utils.regular_file import NotRegularFile, open_regular
 
 POLL_S = 1.0
+MAX_RECORD_BYTES = 65536
 
 
 class LockError(IntravmError):
@@ -36,28 +44,62 @@ class LockError(IntravmError):
 
 
 def since_text(epoch):
-    return time.strftime('%Y-%m-%dT%H:%M:%SZ', time.gmtime(epoch))
+    """UTC ISO 8601 of epoch seconds; '?' for a time gmtime cannot show (NaN, out of range)."""
+    try:
+        return time.strftime('%Y-%m-%dT%H:%M:%SZ', time.gmtime(epoch))
+    except (ValueError, OverflowError, OSError, TypeError):
+        return '?'
 
 
 def describe(record, now):
     """Who holds a lock and since when, for messages."""
     if record.get('unreadable'):
-        return 'an unreadable lock file (written %s, %.0f s ago; its writer may have died while writing it)' % (
-            since_text(record['acquired_at']), now - record['acquired_at'])
+        return 'an unreadable lock file (%s; written %s)' % (record.get('reason'), since_text(record['acquired_at']))
     text = 'run %r' % record.get('owner')
     if record.get('note'):
         text += ' (%s)' % record['note']
-    return '%s on host %s since %s (%.0f s ago, ttl %s s)' % (
-        text, record.get('host', '?'), record.get('since') or since_text(record['acquired_at']),
-        now - record['acquired_at'], record.get('ttl'))
+    age = now - record['acquired_at']
+    when = '%.0f s ago' % age if age >= 0 else '%.0f s ahead of this host\'s clock' % -age
+    return '%s on host %s since %s (%s, ttl %s s)' % (
+        text, record.get('host', '?'), record.get('since') or since_text(record['acquired_at']), when, record.get('ttl'))
 
 
 def is_stale(record, now, default_ttl):
-    """Older than the ttl its holder recorded (an unreadable record: older than ours)."""
+    """Older than the ttl its holder recorded, or dated more than that ahead; an unreadable record always is."""
+    if record.get('unreadable'):
+        return True
     ttl = record.get('ttl')
-    if isinstance(ttl, bool) or not isinstance(ttl, (int, float)) or ttl <= 0:
+    if ttl is None:
         ttl = default_ttl
-    return now - record['acquired_at'] > ttl
+    return abs(now - record['acquired_at']) > ttl
+
+
+def _finite_number(value):
+    if isinstance(value, bool) or not isinstance(value, (int, float)):
+        return False
+    try:
+        return math.isfinite(value)
+    except OverflowError:     # an int beyond float range
+        return False
+
+
+def check_record(record):
+    """Why record is not a lock record as HostLock writes it; None when it is."""
+    if not isinstance(record, dict):
+        return 'it holds a JSON %s, not an object' % type(record).__name__
+    owner = record.get('owner')
+    if not isinstance(owner, str) or not owner:
+        return 'owner %.80r is not a run id' % (owner,)
+    acquired = record.get('acquired_at')
+    if not _finite_number(acquired) or acquired < 0 or since_text(acquired) == '?':
+        return 'acquired_at %.80r is not a time' % (acquired,)
+    ttl = record.get('ttl')
+    if ttl is not None and not (_finite_number(ttl) and ttl > 0):
+        return 'ttl %.80r is not a positive number of seconds' % (ttl,)
+    for key in ('since', 'host', 'note'):
+        if record.get(key) is not None and not isinstance(record[key], str):
+            return '%s %.80r is not text' % (key, record[key])
+    return None
 
 
 def _view(record):
@@ -98,7 +140,11 @@ class HostLock(object):
             os.close(fd)
 
     def read(self):
-        """The holder's record, None when free; one that cannot be parsed (its writer died mid-write) dates from its mtime."""
+        """The holder's record, None when free.
+
+        A file that cannot be read as a lock record (see check_record) comes back
+        as {'unreadable': True, 'reason': why, 'acquired_at': its mtime}: stale.
+        """
         try:
             fd, info = open_regular(self.path)   # never follows a link or waits on a FIFO planted there
         except NotRegularFile as exc:
@@ -108,16 +154,23 @@ class HostLock(object):
                 return None
             raise LockError('cannot read the lock %s: %s' % (self.path, exc.strerror))
         with os.fdopen(fd, 'rb') as handle:
-            raw = handle.read(65536)
-            mtime = info.st_mtime
-        try:
-            record = json.loads(raw.decode('utf-8'))
-        except ValueError:
-            record = None
-        if (not isinstance(record, dict) or not isinstance(record.get('acquired_at'), (int, float))
-                or isinstance(record.get('acquired_at'), bool)):
-            return {'unreadable': True, 'acquired_at': mtime}
-        return record
+            raw = handle.read(MAX_RECORD_BYTES + 1)
+        if len(raw) > MAX_RECORD_BYTES:
+            reason = 'it is larger than %d bytes' % MAX_RECORD_BYTES
+        else:
+            try:
+                record = json.loads(raw.decode('utf-8'))
+            except RecursionError:
+                reason = 'it is nested too deeply'
+                record = None
+            except ValueError as exc:   # UnicodeDecodeError too
+                reason = 'it is not JSON (%s)' % (str(exc)[:120] or 'empty')
+                record = None
+            else:
+                reason = check_record(record)
+        if reason is not None:
+            return {'unreadable': True, 'reason': reason, 'acquired_at': info.st_mtime}
+        return dict((k, record[k]) for k in ('owner', 'acquired_at', 'since', 'ttl', 'host', 'note') if k in record)
 
     def record(self, owner, ttl, note):
         now = self.clock()
@@ -126,8 +179,9 @@ class HostLock(object):
 
     def _write_new(self, record):
         """Create the lock file; False when one appeared meanwhile (a run that bypassed the guard)."""
+        flags = os.O_WRONLY | os.O_CREAT | os.O_EXCL | getattr(os, 'O_NOFOLLOW', 0) | getattr(os, 'O_CLOEXEC', 0)
         try:
-            fd = os.open(self.path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o640)
+            fd = os.open(self.path, flags, 0o640)
         except OSError as exc:
             if exc.errno == errno.EEXIST:
                 return False
@@ -136,17 +190,34 @@ class HostLock(object):
         return True
 
     def _replace(self, record):
-        """Swap a stale lock for ours in one rename, so no reader sees it missing or half-written."""
-        tmp = '%s.%d.tmp' % (self.path, os.getpid())
+        """Swap a stale lock for ours in one rename, so no reader sees it missing or half-written.
+
+        The new record goes to a file mkstemp creates under a fresh random name
+        (O_EXCL: nothing planted there is opened, no link is followed), so the
+        rename installs only a regular file this run wrote.
+        """
+        folder = os.path.dirname(os.path.abspath(self.path))
         try:
-            fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o640)
+            fd, tmp = tempfile.mkstemp(prefix='.%s.' % os.path.basename(self.path), suffix='.tmp', dir=folder)
         except OSError as exc:
-            raise LockError('cannot write %s: %s' % (tmp, exc.strerror))
-        self._fill(fd, tmp, record)
+            raise LockError('cannot write a new lock in %s: %s' % (folder, exc.strerror))
         try:
-            os.rename(tmp, self.path)
-        except OSError as exc:
-            raise LockError('cannot replace the stale lock %s: %s' % (self.path, exc.strerror))
+            try:
+                os.fchmod(fd, 0o640)
+            except OSError as exc:
+                os.close(fd)
+                raise LockError('cannot write %s: %s' % (tmp, exc.strerror))
+            self._fill(fd, tmp, record)
+            try:
+                os.rename(tmp, self.path)
+            except OSError as exc:
+                raise LockError('cannot replace the stale lock %s: %s' % (self.path, exc.strerror))
+        except LockError:
+            try:
+                os.unlink(tmp)
+            except OSError:
+                pass
+            raise
 
     @staticmethod
     def _fill(fd, path, record):
@@ -208,7 +279,13 @@ class HostLock(object):
         else:
             if not check_mode:
                 self._replace(mine)
-            msg = 'took over a stale lock: %s is older than its ttl; its run probably died' % describe(current, now)
+            if current.get('unreadable'):
+                why = 'no run can hold a lock its file does not name; it was probably cut short or damaged'
+            elif now < current['acquired_at']:
+                why = 'it is dated further ahead than its ttl (a clock set back, or a damaged file)'
+            else:
+                why = 'it is older than its ttl; its run probably died'
+            msg = 'took over a stale lock: %s; %s' % (describe(current, now), why)
         return {'changed': True, 'lock': mine, 'took_over': current, 'msg': msg,
                 'diff': {'before': _view(current), 'after': _view(mine)}}
 

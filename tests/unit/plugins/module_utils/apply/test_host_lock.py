@@ -96,17 +96,21 @@ def test_staleness_is_judged_by_the_holders_ttl_not_the_waiters(lock, clock):
         lock.acquire('run-b', wait=0, ttl=60)
 
 
-def test_an_unreadable_lock_dates_from_its_file_and_goes_stale_by_our_ttl(lock, clock):
+def test_a_lock_cut_short_by_its_dead_writer_is_taken_over_at_once(lock, clock):
+    """Every writer writes its record whole under the flock: a half-written one means its writer died."""
     with open(lock.path, 'w') as handle:
         handle.write('{"owner": "run-a", "acq')  # its writer died mid-write
     os.utime(lock.path, (T0, T0))
-    with pytest.raises(LockError) as err:
-        lock.acquire('run-b', wait=0, ttl=600)
-    assert 'unreadable lock file' in str(err.value)
-    clock.now += 601
-    got = lock.acquire('run-b', wait=0, ttl=600)
-    assert got['changed'] and got['took_over']['unreadable']
-    assert not lock.release('run-a')['changed']
+    got = lock.acquire('run-b', wait=600, ttl=600)
+    assert got['changed'] and got['took_over']['unreadable'] and got['took_over']['acquired_at'] == T0
+    assert 'unreadable lock file (it is not JSON' in got['msg'] and 'written 2026-01-01T12:00:00Z' in got['msg']
+    assert clock.slept == [] and on_disk(lock)['owner'] == 'run-b'
+
+
+def test_an_unreadable_lock_is_never_released_as_anyones(lock):
+    with open(lock.path, 'w') as handle:
+        handle.write('{"owner": "run-a", "acq')
+    assert not lock.release('run-a')['changed'] and os.path.exists(lock.path)
 
 
 def test_release_gives_back_only_ones_own_lock(lock):
@@ -151,3 +155,80 @@ def test_something_else_at_the_lock_path_fails_at_once_and_never_spins(lock, pla
     with pytest.raises(LockError) as err:
         lock.acquire('run-a', 0, 60)
     assert lock.path in str(err.value)
+
+
+CORRUPT = {
+    'NaN acquired_at': '{"owner": "run-a", "acquired_at": NaN, "ttl": 60}',
+    'Infinity acquired_at': '{"owner": "run-a", "acquired_at": Infinity, "ttl": 60}',
+    '1e300 acquired_at': '{"owner": "run-a", "acquired_at": 1e300, "ttl": 60}',
+    '-1e300 acquired_at': '{"owner": "run-a", "acquired_at": -1e300, "ttl": 60}',
+    'huge int acquired_at': '{"owner": "run-a", "acquired_at": %s, "ttl": 60}' % ('9' * 400),
+    'text acquired_at': '{"owner": "run-a", "acquired_at": "yesterday", "ttl": 60}',
+    'NaN ttl': '{"owner": "run-a", "acquired_at": %r, "ttl": NaN}' % T0,
+    'Infinity ttl': '{"owner": "run-a", "acquired_at": %r, "ttl": Infinity}' % T0,
+    'owner not a string': '{"owner": ["run-a"], "acquired_at": %r, "ttl": 60}' % T0,
+    'since not a string': '{"owner": "run-a", "acquired_at": %r, "since": {}, "ttl": 60}' % T0,
+    'a list': '[1, 2]',
+    'deep nesting': '[' * 70000,
+    'not UTF-8': b'\xff\xfe{"owner": 1}',
+    'empty': '',
+    'truncated': '{"owner": "run-a", "acq',
+}
+
+
+@pytest.mark.parametrize('content', sorted(CORRUPT), ids=sorted(CORRUPT))
+def test_a_record_that_cannot_be_read_is_stale_and_taken_over_with_a_warning(lock, clock, content):
+    """Whatever is in the file (NaN, out-of-range times, deep nesting...), the next run takes it over at once."""
+    raw = CORRUPT[content]
+    with open(lock.path, 'wb') as handle:
+        handle.write(raw if isinstance(raw, bytes) else raw.encode('utf-8'))
+    got = lock.acquire('run-b', wait=30, ttl=600)
+    assert got['changed'] and got['took_over']['unreadable'] and clock.slept == []
+    assert 'took over a stale lock' in got['msg'] and 'unreadable lock file' in got['msg'], got['msg']
+    assert got['took_over']['reason'] in got['msg']
+    json.dumps(got, allow_nan=False)        # what the module returns is plain JSON
+    assert on_disk(lock)['owner'] == 'run-b'
+    assert not lock.release('run-a')['changed'] and lock.release('run-b')['changed']
+
+
+def test_a_lock_dated_further_ahead_than_its_ttl_is_stale(lock, clock):
+    """A clock that jumped back (or a planted date) cannot make a lock last for ever."""
+    with open(lock.path, 'w') as handle:
+        json.dump({'owner': 'run-a', 'acquired_at': T0 + 86400, 'since': '2026-01-02T12:00:00Z', 'ttl': 600}, handle)
+    got = lock.acquire('run-b', wait=0, ttl=600)
+    assert got['changed'] and got['took_over']['owner'] == 'run-a' and 'ahead' in got['msg']
+
+
+def test_a_lock_a_little_ahead_is_still_held(lock, clock):
+    with open(lock.path, 'w') as handle:
+        json.dump({'owner': 'run-a', 'acquired_at': T0 + 30, 'since': '2026-01-01T12:00:30Z', 'ttl': 600}, handle)
+    with pytest.raises(LockError, match="run 'run-a'"):
+        lock.acquire('run-b', wait=0, ttl=600)
+
+
+@pytest.mark.parametrize('plant', ['link to a victim', 'dangling link', 'fifo'])
+def test_taking_over_never_follows_or_installs_something_planted_beside_the_lock(lock, clock, tmp_path, plant):
+    """The take-over writes a fresh file of its own: a link (or FIFO) at the old temporary name is left alone."""
+    victim = tmp_path / 'victim'
+    victim.write_text('precious\n')
+    lock.acquire('run-a', wait=0, ttl=60)
+    clock.now += 61
+    planted = '%s.%d.tmp' % (lock.path, os.getpid())
+    if plant == 'link to a victim':
+        os.symlink(str(victim), planted)
+    elif plant == 'dangling link':
+        os.symlink(str(tmp_path / 'created-by-root'), planted)
+    else:
+        os.mkfifo(planted)
+        reader = os.open(planted, os.O_RDONLY | os.O_NONBLOCK)     # so a writer that opens it does not hang the test
+    try:
+        got = lock.acquire('run-b', wait=0, ttl=600)
+    finally:
+        if plant == 'fifo':
+            os.close(reader)
+    assert got['changed'] and got['took_over']['owner'] == 'run-a'
+    assert victim.read_text() == 'precious\n' and not (tmp_path / 'created-by-root').exists()
+    assert not os.path.islink(lock.path) and os.path.isfile(lock.path) and on_disk(lock)['owner'] == 'run-b'
+    assert oct(os.stat(lock.path).st_mode & 0o777) == oct(0o640)
+    leftovers = [n for n in os.listdir(os.path.dirname(lock.path)) if n.endswith('.tmp')]
+    assert leftovers == [os.path.basename(planted)], 'only what was planted is left'
