@@ -100,7 +100,7 @@ def main(argv=None):
             read_cpu += c2 - c1
             read_n += got
             done += n
-        writer.map.close()
+        writer.close()
         refused = dict((k, v) for k, v in reader.stats.items() if v and k not in ('accepted', 'polls'))
         reader.close()
     finally:

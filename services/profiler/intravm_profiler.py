@@ -440,6 +440,21 @@ class RingWriter(object):
         self._values_of = None       # metrics dict -> values tuple in key order (one C call)
         self._record = None          # fmt.RecordWriter of that set
 
+    def close(self):
+        """Release the record writer's view of the map, then the map; idempotent."""
+        if self._record is not None:
+            self._record.close()
+            self._record = None
+            self._given = None
+        if not self.map.closed:
+            self.map.close()
+
+    def __enter__(self):
+        return self
+
+    def __exit__(self, *exc):
+        self.close()
+
     def _compile(self, metrics):
         """Keys and a C-level value getter for a new metric set; its values in that order."""
         names = list(metrics)[:fmt.max_entries(self.header.record_size)]
@@ -513,8 +528,16 @@ def main(argv=None):
         return 3
     sys.stderr.write('intravm-profiler: interval %.3fs, device %s, sources %s\n'
                      % (interval, device or 'none', json.dumps(sampler.sources())))
+    try:
+        return _run(sampler, writer, interval, 1 if args.once else args.count, args.stdout)
+    finally:
+        if writer:
+            writer.close()
+
+
+def _run(sampler, writer, interval, count, stdout):
+    """Sample every interval, write each sample (and print it with stdout); stop after count (0: never)."""
     sampler.sample()
-    count = 1 if args.once else args.count
     done = 0
     next_t = time.monotonic()
     while True:
@@ -524,7 +547,7 @@ def main(argv=None):
         stamp = time.time_ns()
         if writer:
             writer.write(stamp, metrics)
-        if args.stdout:
+        if stdout:
             sys.stdout.write(json.dumps({'timestamp_ns': stamp, 'metrics': metrics}, sort_keys=True) + '\n')
             sys.stdout.flush()
         done += 1

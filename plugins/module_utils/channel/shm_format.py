@@ -315,13 +315,24 @@ def seq_word(buf):
     A memoryview of native 'Q' is read and written with one machine load or
     store, and write_seq sits 8-aligned in a page-aligned region. None where
     that is not the wire's byte order or buf offers no writable buffer.
+
+    The views made on the way are released here, so the word is the only
+    one left holding buf: release() it (RecordWriter.close does) and an mmap
+    under it can close.
     """
     if sys.byteorder != 'little':
         return None
+    made = []
     try:
-        return memoryview(buf).cast('B')[WRITE_SEQ_OFFSET:WRITE_SEQ_OFFSET + 8].cast('Q')
+        made.append(memoryview(buf))
+        made.append(made[-1].cast('B'))
+        made.append(made[-1][WRITE_SEQ_OFFSET:WRITE_SEQ_OFFSET + 8])
+        return made[-1].cast('Q')
     except (TypeError, ValueError):
         return None
+    finally:
+        for view in made:
+            view.release()
 
 
 def read_write_seq(buf):
@@ -412,10 +423,16 @@ class RecordWriter(object):
             WRITE_SEQ.pack_into(self.buf, WRITE_SEQ_OFFSET, seq)
 
     def close(self):
-        """Release the view of the buffer (an mmap cannot close while one is held)."""
+        """Let go of the buffer: release the write_seq view and drop buf; idempotent.
+
+        An mmap cannot close while a view of it is held, so whoever owns the
+        map closes the writer first. A closed writer writes no more (it
+        would otherwise fall back to the byte-wise store of write_seq).
+        """
         if self.seq_word is not None:
             self.seq_word.release()
             self.seq_word = None
+        self.buf = None
 
 
 def write_record(buf, header, seed, seq, timestamp_ns, keys, values, packed_keys=None):

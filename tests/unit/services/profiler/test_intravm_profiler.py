@@ -153,6 +153,18 @@ def test_writer_to_reader_and_restart_continues(tmp_path):
     assert reader.stats['reboots'] == 1
 
 
+def test_ring_writer_close_releases_the_map(tmp_path):
+    """Regression (issue 27): close() lets go of the record writer's view, then the map."""
+    region = tmp_path / 'region'
+    region.write_bytes(b'\x00' * (1 << 16))
+    with agent.RingWriter(str(region), b'\x42' * 16, 20, 1000) as writer:
+        writer.write(1000, {'cpu.busy': 0.25})
+        mapped = writer.map
+    assert mapped.closed
+    writer.close()                                            # idempotent
+    assert [s.seq for s in RingReader(str(region)).poll()] == [1]
+
+
 def test_agent_runs_standalone_with_plain_shm_format(tmp_path):
     """As installed in a guest: the agent next to a copy of shm_format.py, no collection on the path."""
     shutil.copy(AGENT, str(tmp_path / 'intravm_profiler.py'))

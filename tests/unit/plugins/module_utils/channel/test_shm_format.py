@@ -242,6 +242,33 @@ def test_record_writer_refuses_a_set_that_does_not_fit_and_a_wrong_value_count()
         1, {'vcpu.0.busy': 0.5, 'vcpu.1.busy': 0.25})
 
 
+def test_a_closed_record_writer_lets_its_map_close():
+    """Regression (issue 27): benchmarks/channel.py died with BufferError at map.close()
+    because the writer's aligned write_seq view still held the map."""
+    size = 1 << 16
+    region = mmap.mmap(-1, size)
+    rsize = fmt.record_size_for(2)
+    header = fmt.Header(rsize, fmt.capacity_for(size, rsize), 1000, BOOT)
+    fmt.init_region(region, header)
+    keys, values = fmt.encode_metrics({'cpu.busy': 0.5, 'runnable': 1.0})
+    writer = fmt.RecordWriter(region, header, fmt.boot_seed(BOOT), keys)
+    assert writer.seq_word is not None            # the aligned store is in use
+    writer.write(1, 1, values)
+    with pytest.raises(BufferError):              # an open writer holds a view of the map
+        region.close()
+    writer.close()
+    writer.close()                                # idempotent
+    with pytest.raises(TypeError):                # a closed writer writes no more
+        writer.write(2, 2, values)
+    assert fmt.read_write_seq(region) == 1        # read_write_seq leaves no view behind either
+    fmt.write_record(region, header, fmt.boot_seed(BOOT), 2, 2, keys, values)   # nor does write_record
+    word = fmt.seq_word(region)
+    assert word[0] == 2
+    word.release()                                # the word is the only view seq_word leaves
+    region.close()
+    assert region.closed
+
+
 def test_write_seq_is_published_with_one_store_under_a_racing_reader():
     """A reader in another process never sees write_seq go back (a byte-wise store showed ~13 in 300,000)."""
     size = 1 << 16
