@@ -166,13 +166,23 @@ def score(p50, p90, y, mask):
     }
 
 
+def ratio(num, den):
+    """num / den, or None where den is 0 (a few VMs can give a baseline that never errs)."""
+    return num / den if den else None
+
+
+def show(value):
+    """A ratio as printed: three decimals, or n/a."""
+    return 'n/a' if value is None else '%.3f' % value
+
+
 def summarise(forecasts, order, y, mask, base_names):
     """Scores of each model on mask, the best baseline by pinball and the LSTM's pinball relative to it."""
     models = dict((name, score(forecasts[name][0], forecasts[name][1], y, mask)) for name in order)
     best = min(base_names, key=lambda n: models[n]['pinball_p90'])
     best_pin = models[best]['pinball_p90']
     return {'models': models, 'best_baseline': best, 'scored_samples': int(mask.sum()),
-            'lstm_pinball_ratio': models['lstm']['pinball_p90'] / best_pin if best_pin else None}
+            'lstm_pinball_ratio': ratio(models['lstm']['pinball_p90'], best_pin)}
 
 
 def score_windows(ys, ms, preds, scales, scored_rows, parity, n_horizons, windows, filled, lengths, select_window):
@@ -209,8 +219,8 @@ def print_windows(result):
                 print('%4s %-18s %-24s %10.5f %12.5f %12.4f' % (w, split_name, name, m['mae'], m['pinball_p90'], m['coverage_p90']))
     for w, block in sorted(result.items(), key=lambda item: int(item[0])):
         for split_name, part in [('all', block)] + sorted(block['by_split'].items()):
-            print('W=%s %s: LSTM pinball_p90 / best window baseline (%s) %.3f (target <= 0.85), LSTM coverage_p90 %.4f '
-                  '(target 0.87..0.93)' % (w, split_name, part['best_baseline'], part['lstm_pinball_ratio'],
+            print('W=%s %s: LSTM pinball_p90 / best window baseline (%s) %s (target <= 0.85), LSTM coverage_p90 %.4f '
+                  '(target 0.87..0.93)' % (w, split_name, part['best_baseline'], show(part['lstm_pinball_ratio']),
                                            part['models']['lstm']['coverage_p90']))
         print('W=%s: selector served the LSTM on %.1f%% of scored steps' % (w, 100 * block['selected_lstm_share']))
 
@@ -320,8 +330,8 @@ def main(argv=None):
     lstm = result['models']['lstm']
     result['summary'] = {
         'best_baseline_pinball': best_name,
-        'lstm_pinball_ratio': lstm['pinball_p90'] / best_pin if best_pin else None,
-        'lstm_mae_ratio_last_value': lstm['mae'] / result['models']['last_value']['mae'],
+        'lstm_pinball_ratio': ratio(lstm['pinball_p90'], best_pin),
+        'lstm_mae_ratio_last_value': ratio(lstm['mae'], result['models']['last_value']['mae']),
         'selected_lstm_share': lstm_share,
         'scored_samples': int(scored.sum()),
         'horizons_trained': list(horizons),
@@ -334,14 +344,15 @@ def main(argv=None):
         m = result['models'][name]
         print('%-20s %10.5f %12.5f %12.4f' % (name, m['mae'], m['pinball_p90'], m['coverage_p90']))
     s = result['summary']
-    print('\nLSTM pinball_p90 / best baseline (%s): %.3f   (target <= 0.85)' % (best_name, s['lstm_pinball_ratio']))
-    print('LSTM mae / last_value: %.3f   (target <= 0.95 at H=6)' % s['lstm_mae_ratio_last_value'])
+    print('\nLSTM pinball_p90 / best baseline (%s): %s   (target <= 0.85)' % (best_name, show(s['lstm_pinball_ratio'])))
+    print('LSTM mae / last_value: %s   (target <= 0.95 at H=6)' % show(s['lstm_mae_ratio_last_value']))
     print('LSTM coverage_p90: %.4f   (target 0.87..0.93)' % lstm['coverage_p90'])
     print('selector served the LSTM on %.1f%% of scored steps' % (100 * lstm_share))
     for split_name, models in sorted(result['by_split'].items()):
         base = min(models[n]['pinball_p90'] for n in BASELINE_NAMES)
-        print('%s: LSTM pinball/best baseline %.3f, mae/last_value %.3f, coverage %.4f' % (
-            split_name, models['lstm']['pinball_p90'] / base, models['lstm']['mae'] / models['last_value']['mae'],
+        print('%s: LSTM pinball/best baseline %s, mae/last_value %s, coverage %.4f' % (
+            split_name, show(ratio(models['lstm']['pinball_p90'], base)),
+            show(ratio(models['lstm']['mae'], models['last_value']['mae'])),
             models['lstm']['coverage_p90']))
     log('window peaks')
     result['windows'] = score_windows(ys, ms, preds, scales, scored_rows, parity, len(horizons), args.windows, filled, lengths,

@@ -76,14 +76,17 @@ def main(argv=None):
     if base is None:
         sys.exit('control_plane_cpu: no cgroup hierarchy with the cpu controller (needs root and cgroupfs)')
     guest_cg = os.path.join(base, 'intravm-bench-guest')
-    if not os.path.isdir(guest_cg):
-        os.mkdir(guest_cg)
-    _base, idle_cg, knob = control_cgroup.make_idle('intravm-bench-control')
+    try:
+        if not os.path.isdir(guest_cg):
+            os.mkdir(guest_cg)
+        _base, idle_cg, knob = control_cgroup.make_idle('intravm-bench-control')
+    except OSError as exc:
+        sys.exit('control_plane_cpu: cannot make its cgroups under %s (needs root and a writable cgroupfs): %s' % (base, exc))
     results = {}
     try:
         for way in ('none', 'nice19_root', 'sched_idle_root', 'idle_cgroup'):
             results[way] = measure(args.seconds, way, guest_cg, idle_cg)
-            print('%-16s vCPU run delay %6.3f s in %.0f s' % (way, results[way], args.seconds))
+            print('%-16s vCPU run delay %6.3f s in %g s' % (way, results[way], args.seconds))
             time.sleep(0.5)
     finally:
         for path in (guest_cg, idle_cg):

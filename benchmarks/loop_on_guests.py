@@ -37,6 +37,10 @@ DEFAULTS = ['--blocks', '8', '--steps', '10', '--step-s', '15', '--dwell', '4,8'
 
 def main(argv=None):
     argv = list(sys.argv[1:] if argv is None else argv)
+    if '-h' in argv or '--help' in argv:
+        print(__doc__)
+        print('Its defaults, before the options given: %s\n' % ' '.join(DEFAULTS))
+        return demo.main(['--help'])       # scripts/demo.py's options; argparse exits 0
     if '--json' not in argv:
         raise SystemExit('usage: benchmarks/loop_on_guests.py --json OUT [scripts/demo.py options]')
     # the caller's options come last and so win over the defaults
