@@ -178,6 +178,15 @@ def test_execution_environment_context_carries_our_requirements(ee_context):  # 
     containerfile = (ee_context['dir'] / 'Dockerfile').read_text()
     assert 'COPY _build/requirements.txt' in containerfile and 'COPY _build/bindep.txt' in containerfile
 
+    # a supported base (issue 27: not fedora:40), and libvirt-devel's CRB repository enabled in
+    # the base stage, before the builder stage (which installs the [compile] packages) starts from it
+    base_image = definition['images']['base_image']['name']
+    assert base_image == 'quay.io/centos/centos:stream10'
+    assert 'ARG EE_BASE_IMAGE="%s"' % base_image in containerfile
+    base_stage = containerfile.split('FROM $EE_BASE_IMAGE AS base', 1)[1].split('\nFROM ', 1)[0]
+    assert 'config-manager --set-enabled crb' in base_stage
+    assert 'FROM base AS builder' in containerfile and 'FROM base AS final' in containerfile
+
     # ansible-core and ansible-runner in the image: the versions we pin and test with
     ours = dict(pins(os.path.join(ROOT, 'requirements.txt')), **pins(os.path.join(ROOT, 'requirements-dev.txt')))
     refs = re.search(r'^ARG ANSIBLE_INSTALL_REFS="([^"]*)"', containerfile, re.M).group(1).split()
