@@ -82,7 +82,8 @@ options:
     description:
       - Planner policy. Keys C(capacity), C(quantile) (C(p50), C(p90), or C(auto) for as much headroom above C(p50) as the host has room for), C(lookahead_s),
         C(max_moves), C(hysteresis), C(unknown_vcpu_demand), C(smt_share_across_vms),
-        C(memory_mode), C(cost) (C(cache), C(cache_domain), C(numa), C(churn)),
+        C(memory_mode), C(placement) (C(vcpu), each vCPU pinned to one CPU, or C(pool), each VM floating over its
+        NUMA node's shared CPUs), C(cost) (C(cache), C(cache_domain), C(numa), C(churn)),
         C(default_vm) and C(vms) (per VM C(min_cpus), C(max_cpus), C(dedicated), C(weight)),
         C(bandwidth) (C(link_mbps), C(vm_pf), C(headroom), C(reserve_frac)) and
         C(gpu) (C(vm_gpu), C(current_scheduler)). See docs/planner.md.

@@ -20,6 +20,7 @@ from ansible_collections.adaptive.intravm.plugins.module_utils.host import cpuse
 from ansible_collections.adaptive.intravm.plugins.module_utils.errors import IntravmError
 
 QUANTILES = ('p50', 'p90', 'auto')   # auto: between them, as much headroom as the host has room for
+PLACEMENTS = ('vcpu', 'pool')       # the unit a plan places: each vCPU on a CPU, or each VM on a node's CPU pool
 
 DEFAULT_VM_POLICY = {
     'min_cpus': 1,        # distinct host CPUs the VM's vCPUs must spread over at least
@@ -46,6 +47,7 @@ DEFAULT_POLICY = {
     'unknown_vcpu_demand': 1.0,  # demand assumed for vCPUs of VMs without a CPU forecast
     'smt_share_across_vms': False,
     'memory_mode': 'strict',
+    'placement': 'vcpu',    # 'vcpu': each vCPU pinned to one CPU; 'pool': each VM floats over its node's shared CPUs
     'cost': DEFAULT_COST,
     'default_vm': DEFAULT_VM_POLICY,
     'vms': {},
@@ -204,6 +206,8 @@ def merge_policy(policy):
         raise PlannerInputError('policy.quantile is %r; choose one of %s' % (merged['quantile'], ', '.join(QUANTILES)))
     _whole(merged['max_moves'], 'policy.max_moves', 0)
     _whole(merged['max_evaluations'], 'policy.max_evaluations', 1)
+    if merged['placement'] not in PLACEMENTS:
+        raise PlannerInputError('policy.placement is %r; choose one of %s' % (merged['placement'], ', '.join(PLACEMENTS)))
     if merged['memory_mode'] not in ('strict', 'preferred', 'interleave', 'restrictive'):
         raise PlannerInputError('policy.memory_mode is %r; choose strict, preferred, interleave or restrictive'
                                 % (merged['memory_mode'],))

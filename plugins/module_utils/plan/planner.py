@@ -26,6 +26,7 @@ from ansible_collections.adaptive.intravm.plugins.module_utils.plan.inputs impor
     PlannerConflictError, PlannerInputError, check_forecast, current_vcpus, merge_policy,
     vcpu_demands, vm_policy,
 )
+from ansible_collections.adaptive.intravm.plugins.module_utils.plan import pools
 from ansible_collections.adaptive.intravm.plugins.module_utils.plan.shares import gpu_shares, vf_rates
 from ansible_collections.adaptive.intravm.plugins.module_utils.plan.state import HostState
 
@@ -102,15 +103,22 @@ def plan(topology, current, forecasts, policy=None):
         for idx in sorted(pins[name]):
             state.add_background(sorted(pins[name][idx]), min(1.0, pol['unknown_vcpu_demand']), name)
 
-    moves = []
-    loose = _seat_pinned(state, planned, pins)
-    homes = _homes(state, planned, pins, current, pol)
-    _place_loose(state, loose, pins, homes, moves)
-    _repair_spread(state, planned, homes, moves)
-    hot_before = dict((c, state.load[c]) for c in state.hot(pol['capacity']))
-    _rebalance(state, pol, moves)
+    if pol['placement'] == 'pool':
+        background = pools.background_load(state, pins, unplanned, min(1.0, pol['unknown_vcpu_demand']))
+        cpus_of, moves, hotspots = pools.place(state, planned, pins, current, pol, background)
+    else:
+        moves = []
+        loose = _seat_pinned(state, planned, pins)
+        homes = _homes(state, planned, pins, current, pol)
+        _place_loose(state, loose, pins, homes, moves)
+        _repair_spread(state, planned, homes, moves)
+        hot_before = dict((c, state.load[c]) for c in state.hot(pol['capacity']))
+        _rebalance(state, pol, moves)
+        cpus_of = dict((name, [[state.where[(name, i)]] for i in range(len(pins[name]))]) for name in planned)
+        hotspots = [{'cpu': c, 'load_before': round(hot_before[c], 4), 'load_after': round(state.load[c], 4)}
+                    for c in sorted(hot_before)]
 
-    allocations, vcpu_plan, numa_plan = _targets(state, planned, pins, current, topology, pol)
+    allocations, vcpu_plan, numa_plan = _targets(state, planned, pins, current, topology, pol, cpus_of)
     result = {
         'allocations': allocations,
         'plan': {
@@ -122,8 +130,7 @@ def plan(topology, current, forecasts, policy=None):
         'moves': moves,
         'ignored': ignored,
         'unplanned': unplanned,
-        'hotspots': [{'cpu': c, 'load_before': round(hot_before[c], 4), 'load_after': round(state.load[c], 4)}
-                     for c in sorted(hot_before)],
+        'hotspots': hotspots,
         'warnings': warnings,
     }
     if headroom is not None:
@@ -447,10 +454,12 @@ def _move(key, src, dst, benefit, cost, kind, reason):
             'benefit': round(benefit, 4), 'cost': round(cost, 4), 'kind': kind, 'reason': reason}
 
 
-def _targets(state, planned, pins, current, topology, pol):
+def _targets(state, planned, pins, current, topology, pol, cpus_of):
     """Per-VM target allocation, and the vcpu_pin / numa_memory entries for VMs that change.
 
-    A vcpu_pin entry carries `expect`, the current vCPU pins it was planned from.
+    cpus_of: {vm: [sorted CPUs per vCPU]} (one CPU each when pinned per vCPU, a
+    node's pool when pooled). A vcpu_pin entry carries `expect`, the current
+    vCPU pins it was planned from.
     """
     allocations, vcpu_plan, numa_plan = {}, [], []
     multi_node = len(topology.get('nodes') or []) > 1
@@ -466,9 +475,9 @@ def _targets(state, planned, pins, current, topology, pol):
         return cache[text]
 
     for name in planned:
-        where = [state.where[(name, i)] for i in range(len(pins[name]))]
-        vcpus = dict((str(i), str(c)) for i, c in enumerate(where))
-        used = sorted(set(where))
+        where = cpus_of[name]
+        vcpus = dict((str(i), _span(c)) for i, c in enumerate(where))
+        used = sorted(set(c for cpus in where for c in cpus))
         span = _span(used)
         nodes = sorted(set([state.node_of[c] for c in used]))
         cur = current[name]
@@ -480,7 +489,7 @@ def _targets(state, planned, pins, current, topology, pol):
             numa = {'mode': 'interleave', 'nodeset': cpuset.format(nodes)}
         allocations[name] = {'vcpus': vcpus, 'emulator': span, 'iothreads': iothreads,
                              'nodes': _span(nodes), 'numa': numa}
-        same_pins = all(len(pins[name][i]) == 1 and c in pins[name][i] for i, c in enumerate(where))
+        same_pins = all(len(pins[name][i]) == len(c) and pins[name][i].issuperset(c) for i, c in enumerate(where))
         same_io = (len(cur_iothreads) == len(iothreads)
                    and all(str(k) in iothreads and same(v, iothreads[str(k)]) for k, v in cur_iothreads.items()))
         if not same_pins or not same(cur.get('emulator'), span) or not same_io:

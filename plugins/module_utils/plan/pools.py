@@ -1,0 +1,212 @@
+# -*- coding: utf-8 -*-
+# Copyright: (c) 2026, adaptive.intravm contributors
+# GNU General Public License v3.0+ (see COPYING or https://www.gnu.org/licenses/gpl-3.0.txt)
+"""Node pools: each VM's vCPUs float over one NUMA node's shared CPUs, and the kernel balances them there.
+
+The planner's `placement: pool` policy (plan() decides the demands, this
+decides where they go). Within a node CFS moves a vCPU in milliseconds, far
+better than any pin a 15-minute loop could choose, so what is left to plan
+is what the kernel cannot do and what reacting does late:
+  1. dedicated VMs take exclusive CPUs (whole cores unless SMT sharing is
+     allowed), taken out of their node's shared pool;
+  2. every other VM gets one node (several only when it cannot fit one):
+     where it is now, else the node with the most room for its forecast peak;
+  3. a node whose forecast peak (the summed demand of its VMs, over the
+     coming period) exceeds its CPUs sends VMs to nodes with room, before
+     the peak, when the relief beats moving the VM's memory by the
+     hysteresis margin, best net gain first, within max_moves;
+  4. each VM's vCPUs, emulator and iothreads get its node's shared CPUs (at
+     most max_cpus of them), its memory the node (numatune).
+Pure functions, no I/O; plan() gives the result its shape.
+"""
+
+from __future__ import absolute_import, division, print_function
+__metaclass__ = type
+
+import math
+
+from ansible_collections.adaptive.intravm.plugins.module_utils.host import cpuset
+from ansible_collections.adaptive.intravm.plugins.module_utils.plan.inputs import PlannerConflictError
+
+EPS = 1e-9
+
+
+def place(state, planned, pins, current, pol, background):
+    """({vm: [sorted CPUs per vCPU]}, moves, node hot spots) for the planned VMs.
+
+    state: the HostState plan() filled (topology, usable CPUs, demand and
+    policy per VM); pins: {vm: {vCPU: frozenset of CPUs}} now; background:
+    {node: load} of the VMs not planned, which keep their pins.
+    """
+    exclusive, dedicated_cpus = _dedicated(state, planned, pins, pol)
+    shared = dict((n, sorted(c for c in state.usable if state.node_of[c] == n and c not in exclusive)) for n in state.nodes)
+    room = dict((n, pol['capacity'] * len(shared[n])) for n in state.nodes)
+    load = dict((n, float(background.get(n, 0.0))) for n in state.nodes)
+    home, moves = {}, []
+    floating = [v for v in planned if v not in dedicated_cpus]
+    for name in sorted(floating, key=lambda v: (-state.vm_demand[v], v)):
+        home[name] = _node_now(state, name, pins, current, shared)
+        if home[name] is None:
+            home[name] = _first_home(state, name, shared, room, load)
+            moves.append(_move(name, None, home[name], 0.0, 0.0, 'placement',
+                               'VM spans nodes or floats; placed on node(s) %s (forecast load %.2f of %.2f there)'
+                               % (cpuset.format(home[name]), load_on(home[name], load) + state.vm_demand[name],
+                                  sum(room[n] for n in home[name]))))
+        for n in home[name]:
+            load[n] += state.vm_demand[name] / len(home[name])
+    hot_before = dict((n, round(load[n], 4)) for n in state.nodes if load[n] > room[n] + EPS)
+    _relieve(state, floating, home, shared, room, load, pol, moves)
+    hotspots = [{'node': n, 'load_before': hot_before[n], 'load_after': round(load[n], 4)} for n in sorted(hot_before)]
+    targets = _pools(state, floating, home, shared, pins, pol)
+    targets.update(dedicated_cpus)
+    return targets, moves, hotspots
+
+
+def load_on(nodes, load):
+    return sum(load[n] for n in nodes)
+
+
+def _dedicated(state, planned, pins, pol):
+    """({CPU taken}, {vm: [one CPU per vCPU]}) for the dedicated VMs, kept where they are when they can be."""
+    taken, out = set(), {}
+    per_core = not state.smt_free
+    for name in sorted((v for v in planned if state.policy[v]['dedicated']), key=lambda v: (-len(pins[v]), v)):
+        need = len(pins[name])
+        now = [next(iter(pins[name][i])) for i in sorted(pins[name]) if len(pins[name][i]) == 1]
+        nodes = sorted(state.nodes, key=lambda n: (-sum(1 for c in now if state.node_of[c] == n), n))
+        for node in nodes:
+            free = [c for c in sorted(state.usable) if state.node_of[c] == node and c not in taken
+                    and not (per_core and state.siblings[c] & taken)]
+            keep = [c for c in now if c in free]
+            chosen = list(dict.fromkeys(keep + [c for c in free if c not in keep]))[:need]
+            if len(chosen) == need:
+                break
+        else:
+            raise PlannerConflictError('policy cannot be satisfied: dedicated VM %r needs %d CPUs of one node, which no '
+                                       'node has free (%s usable)' % (name, need, cpuset.format(state.usable)))
+        for cpu in chosen:
+            taken.update(state.siblings[cpu] & state.usable if per_core else (cpu,))
+        out[name] = [[c] for c in chosen]
+    return taken, out
+
+
+def _node_now(state, name, pins, current, shared):
+    """The nodes name sits on now, as a tuple, when it is settled there (one node, or a span it needs); else None."""
+    nodes = set()
+    for cpus in pins[name].values():
+        nodes.update(state.node_of[c] for c in cpus if c in state.usable)
+    if not nodes:
+        return None
+    need = _cpus_needed(state, name)
+    if len(nodes) == 1:
+        node = next(iter(nodes))
+        return (node,) if len(shared[node]) >= need else None
+    # a span is kept only while the VM still needs it: no single node fits it
+    if any(len(shared[n]) >= need for n in state.nodes):
+        return None
+    return tuple(sorted(nodes)) if sum(len(shared[n]) for n in nodes) >= need else None
+
+
+def _cpus_needed(state, name):
+    """CPUs a VM's pool must have: its min_cpus and enough to serve its forecast peak."""
+    return max(state.policy[name]['min_cpus'], int(math.ceil(state.vm_demand[name] - EPS)), 1)
+
+
+def background_load(state, pins, unplanned, demand):
+    """{node: load} of the VMs not planned: each vCPU's demand spread over the usable CPUs it may run on."""
+    out = dict((n, 0.0) for n in state.nodes)
+    for name in unplanned:
+        for cpus in pins[name].values():
+            usable = [c for c in cpus if c in state.usable] or sorted(state.usable)
+            for cpu in usable:
+                out[state.node_of[cpu]] += demand / len(usable)
+    return out
+
+
+def _first_home(state, name, shared, room, load):
+    """The node with the most room for name's demand; the nearest nodes together when no single one has the CPUs."""
+    need = _cpus_needed(state, name)
+    fitting = [n for n in state.nodes if len(shared[n]) >= need]
+    if fitting:
+        best = sorted(fitting, key=lambda n: (-(room[n] - load[n]), n))[0]
+        return (best,)
+    for start in sorted(state.nodes, key=lambda n: (-(room[n] - load[n]), n)):
+        span = []
+        for n in sorted(state.nodes, key=lambda m: (state.distance.get((start, m), 10 if m == start else 20), m)):
+            span.append(n)
+            if sum(len(shared[m]) for m in span) >= need:
+                return tuple(sorted(span))
+    raise PlannerConflictError('policy cannot be satisfied: VM %r needs %d CPUs, more than the host shares (%d)'
+                               % (name, need, sum(len(s) for s in shared.values())))
+
+
+def _overflow(load, room):
+    return sum(max(0.0, load[n] - room[n]) for n in load)
+
+
+def _relieve(state, floating, home, shared, room, load, pol, moves):
+    """Move whole VMs off nodes whose forecast peak exceeds their CPUs, best net gain first, within max_moves."""
+    cost_of = pol['cost']
+    budget = pol['max_moves']
+    while budget > 0:
+        hot = [n for n in state.nodes if load[n] > room[n] + EPS]
+        if not hot:
+            return
+        best = None
+        before = _overflow(load, room)
+        for name in floating:
+            if len(home[name]) != 1 or home[name][0] not in hot:
+                continue
+            src, demand = home[name][0], state.vm_demand[name]
+            for dst in state.nodes:
+                if dst == src or len(shared[dst]) < _cpus_needed(state, name):
+                    continue
+                load[src] -= demand
+                load[dst] += demand
+                gain = (before - _overflow(load, room)) * state.policy[name]['weight']
+                load[src] += demand
+                load[dst] -= demand
+                hops = max(0.0, state.distance.get((src, dst), 20) / 10.0 - 1.0)
+                cost = cost_of['churn'] + (cost_of['cache'] + cost_of['cache_domain'] + cost_of['numa'] * hops) * demand
+                net = gain - cost
+                if net > pol['hysteresis'] and (best is None or (net, -dst) > (best[0], -best[3])):
+                    best = (net, gain, cost, dst, name, src)
+        if best is None:
+            return
+        net, gain, cost, dst, name, src = best
+        load[src] -= state.vm_demand[name]
+        load[dst] += state.vm_demand[name]
+        home[name] = (dst,)
+        moves.append(_move(name, (src,), (dst,), gain, cost, 'node',
+                           'node %d forecast to peak at %.2f of its %.2f CPUs; VM (%.2f CPUs) moves to node %d '
+                           '(forecast %.2f of %.2f), relief %.3f beats the cost %.3f of moving its memory'
+                           % (src, load[src] + state.vm_demand[name], room[src], state.vm_demand[name], dst,
+                              load[dst], room[dst], gain, cost)))
+        budget -= 1
+
+
+def max_cpus(pol, name):
+    """The VM's own max_cpus, or None: a pool is its node's shared CPUs unless the operator bounds it."""
+    own = (pol['vms'].get(name) or {})
+    return own['max_cpus'] if own.get('max_cpus') is not None else pol['default_vm']['max_cpus']
+
+
+def _pools(state, floating, home, shared, pins, pol):
+    """{vm: [CPUs per vCPU]}: its nodes' shared CPUs, or the max_cpus of them its VMs leave least used."""
+    use = dict((c, 0.0) for n in shared for c in shared[n])
+    out = {}
+    limits = dict((v, max_cpus(pol, v)) for v in floating)
+    for name in sorted(floating, key=lambda v: (limits[v] is None, limits[v] or 0, v)):
+        pool = [c for n in home[name] for c in shared[n]]
+        limit = limits[name]
+        if limit is not None and limit < len(pool):
+            pool = sorted(sorted(pool, key=lambda c: (use[c], c))[:limit])
+        for cpu in pool:
+            use[cpu] += state.vm_demand[name] / len(pool)
+        out[name] = [pool] * len(pins[name])
+    return out
+
+
+def _move(name, src, dst, benefit, cost, kind, reason):
+    return {'vm': name, 'vcpu': None, 'from': cpuset.format(src) if src else '', 'to': cpuset.format(dst),
+            'benefit': round(benefit, 4), 'cost': round(cost, 4), 'kind': kind, 'unit': 'node', 'reason': reason}
