@@ -458,12 +458,25 @@ def _targets(state, planned, pins, current, topology, pol, cpus_of):
     """Per-VM target allocation, and the vcpu_pin / numa_memory entries for VMs that change.
 
     cpus_of: {vm: [sorted CPUs per vCPU]} (one CPU each when pinned per vCPU, a
-    node's pool when pooled). A vcpu_pin entry carries `expect`, the current
-    vCPU pins it was planned from.
+    node's pool when pooled: then one tuple object per pool, so it is formatted
+    and compared once). A vcpu_pin entry carries `expect`, the current vCPU
+    pins it was planned from.
     """
     allocations, vcpu_plan, numa_plan = {}, [], []
     multi_node = len(topology.get('nodes') or []) > 1
-    cache = {}
+    cache, spans, sets = {}, {}, {}
+
+    def span_of(cpus):
+        if len(cpus) == 1:
+            return str(cpus[0])
+        if id(cpus) not in spans:
+            spans[id(cpus)] = cpuset.format(cpus)
+        return spans[id(cpus)]
+
+    def set_of(cpus):
+        if id(cpus) not in sets:
+            sets[id(cpus)] = frozenset(cpus)
+        return sets[id(cpus)]
 
     def same(text, canonical):
         # canonical is already normal form: equal text needs no parsing
@@ -476,8 +489,8 @@ def _targets(state, planned, pins, current, topology, pol, cpus_of):
 
     for name in planned:
         where = cpus_of[name]
-        vcpus = dict((str(i), _span(c)) for i, c in enumerate(where))
-        used = sorted(set(c for cpus in where for c in cpus))
+        vcpus = dict((str(i), span_of(c)) for i, c in enumerate(where))
+        used = sorted(set().union(*dict((id(c), c) for c in where).values()))
         span = _span(used)
         nodes = sorted(set([state.node_of[c] for c in used]))
         cur = current[name]
@@ -489,7 +502,8 @@ def _targets(state, planned, pins, current, topology, pol, cpus_of):
             numa = {'mode': 'interleave', 'nodeset': cpuset.format(nodes)}
         allocations[name] = {'vcpus': vcpus, 'emulator': span, 'iothreads': iothreads,
                              'nodes': _span(nodes), 'numa': numa}
-        same_pins = all(len(pins[name][i]) == len(c) and pins[name][i].issuperset(c) for i, c in enumerate(where))
+        same_pins = all((c[0] in pins[name][i] and len(pins[name][i]) == 1) if len(c) == 1 else pins[name][i] == set_of(c)
+                        for i, c in enumerate(where))
         same_io = (len(cur_iothreads) == len(iothreads)
                    and all(str(k) in iothreads and same(v, iothreads[str(k)]) for k, v in cur_iothreads.items()))
         if not same_pins or not same(cur.get('emulator'), span) or not same_io:

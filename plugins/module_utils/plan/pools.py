@@ -42,10 +42,10 @@ def place(state, planned, pins, current, pol, background):
     shared = dict((n, sorted(c for c in state.usable if state.node_of[c] == n and c not in exclusive)) for n in state.nodes)
     room = dict((n, pol['capacity'] * len(shared[n])) for n in state.nodes)
     load = dict((n, float(background.get(n, 0.0))) for n in state.nodes)
-    home, moves = {}, []
+    home, moves, nodes_of = {}, [], {}
     floating = [v for v in planned if v not in dedicated_cpus]
     for name in sorted(floating, key=lambda v: (-state.vm_demand[v], v)):
-        home[name] = _node_now(state, name, pins, current, shared)
+        home[name] = _node_now(state, name, pins, shared, nodes_of)
         if home[name] is None:
             home[name] = _first_home(state, name, shared, room, load)
             moves.append(_move(name, None, home[name], 0.0, 0.0, 'placement',
@@ -58,7 +58,7 @@ def place(state, planned, pins, current, pol, background):
     _relieve(state, floating, home, shared, room, load, pol, moves)
     hotspots = [{'node': n, 'load_before': hot_before[n], 'load_after': round(load[n], 4)} for n in sorted(hot_before)]
     targets = _pools(state, floating, home, shared, pins, pol)
-    targets.update(dedicated_cpus)
+    targets.update((name, [tuple(c) for c in cpus]) for name, cpus in dedicated_cpus.items())
     return targets, moves, hotspots
 
 
@@ -90,11 +90,16 @@ def _dedicated(state, planned, pins, pol):
     return taken, out
 
 
-def _node_now(state, name, pins, current, shared):
-    """The nodes name sits on now, as a tuple, when it is settled there (one node, or a span it needs); else None."""
+def _node_now(state, name, pins, shared, nodes_of):
+    """The nodes name sits on now, as a tuple, when it is settled there (one node, or a span it needs); else None.
+
+    nodes_of memoizes the nodes of each pin (the same cpuset object for every vCPU of a pool).
+    """
     nodes = set()
     for cpus in pins[name].values():
-        nodes.update(state.node_of[c] for c in cpus if c in state.usable)
+        if id(cpus) not in nodes_of:
+            nodes_of[id(cpus)] = (cpus, frozenset(state.node_of[c] for c in cpus if c in state.usable))
+        nodes.update(nodes_of[id(cpus)][1])
     if not nodes:
         return None
     need = _cpus_needed(state, name)
@@ -194,15 +199,17 @@ def max_cpus(pol, name):
 def _pools(state, floating, home, shared, pins, pol):
     """{vm: [CPUs per vCPU]}: its nodes' shared CPUs, or the max_cpus of them its VMs leave least used."""
     use = dict((c, 0.0) for n in shared for c in shared[n])
-    out = {}
+    out, whole = {}, {}
     limits = dict((v, max_cpus(pol, v)) for v in floating)
     for name in sorted(floating, key=lambda v: (limits[v] is None, limits[v] or 0, v)):
-        pool = [c for n in home[name] for c in shared[n]]
+        if home[name] not in whole:      # one tuple per pool: the plan formats and compares it once
+            whole[home[name]] = tuple(c for n in home[name] for c in shared[n])
+        pool = whole[home[name]]
         limit = limits[name]
         if limit is not None and limit < len(pool):
-            pool = sorted(sorted(pool, key=lambda c: (use[c], c))[:limit])
-        for cpu in pool:
-            use[cpu] += state.vm_demand[name] / len(pool)
+            pool = tuple(sorted(sorted(pool, key=lambda c: (use[c], c))[:limit]))
+            for cpu in pool:
+                use[cpu] += state.vm_demand[name] / len(pool)
         out[name] = [pool] * len(pins[name])
     return out
 
