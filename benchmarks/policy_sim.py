@@ -2,12 +2,12 @@
 # -*- coding: utf-8 -*-
 # Copyright: (c) 2026, adaptive.intravm contributors
 # GNU General Public License v3.0+ (see COPYING or https://www.gnu.org/licenses/gpl-3.0.txt)
-"""Trace-driven host simulation of the loop: static, reactive, reactive_peak, predictive and oracle pinning.
+"""Trace-driven host simulation of the loop: static, reactive, reactive_peak, predictive and oracle pinning, and pools.
 
     python benchmarks/policy_sim.py --traces ../shared/data/traces [--limit-vms N] [--days D]
         [--periods 1,3,12] [--overcommits auto,2.5] [--apply-delay 0.1] [--capacity-period 3]
         [--seed S] [--split eval|calib|all] [--forecaster baseline|predictor-baseline|lstm]
-        [--json OUT] [--png OUT] [--png-sweep OUT] [--jobs N]
+        [--float-cost C] [--float-cost-sweep 0,C,2C] [--json OUT] [--png OUT] [--png-sweep OUT] [--jobs N]
 
 Model (all seeded by --seed, documented in docs/planner.md):
 - Hosts: --host-cpus CPUs (default 32) in --nodes NUMA nodes (default 2, distance 21),
@@ -47,6 +47,24 @@ Model (all seeded by --seed, documented in docs/planner.md):
   little history yet); oracle (the true peak demand of steps t .. t+K-1; at K = 1 the
   true demand of step t). All planner policies share one planner policy (a move budget
   per plan, hysteresis, costs), so they differ only in what they are fed.
+- Pool baselines (issue 25: what operators run on overcommitted hosts), vCPUs not
+  pinned but floating in a pool of CPUs that the kernel balances: a pool serves
+  min(what its vCPUs need, its CPUs), each vCPU capped at one CPU, every vCPU the same
+  fraction of what it needs (serve_pools). float (libvirt's default: every vCPU over the
+  whole host, memory where first touched, i.e. on the VM's first node, and a vCPU on
+  each node in proportion to its CPUs, so half its memory is remote on 2 nodes; never
+  re-placed); numad (each VM floating in one node's CPUs with strict memory there, its
+  first node to start with; every K steps the node is re-chosen from each VM's peak
+  demand over the last period, greedily cutting the demand above the nodes' CPUs, at
+  most --max-moves VMs a plan, a move taken only where its cut over the period beats
+  its one-off costs; applied after --apply-delay; its vCPUs pay --move-penalty in the
+  step and its memory migrates as above); pool_oracle (numad's placement fed the true
+  peak of the coming period). Floating costs --float-cost (default 0) more work on every
+  step (cache refills after the kernel moves a vCPU; benchmarks/float_cost.py measures
+  it); --float-cost-sweep reruns the pool policies at other costs. A VM's change of
+  node counts its vCPUs as moves. numad never spans a VM over nodes: one with more vCPUs
+  than a node has CPUs is held to that node's CPUs (never at the default 8 vCPUs and
+  16-CPU nodes; on the small hosts of the unit tests, yes).
 - Costs of a move. Cache: a vCPU needs --move-penalty (0.10) more CPU in the step its pin
   changes (cold caches). Memory (--memory follow, the default: the role applies the
   plan's numatune): a VM's memory lies evenly over its nodeset (one node, strict, or
@@ -97,7 +115,10 @@ from ansible_collections.adaptive.intravm.plugins.module_utils.plan import plann
 from ansible_collections.adaptive.intravm.plugins.module_utils.host import cpuset  # noqa: E402  pylint: disable=wrong-import-position
 
 STEPS_PER_DAY = 288
-POLICIES = ('static', 'reactive', 'reactive_peak', 'predictive', 'oracle')
+PINNED_POLICIES = ('static', 'reactive', 'reactive_peak', 'predictive', 'oracle')   # one CPU per vCPU
+POOL_POLICIES = ('float', 'numad', 'pool_oracle')   # vCPUs floating in a pool of CPUs (issue 25, 2)
+POLICIES = PINNED_POLICIES + POOL_POLICIES
+UNPLANNED = ('static', 'float')   # never re-placed: their results do not depend on the period
 LEGACY_POLICIES = ('static', 'reactive', 'predictive', 'oracle')   # the per-step targets of issue 6
 PLANNED = ('reactive', 'reactive_peak', 'predictive', 'oracle')
 OVERCOMMIT_LEVELS = (1.0, 1.25, 1.5, 1.75, 2.0, 2.5, 3.0, 4.0)   # vCPUs per host CPU, tried in order
@@ -222,6 +243,170 @@ def serve(demand, pins, remote, extra, args, host_cpus):
     frac = np.where(load > 1.0, 1.0 / np.maximum(load, 1e-12), 1.0)
     served = demand * frac[pins]
     return served, served * remote
+
+
+def serve_pools(demand, pool, pool_cpus, remote, extra, args):
+    """(served per vCPU, remote-served per vCPU) for one step when vCPUs float in pools of CPUs.
+
+    pool: per vCPU, the index of its pool; pool_cpus: CPUs per pool. A pool serves
+    min(what its vCPUs need, its CPUs) with each vCPU capped at one CPU, every vCPU
+    the same fraction of what it needs (a pinned CPU's rule, over the pool). What a
+    vCPU needs: demand x (1 + remote_penalty x remote) x extra x (1 + --float-cost),
+    the last the extra work a floating vCPU does (cache refills after the kernel moves it).
+    """
+    need = demand * (1.0 + args.remote_penalty * remote) * extra * (1.0 + args.float_cost)
+    capped = np.minimum(need, 1.0)
+    load = np.bincount(pool, weights=capped, minlength=len(pool_cpus))
+    frac = np.where(load > pool_cpus, pool_cpus / np.maximum(load, 1e-12), 1.0)
+    served = demand * frac[pool] * np.where(need > 1.0, 1.0 / np.maximum(need, 1e-12), 1.0)
+    return served, served * remote
+
+
+def choose_nodes(peaks, node_of, nvs, node_cpus, args, period):
+    """numad's re-choice: (new node per VM, VMs moved), from each VM's peak demand.
+
+    Greedy, one VM at a time, at most --max-moves VMs per plan, each VM once:
+    the move that most cuts the demand over the nodes' CPUs (the sum over nodes
+    of max(0, sum of its VMs' peaks - its CPUs)), taken while its cut over the
+    period (K steps at the peak) beats what moving costs the VM once: its
+    memory's migration (--migrate-penalty, plus --remote-penalty on the half
+    still away, for --migrate-steps steps) and the cold caches (--move-penalty),
+    on its peak, and the planner's --hysteresis (with --memory static: the remote
+    penalty over the whole period instead of the migration). A VM must fit its
+    node's CPUs.
+    Nothing moves where no node is over its CPUs.
+    """
+    node_of = node_of.copy()
+    load = np.bincount(node_of, weights=peaks, minlength=len(node_cpus))
+    moved = []
+    if args.memory == 'follow':
+        once = (args.migrate_penalty + 0.5 * args.remote_penalty) * max(1, args.migrate_steps) + args.move_penalty
+    else:   # the memory stays behind: remote for the whole period
+        once = args.remote_penalty * period + args.move_penalty
+    for _round in range(args.max_moves):
+        over = np.maximum(load - node_cpus, 0.0)
+        if over.sum() <= 1e-9:
+            break
+        best = None
+        for v in np.nonzero(over[node_of] > 0)[0]:
+            if v in moved:
+                continue
+            a = node_of[v]
+            for b in range(len(node_cpus)):
+                if b == a or nvs[v] > node_cpus[b]:
+                    continue
+                after = (max(load[a] - peaks[v] - node_cpus[a], 0.0) + max(load[b] + peaks[v] - node_cpus[b], 0.0))
+                cut = over[a] + over[b] - after
+                if cut * period <= once * peaks[v] + args.hysteresis:
+                    continue
+                key = (-cut, nvs[v], int(v), b)
+                if best is None or key < best[0]:
+                    best = (key, int(v), b)
+        if best is None:
+            break
+        _key, v, b = best
+        load[node_of[v]] -= peaks[v]
+        load[b] += peaks[v]
+        node_of[v] = b
+        moved.append(v)
+    return node_of, moved
+
+
+def run_pools(policy, demand, nvs, starts, vm_home, args, period):
+    """One host's figures for a pool policy (float, numad, pool_oracle), as run_host's for the others.
+
+    float: every vCPU floats over the whole host; memory stays where first touched
+    (each VM's first node, the static placement's), and a vCPU runs on each node
+    in proportion to its CPUs, so the share of its memory off its CPU's node is
+    1 - sum over nodes of (node CPUs / host CPUs) x (the VM's memory there):
+    1/2 on 2 equal nodes. Never re-placed, no migrations.
+    numad: each VM floats in one node's CPUs with strict memory there (its first
+    node to start with); every K steps the node is re-chosen from each VM's peak
+    demand over the last period (choose_nodes), applied after --apply-delay like a
+    plan; a VM's change of node counts its vCPUs as moves, its vCPUs pay
+    --move-penalty in that step and its memory migrates as the planner policies'
+    does (with --memory follow).
+    pool_oracle: numad's placement fed the true peak of the coming period.
+    All pay --float-cost on every step (serve_pools).
+    """
+    t_len, n_v = demand.shape
+    nodes = args.nodes
+    per = args.host_cpus // nodes
+    node_cpus = np.full(nodes, float(per))
+    vm_of = np.repeat(np.arange(len(nvs)), nvs)
+    nvs_a = np.array(nvs)
+    vm_dem = np.add.reduceat(demand, starts, axis=1)   # (T, VMs)
+    mem = Memory(vm_home, nodes, args.migrate_steps)
+    no_extra = np.ones(n_v)
+    follow = args.memory == 'follow'
+    delay_steps = int(math.floor(args.apply_delay))
+    delay_frac = args.apply_delay - delay_steps
+    if policy == 'float':
+        pool, pool_cpus = np.zeros(n_v, dtype=int), np.array([float(args.host_cpus)])
+        feed = None
+    else:
+        pool_cpus = node_cpus
+        feed = behind_max(vm_dem, period) if policy == 'numad' else ahead_max(vm_dem, period)
+    node_of = np.array(vm_home, dtype=int)
+
+    def step(t, node_of, moved):
+        place, migrating = mem.at(t)
+        if policy == 'float':
+            remote = 1.0 - place[vm_of].dot(node_cpus / args.host_cpus)
+            here = pool
+        else:
+            here = node_of[vm_of]
+            remote = 1.0 - place[vm_of, here]
+        extra = no_extra if moved is None else 1.0 + args.move_penalty * moved
+        if migrating.any():
+            extra = extra * (1.0 + args.migrate_penalty * migrating[vm_of])
+        return serve_pools(demand[t], here, pool_cpus, remote, extra, args)
+
+    unserved = np.zeros(t_len)
+    remote_all = served_all = 0.0
+    slo_bad = moves = migrations = plans = 0
+    change_steps = []
+    pending = None
+    for t in range(t_len):
+        if feed is not None and t > 0 and t % period == 0:
+            peaks = feed[t]
+            if (np.bincount(node_of, weights=peaks, minlength=nodes) > node_cpus + 1e-9).any():
+                plans += 1
+                new, moved_vms = choose_nodes(peaks, node_of, nvs_a, node_cpus, args, period)
+                if moved_vms:
+                    moves += int(nvs_a[moved_vms].sum())
+                    numa = {}
+                    if follow:
+                        for v in moved_vms:
+                            row = np.zeros(nodes)
+                            row[new[v]] = 1.0
+                            numa[v] = row
+                    pending = (t + delay_steps, new, numa)
+        if pending is not None and pending[0] == t:
+            _when, new, numa = pending
+            pending = None
+            if delay_frac > 0:
+                old_served, old_rem = step(t, node_of, None)
+            moved = (new != node_of)[vm_of]
+            if moved.any():
+                change_steps.append(t)
+            node_of = new
+            migrations += mem.apply(t, numa)
+            served, rem = step(t, node_of, moved)
+            if delay_frac > 0:
+                served = delay_frac * old_served + (1.0 - delay_frac) * served
+                rem = delay_frac * old_rem + (1.0 - delay_frac) * rem
+        else:
+            served, rem = step(t, node_of, None)
+        unserved[t] = demand[t].sum() - served.sum()
+        remote_all += rem.sum()
+        served_all += served.sum()
+        vm_srv = np.add.reduceat(served, starts)
+        slo_bad += int(np.sum(vm_srv < 0.9 * vm_dem[t] - 1e-9))
+    return {'unserved': unserved, 'total': demand.sum(axis=1), 'remote': remote_all, 'served': served_all,
+            'slo_bad': slo_bad, 'moves': moves, 'migrations': migrations, 'plans': plans,
+            'change_steps': change_steps, 'vm_steps': t_len * len(nvs),
+            'vm_hours': t_len * len(nvs) / 12.0, 'host_hours': t_len / 12.0}
 
 
 class Memory(object):
@@ -499,7 +684,7 @@ def run_host(host, args, forecaster, topo, policies=POLICIES, period=1, predicti
     vm_of = np.repeat(np.arange(len(names)), nvs)
     cpu_node = np.arange(args.host_cpus) // (args.host_cpus // args.nodes)
     t_len = demand.shape[0]
-    feeds = feeds_for(demand, period, forecaster, [p for p in policies if p != 'static'], predictive)
+    feeds = feeds_for(demand, period, forecaster, [p for p in policies if p in PLANNED], predictive)
     pol = planner_policy(args)
     delay_steps = int(math.floor(args.apply_delay))
     delay_frac = args.apply_delay - delay_steps
@@ -510,6 +695,9 @@ def run_host(host, args, forecaster, topo, policies=POLICIES, period=1, predicti
     out = {'_floor': (np.maximum(demand.sum(axis=1) - args.host_cpus, 0.0).sum(), demand.sum())}
 
     for policy in policies:
+        if policy in POOL_POLICIES:
+            out[policy] = run_pools(policy, demand, nvs, starts, vm_home, args, period)
+            continue
         pins = pins0.copy()
         mem = Memory(vm_home, args.nodes, args.migrate_steps)
 
@@ -598,7 +786,7 @@ class Sweep(object):
     def run(self, level, period, policies):
         """[{policy: figures, '_floor': ...} per host] at one overcommit and period."""
         work = self.workload(level)
-        keys = dict((p, (level, None if p == 'static' else period, p)) for p in policies)
+        keys = dict((p, (level, None if p in UNPLANNED else period, p)) for p in policies)
         todo = [(i, p) for p in policies if keys[p] not in self.results for i in range(len(work))]
         if todo:
             _JOB.update(work=work, args=self.args, forecaster=self.forecaster, topo=self.topo, period=period,
@@ -701,12 +889,29 @@ def describe_run(per_host, level, setting, period):
                                               / sum(a['host_hours'] for a in agg[p]), 4)) for p in res),
     }
     run['comparison'] = compare(res)
+    run['comparison_pools'] = compare_pools(run['unserved_above_floor_frac'])
     return run
+
+
+def compare_pools(above):
+    """The pool baselines against the better reactive pinning and the oracles, in unserved demand above the floor."""
+    pools = [p for p in ('float', 'numad') if p in above]
+    reactive = [p for p in ('reactive', 'reactive_peak') if p in above]
+    if not pools or not reactive:
+        return {}
+    best_pool = min(pools, key=lambda p: (above[p], p))
+    best_reactive = min(reactive, key=lambda p: (above[p], p))
+    out = {'better_pool': best_pool, 'better_reactive': best_reactive,
+           'better_pool_vs_better_reactive': (round(above[best_pool] / above[best_reactive], 4)
+                                              if above[best_reactive] > 0 else None)}
+    if 'pool_oracle' in above and 'oracle' in above:
+        out['pool_oracle_vs_oracle'] = round(above['pool_oracle'] / above['oracle'], 4) if above['oracle'] > 0 else None
+    return out
 
 
 def compare(res):
     """predictive against static, the better reactive policy and the oracle (issue 14's targets)."""
-    if any(p not in res for p in POLICIES):
+    if any(p not in res for p in PINNED_POLICIES):
         return {}
     u = dict((p, res[p]['unserved_frac']) for p in res)
     best = min(('reactive', 'reactive_peak'), key=lambda p: (u[p], p))
@@ -808,7 +1013,7 @@ def plot_sweep(runs, path, label):
         if run['overcommit'] not in levels:
             levels.append(run['overcommit'])
     fig, axes = plt.subplots(1, len(levels), figsize=(6.2 * len(levels), 4.8), squeeze=False)
-    markers = dict(zip(POLICIES, 'sov^D'))
+    markers = dict(zip(POLICIES, 'sov^DPX*'))
     for ax, level in zip(axes[0], levels):
         mine = sorted([r for r in runs if r['overcommit'] == level], key=lambda r: r['period'])
         for policy in POLICIES:
@@ -816,11 +1021,11 @@ def plot_sweep(runs, path, label):
                     r['period']) for r in mine if policy in r['policies']]
             if not pts:
                 continue
-            if policy == 'static':
+            if policy in UNPLANNED:
                 pts = pts[:1]
             ax.plot([x for x, _y, _k in pts], [y for _x, y, _k in pts], marker=markers[policy], label=policy, lw=0.9)
             for x, y, k in pts:
-                if policy != 'static':
+                if policy not in UNPLANNED:
                     ax.annotate('K=%d' % k, (x, y), textcoords='offset points', xytext=(4, 3), fontsize=7)
         ax.axhline(100 * mine[0]['floor_unserved_frac'], color='grey', ls=':', lw=0.8, label='floor (no pinning avoids)')
         ax.set_yscale('log')
@@ -835,6 +1040,10 @@ def plot_sweep(runs, path, label):
 
 def int_list(text):
     return [int(x) for x in text.split(',') if x.strip()]
+
+
+def float_list(text):
+    return [float(x) for x in text.split(',') if x.strip()]
 
 
 def parse_args(argv):
@@ -870,6 +1079,12 @@ def parse_args(argv):
                    help='extra CPU a migrating VM\'s vCPUs need, per share of its memory moved')
     p.add_argument('--max-moves', type=int, default=4, help='planner moves per host per plan')
     p.add_argument('--hysteresis', type=float, default=0.02)
+    p.add_argument('--float-cost', type=float, default=0.0,
+                   help='float, numad and pool_oracle: extra work a floating vCPU does, as a fraction of its demand '
+                        '(default 0.0, until benchmarks/float_cost.py has measured it)')
+    p.add_argument('--float-cost-sweep', type=float_list, default=[],
+                   help='comma-separated float costs at which the pool policies are run again (e.g. 0,0.005,0.01): '
+                        'float_cost_sweep in each run and in the capacity figure')
     p.add_argument('--forecaster', choices=['baseline', 'predictor-baseline', 'lstm'], default='baseline',
                    help='the one-step forecaster of predictive at period 1')
     p.add_argument('--predictor-baseline', default='last_plus_err_p90',
@@ -893,7 +1108,31 @@ def parse_args(argv):
         p.error('--apply-delay must be >= 0 and below every period (a plan applies before the next one is made)')
     if args.migrate_steps < 0:
         p.error('--migrate-steps must be >= 0')
+    if args.float_cost < 0 or any(c < 0 for c in args.float_cost_sweep):
+        p.error('--float-cost and --float-cost-sweep: extra work, >= 0')
     return args
+
+
+def sweep_float_costs(args, runs, cap, sweep, pool_policies):
+    """Each run's (and the capacity figure's) pool policies again at every --float-cost-sweep cost, in place."""
+    if not args.float_cost_sweep or not pool_policies:
+        return
+    for cost in args.float_cost_sweep:
+        key = '%g' % cost
+        other = argparse.Namespace(**vars(args))
+        other.float_cost = cost
+        at = Sweep(sweep.vms, other, sweep.topo, sweep.forecaster)
+        at.work = sweep.work   # the same packings
+        for run in runs:
+            res = summarize(at.run(run['overcommit'], run['period'], pool_policies))
+            run.setdefault('float_cost_sweep', {})[key] = dict(
+                (p, {'unserved_frac': res[p]['unserved_frac'], 'moves_per_vm_hour': res[p]['moves_per_vm_hour'],
+                     'unserved_above_floor_frac': round(max(0.0, res[p]['unserved_frac'] - run['floor_unserved_frac']), 5)})
+                for p in pool_policies)
+        if cap:
+            cost_cap = capacity(at, cap['period'], pool_policies, args.host_cpus)
+            cap.setdefault('float_cost_sweep', {})[key] = {'overcommit': cost_cap['overcommit'],
+                                                           'unserved_by_overcommit': cost_cap['unserved_by_overcommit']}
 
 
 def print_run(run):
@@ -913,6 +1152,20 @@ def print_run(run):
               'cut vs static %s' % (c['better_reactive'], 'below' if c['predictive_below_better_reactive'] else 'NOT below',
                                     c['predictive_moves_vs_better_reactive'],
                                     'n/a' if share is None else '%.2f' % share, c['predictive_cut_vs_static']))
+    c, above = run.get('comparison_pools'), run['unserved_above_floor_frac']
+    if c:
+        ratio = c['better_pool_vs_better_reactive']
+        line = ('  pools (above the floor): %s %.4f (the better of float, numad) vs %s %.4f: %s'
+                % (c['better_pool'], above[c['better_pool']], c['better_reactive'], above[c['better_reactive']],
+                   'n/a' if ratio is None else 'x%.3f' % ratio))
+        if 'pool_oracle_vs_oracle' in c:
+            ratio = c['pool_oracle_vs_oracle']
+            line += '; pool_oracle %.4f vs oracle %.4f: %s' % (above['pool_oracle'], above['oracle'],
+                                                              'n/a' if ratio is None else 'x%.3f' % ratio)
+        print(line)
+    for cost, figures in sorted(run.get('float_cost_sweep', {}).items(), key=lambda kv: float(kv[0])):
+        print('  --float-cost %-7s above the floor: %s' % (cost, ', '.join(
+            '%s %.4f' % (p, f['unserved_above_floor_frac']) for p, f in figures.items())))
 
 
 def main(argv=None):
@@ -952,6 +1205,7 @@ def main(argv=None):
             if default_hosts is None and period == default_period:
                 default_hosts = per_host
     cap = capacity(sweep, args.capacity_period, policies, args.host_cpus) if args.capacity_period else {}
+    sweep_float_costs(args, runs, cap, sweep, [p for p in policies if p in POOL_POLICIES])
     default = [r for r in runs if r['period'] == default_period][0]
     res = default['policies']
     work = sweep.workload(default['overcommit'])
@@ -967,7 +1221,8 @@ def main(argv=None):
         'planner_policy': planner_policy(args), 'periods': args.periods, 'overcommits': args.overcommits,
         'loop': {'apply_delay_steps': args.apply_delay, 'step_s': 300},
         'costs': {'remote_penalty': args.remote_penalty, 'move_penalty': args.move_penalty, 'memory': args.memory,
-                  'migrate_steps': args.migrate_steps, 'migrate_penalty': args.migrate_penalty},
+                  'migrate_steps': args.migrate_steps, 'migrate_penalty': args.migrate_penalty,
+                  'float_cost': args.float_cost},
         'seconds': round(time.time() - t0, 1),
     }
     step_run = per_step_run(runs)
@@ -1000,6 +1255,9 @@ def main(argv=None):
                 ratio = '' if cap['vs_static'][p] is None else ', x%s static' % cap['vs_static'][p]
                 print('  %-14s %s (%d vCPUs%s)' % (p, level, cap['vcpus_per_host'][p], ratio))
         print('  unserved by overcommit: %s' % json.dumps(cap['unserved_by_overcommit'], sort_keys=True))
+        for cost, figures in sorted(cap.get('float_cost_sweep', {}).items(), key=lambda kv: float(kv[0])):
+            print('  --float-cost %-7s %s' % (cost, ', '.join('%s %s' % (p, 'none' if v is None else v)
+                                                          for p, v in figures['overcommit'].items())))
     meta['seconds'] = round(time.time() - t0, 1)
     print('(%.1f s)' % meta['seconds'])
     if args.png:

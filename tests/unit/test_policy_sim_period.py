@@ -15,7 +15,7 @@ import sys
 ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 SIM = os.path.join(ROOT, 'benchmarks', 'policy_sim.py')
 EXCERPT = os.path.join(ROOT, 'data', 'traces')
-POLICIES = {'static', 'reactive', 'reactive_peak', 'predictive', 'oracle'}
+POLICIES = {'static', 'reactive', 'reactive_peak', 'predictive', 'oracle', 'float', 'numad', 'pool_oracle'}
 METRICS = {'unserved_frac', 'slo_violation_frac', 'moves_per_vm_hour', 'numa_remote_frac'}
 
 
@@ -44,8 +44,9 @@ def test_sweep_on_the_excerpt(tmp_path):
         for name, figures in run['policies'].items():
             assert set(figures) == METRICS, name
             assert all(isinstance(v, float) and v >= 0 for v in figures.values()), (name, figures)
-        # static never moves; nobody plans more often than once a period
+        # static and float never move; nobody plans more often than once a period
         assert run['policies']['static']['moves_per_vm_hour'] == 0.0
+        assert run['policies']['float']['moves_per_vm_hour'] == 0.0
         assert all(v <= 12.0 / run['period'] + 1e-9 for v in run['plans_per_host_hour'].values()), run
     # the default run (period 1 is not in the list: the first period) keeps the old top-level keys
     assert result['policies'] == result['runs'][0]['policies']
