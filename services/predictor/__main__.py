@@ -39,7 +39,11 @@ def main(argv=None):
         print('configuration ok')
         return 0
     from ansible_collections.adaptive.intravm.services.predictor import daemon  # pylint: disable=import-outside-toplevel
-    return daemon.main_run(cfg)
+    try:
+        return daemon.main_run(cfg)
+    except config.ConfigError as exc:     # found only when it starts serving (a socket still served at listen)
+        sys.stderr.write('host_predictor: %s\n' % exc)
+        return 2
 
 
 if __name__ == '__main__':

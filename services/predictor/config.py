@@ -46,20 +46,43 @@ DEFAULT_CONFIG = {
 # Peaks are resolved, and their baselines' errors of the last day computed, from the
 # VM's kept history (two days and two hours of steps): a window is at most a day.
 MAX_WINDOW_STEPS = 288
+# A configuration is a few hundred bytes; anything much larger is not one.
+MAX_CONFIG_BYTES = 1 << 20
 
 
 class ConfigError(ValueError):
     """A configuration value that cannot work; the message names it."""
 
 
+def read_file(path):
+    """The settings in the JSON file at path: a JSON object, or ConfigError saying what it holds instead."""
+    with open(path, 'rb') as handle:
+        raw = handle.read(MAX_CONFIG_BYTES + 1)
+    if len(raw) > MAX_CONFIG_BYTES:
+        raise ConfigError('%s is larger than %d bytes: not a configuration file' % (path, MAX_CONFIG_BYTES))
+    try:
+        settings = json.loads(raw.decode('utf-8'))
+    except RecursionError:
+        raise ConfigError('%s is not valid JSON: nested too deeply' % path)
+    except ValueError as exc:     # UnicodeDecodeError too
+        raise ConfigError('%s is not valid JSON: %s' % (path, exc))
+    if not isinstance(settings, dict):
+        raise ConfigError('%s must hold a JSON object of settings ({"listen": ..., ...}), not a JSON %s'
+                          % (path, _json_type(settings)))
+    return settings
+
+
+def _json_type(value):
+    for kind, name in ((bool, 'boolean'), (list, 'list'), (str, 'string'), ((int, float), 'number')):
+        if isinstance(value, kind):
+            return name
+    return 'null' if value is None else type(value).__name__
+
+
 def load_config(path=None, overrides=None):
     cfg = dict(DEFAULT_CONFIG)
     if path:
-        with open(path) as handle:
-            try:
-                cfg.update(json.load(handle))
-            except ValueError as exc:
-                raise ConfigError('%s is not valid JSON: %s' % (path, exc))
+        cfg.update(read_file(path))
     cfg.update(overrides or {})
     unknown = sorted(set(cfg) - set(DEFAULT_CONFIG))
     if unknown:
