@@ -13,19 +13,27 @@ refuses to start (config.load_config says why).
 from __future__ import absolute_import, division, print_function
 __metaclass__ = type
 
+import errno
 import hmac
 import http.server
+import io
 import logging
 import os
+import socket
 import socketserver
 import ssl
+import stat
 import threading
+import time
 
 from ansible_collections.adaptive.intravm.plugins.module_utils.regular_file import NotRegularFile, open_regular
 from ansible_collections.adaptive.intravm.services.predictor.config import ConfigError, parse_listen
 
 LOG = logging.getLogger('host_predictor')
-REQUEST_TIMEOUT_S = 10      # a client that stalls (or never finishes its TLS handshake) frees its thread
+# The most a request may take, from its connection to its last header (TLS handshake included):
+# a client that stalls, or sends a byte at a time, frees its thread by then. Its response
+# gets as long again.
+REQUEST_TIMEOUT_S = 10
 MAX_TOKEN_BYTES = 4096
 
 
@@ -68,9 +76,85 @@ def tls_context(cert, key, client_ca=None):
 
 def check_files(cfg):
     """Load what the endpoint's config names (so check-config fails on a bad file, not the service start)."""
+    kind, addr = parse_listen(cfg['listen'])
+    if kind == 'unix':
+        check_unix_path(addr)
     token = load_token(cfg['token_file']) if cfg.get('token_file') else None
     ctx = tls_context(cfg['tls_cert'], cfg['tls_key'], cfg.get('tls_client_ca')) if cfg.get('tls_cert') else None
     return token, ctx
+
+
+class DeadlineReader(io.RawIOBase):
+    """A connection's reads, each allowed only what is left until deadline (time.monotonic()).
+
+    A socket timeout bounds one read: a client that sends a byte just before
+    each read times out could hold its thread for ever. Under this reader the
+    request's timeout bounds the whole request (its line, headers and body).
+    """
+
+    def __init__(self, sock, deadline):
+        super(DeadlineReader, self).__init__()
+        self.sock = sock
+        self.deadline = deadline
+
+    def readable(self):
+        return True
+
+    def readinto(self, buf):
+        left = self.deadline - time.monotonic()
+        if left <= 0:
+            raise socket.timeout('the request was not read within its timeout')
+        self.sock.settimeout(left)
+        return self.sock.recv_into(buf)
+
+
+def check_unix_path(path):
+    """ConfigError unless nothing is at path yet or a socket is (one an earlier run left); returns lstat's result or None.
+
+    The daemon removes a socket it finds there before it binds; anything else
+    (a regular file, a link, a directory) is not its to remove.
+    """
+    try:
+        info = os.lstat(path)
+    except OSError as exc:
+        if exc.errno == errno.ENOENT:
+            return None
+        raise ConfigError('listen unix:%s: cannot look at that path: %s' % (path, exc.strerror))
+    if not stat.S_ISSOCK(info.st_mode):
+        raise ConfigError('listen unix:%s: %s is there, not a socket; the daemon removes only a socket an earlier '
+                          'run left, so move it away or listen elsewhere' % (path, _kind(info.st_mode)))
+    return info
+
+
+def _kind(mode):
+    for test, name in ((stat.S_ISREG, 'a regular file'), (stat.S_ISLNK, 'a symbolic link'),
+                       (stat.S_ISDIR, 'a directory'), (stat.S_ISFIFO, 'a FIFO')):
+        if test(mode):
+            return name
+    return 'something (mode %o)' % mode
+
+
+def clear_stale_socket(path):
+    """Remove the socket an earlier run left at path; ConfigError for anything else, or a socket still served."""
+    if check_unix_path(path) is None:
+        return
+    probe = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+    probe.settimeout(1.0)
+    try:
+        probe.connect(path)
+    except OSError as exc:
+        if exc.errno != errno.ECONNREFUSED:
+            raise ConfigError('listen unix:%s: cannot tell whether the socket there is still served: %s'
+                              % (path, exc.strerror or exc))
+    else:
+        raise ConfigError('listen unix:%s: another process is serving that socket (a predictor already running?)' % path)
+    finally:
+        probe.close()
+    try:
+        os.unlink(path)
+    except OSError as exc:
+        if exc.errno != errno.ENOENT:
+            raise ConfigError('listen unix:%s: cannot remove the stale socket: %s' % (path, exc.strerror))
 
 
 def authorized(header, token):
@@ -86,12 +170,21 @@ def serve(predictor, cfg):
     token, ctx = check_files(cfg)
 
     class Handler(http.server.BaseHTTPRequestHandler):
+        # HTTP/1.0 (the default): one request per connection, so the connection's deadline is the request's.
         timeout = REQUEST_TIMEOUT_S
 
         def setup(self):
+            deadline = time.monotonic() + self.timeout
             super(Handler, self).setup()
             if ctx is not None:
-                self.request.do_handshake()     # here, in the request's thread, not in the accept loop
+                self.request.do_handshake()     # here, in the request's thread; bounded as a whole by the timeout
+            self.rfile.close()
+            self.rfile = io.BufferedReader(DeadlineReader(self.connection, deadline))
+
+        def parse_request(self):
+            parsed = super(Handler, self).parse_request()
+            self.connection.settimeout(self.timeout)    # the request is read: the response gets its own time
+            return parsed
 
         def do_GET(self):  # pylint: disable=invalid-name
             if not authorized(self.headers.get('Authorization'), token):
@@ -125,14 +218,14 @@ def serve(predictor, cfg):
 
     class Quiet(object):
         daemon_threads = True
+        request_queue_size = 128     # a burst of clients is accepted, not left to retry its SYN a second later
 
         def handle_error(self, request, client_address):
             LOG.debug('http: request from %s failed', client_address, exc_info=True)
 
     kind, addr = parse_listen(cfg['listen'])
     if kind == 'unix':
-        if os.path.exists(addr):
-            os.unlink(addr)
+        clear_stale_socket(addr)
 
         class UnixHTTP(Quiet, socketserver.ThreadingMixIn, socketserver.UnixStreamServer):
             def get_request(self):

@@ -296,3 +296,164 @@ def test_one_activation_follows_a_fleet_each_endpoint_debounced_on_its_own():
     assert sorted(e['host'] for e in events) == ['hv00', 'hv03', 'hv06', 'hv09']
     assert {e['type'] for e in events} == {'hotspot_predicted'}
     assert all(len(s.seen) >= 2 for s in servers)
+
+
+# --- the configuration file: only a JSON object of settings -------------------------------------------
+
+@pytest.mark.parametrize('command', ['check-config', 'run'])
+@pytest.mark.parametrize('content, says', [
+    ('[1, 2]', 'not a JSON list'),
+    ('[["listen", "0.0.0.0:1"]]', 'not a JSON list'),
+    ('"listen"', 'not a JSON string'),
+    ('5', 'not a JSON number'),
+    ('null', 'not a JSON null'),
+    ('true', 'not a JSON boolean'),
+    ('[' * 100000, 'nested too deeply'),
+    (b'\xff\xfe{}', 'not valid JSON'),
+], ids=['list', 'list of pairs', 'string', 'number', 'null', 'boolean', 'deep nesting', 'not UTF-8'])
+def test_a_config_file_that_is_not_an_object_is_refused_without_a_traceback(tmp_path, capsys, command, content, says):
+    from ansible_collections.adaptive.intravm.services.predictor import __main__ as cli
+    path = tmp_path / 'config.json'
+    path.write_bytes(content if isinstance(content, bytes) else content.encode())
+    assert cli.main([command, '--config', str(path)]) == 2
+    err = capsys.readouterr().err
+    assert err.startswith('host_predictor: %s ' % path) and says in err and 'Traceback' not in err, err
+
+
+# --- listen: unix:PATH removes only a stale socket -----------------------------------------------------
+
+@pytest.fixture
+def short_dir():
+    """A directory with a path short enough for a unix socket (tmp_path can pass the 108-byte limit)."""
+    import shutil
+    import tempfile
+    folder = tempfile.mkdtemp(prefix='hp', dir='/tmp')
+    yield folder
+    shutil.rmtree(folder)
+
+
+def _unix_get(path, what='/healthz'):
+    import socket
+    conn = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+    conn.settimeout(5)
+    try:
+        conn.connect(path)
+        conn.sendall(('GET %s HTTP/1.0\r\n\r\n' % what).encode())
+        reply = b''
+        while True:
+            chunk = conn.recv(65536)
+            if not chunk:
+                return reply
+            reply += chunk
+    finally:
+        conn.close()
+
+
+@pytest.mark.parametrize('plant', ['regular file', 'link to a regular file', 'directory', 'fifo'])
+def test_listen_on_a_unix_path_never_removes_what_is_not_a_socket(short_dir, plant, capsys):
+    from ansible_collections.adaptive.intravm.services.predictor import __main__ as cli
+    path = os.path.join(short_dir, 'hp.sock')
+    victim = os.path.join(short_dir, 'victim')
+    with open(victim, 'w') as out:
+        out.write('precious\n')
+    if plant == 'regular file':
+        os.rename(victim, path)
+    elif plant == 'link to a regular file':
+        os.symlink(victim, path)
+    elif plant == 'directory':
+        os.mkdir(path)
+    else:
+        os.mkfifo(path)
+    before = os.lstat(path)
+    cfg = config.load_config(overrides={'listen': 'unix:' + path})
+    with pytest.raises(config.ConfigError, match='is there, not a socket'):
+        http_api.serve(FakePredictor(), cfg)
+    cfg_file = os.path.join(short_dir, 'config.json')
+    with open(cfg_file, 'w') as out:
+        json.dump({'listen': 'unix:' + path}, out)
+    assert cli.main(['check-config', '--config', cfg_file]) == 2
+    assert 'not a socket' in capsys.readouterr().err
+    after = os.lstat(path)
+    assert (after.st_ino, after.st_mode) == (before.st_ino, before.st_mode), 'what was there is still there'
+    if plant in ('regular file', 'link to a regular file'):
+        with open(path) as handle:
+            assert handle.read() == 'precious\n'
+
+
+def test_listen_on_a_unix_path_replaces_a_stale_socket_but_not_a_served_one(short_dir):
+    import socket
+    path = os.path.join(short_dir, 'hp.sock')
+    left = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+    left.bind(path)
+    left.close()                                    # an earlier run died: its socket file stays
+    cfg = config.load_config(overrides={'listen': 'unix:' + path})
+    server = http_api.serve(FakePredictor(), cfg)
+    try:
+        assert _unix_get(path).startswith(b'HTTP/1.0 200') and _unix_get(path).endswith(b'ok\n')
+        with pytest.raises(config.ConfigError, match='another process is serving'):
+            http_api.serve(FakePredictor(), cfg)     # a second daemon does not steal the first one's socket
+        assert _unix_get(path).startswith(b'HTTP/1.0 200')
+    finally:
+        server.shutdown()
+        server.server_close()
+
+
+# --- the request timeout bounds the whole request, not each read ---------------------------------------
+
+def _drip(port, clients, period_s, for_s):
+    """Open `clients` connections that each send a request a byte at a time; seconds from each one's
+    connection until the server cut it (None: never, within for_s)."""
+    import select
+    import socket
+    request = b'GET /healthz HTTP/1.0\r\nX-Slow: ' + b'a' * 10000
+    socks, since, sent, cut = [], {}, {}, {}
+    for _ in range(clients):
+        sock = socket.create_connection(('127.0.0.1', port))
+        since[sock], sent[sock], cut[sock] = time.monotonic(), 1, None
+        sock.send(request[:1])
+        socks.append(sock)
+    start = time.monotonic()
+    try:
+        while time.monotonic() - start < for_s and any(v is None for v in cut.values()):
+            time.sleep(period_s)
+            live = [s for s in socks if cut[s] is None]
+            readable = select.select(live, [], [], 0)[0]
+            for sock in live:
+                try:
+                    if sock in readable and not sock.recv(1024):
+                        raise ConnectionResetError
+                    sock.send(request[sent[sock]:sent[sock] + 1])
+                    sent[sock] += 1
+                except OSError:
+                    cut[sock] = time.monotonic() - since[sock]
+    finally:
+        for sock in socks:
+            sock.close()
+    return [cut[s] for s in socks]
+
+
+@pytest.mark.parametrize('clients', [1, 40])
+def test_a_client_dripping_its_request_is_cut_at_the_request_timeout(monkeypatch, endpoint, clients):
+    """A byte every 0.1 s never lets one read wait 0.5 s, yet the request is cut at 0.5 s, alone or among many."""
+    monkeypatch.setattr(http_api, 'REQUEST_TIMEOUT_S', 0.5)
+    base = endpoint()
+    port = int(base.rsplit(':', 1)[1])
+    cut = _drip(port, clients, 0.1, 4.0)
+    assert all(c is not None for c in cut), 'held past 4 s: %d of %d never cut' % (cut.count(None), clients)
+    assert max(cut) < 2.5 and min(cut) >= 0.4, cut
+    assert _get(base + '/healthz') == (200, b'ok\n'), 'a prompt client is still served'
+
+
+def test_a_prompt_client_is_served_while_slow_ones_are_held(monkeypatch, endpoint):
+    monkeypatch.setattr(http_api, 'REQUEST_TIMEOUT_S', 1.0)
+    base = endpoint()
+    port = int(base.rsplit(':', 1)[1])
+    got = []
+    thread = threading.Thread(target=lambda: got.append(_drip(port, 20, 0.1, 3.0)))
+    thread.start()
+    try:
+        time.sleep(0.3)
+        assert _get(base + '/forecasts')[0] == 200
+    finally:
+        thread.join()
+    assert all(c is not None and c < 3.0 for c in got[0]), got
