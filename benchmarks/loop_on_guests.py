@@ -11,10 +11,14 @@ The long form of `make demo` (scripts/demo.py, same code): two real QEMU guests
 replay the same trace window in every block; static blocks keep the static pins,
 adaptive blocks run the product's loop (predictor -> planner -> rebalance.yml).
 The control blocks that follow are the same design with the loop off in the
-"adaptive" blocks: their interval is what the noise alone gives. Prints, and
+"adaptive" blocks: their interval is what the noise alone gives. The float
+blocks after them are the same design again with every vCPU floating over
+every host CPU in the "adaptive" blocks (libvirt's default, the kernel
+balancing), so loop/float sets the loop against what operators get by doing
+nothing (reported per pair, each over its own static block). Prints, and
 writes to --json, per-pair adaptive/static ratios of total vCPU delay, their
 mean and a 95 % bootstrap interval for both, and the loop's latency against
-how long a vCPU stays hot. Defaults: 8 + 8 blocks of 150 s (about 42 minutes
+how long a vCPU stays hot. Defaults: 8 + 8 + 8 blocks of 150 s (about 62 minutes
 with boot); one trace step lasts 15 s and a vCPU stays hot 4-8 steps (60-120 s),
 so a loop that answers in ~20 s still has most of a hot spell to act on.
 Needs root, libvirtd (scripts/libvirt-up.sh) and an otherwise idle host.
@@ -31,7 +35,7 @@ sys.path.insert(0, os.path.join(ROOT, 'scripts'))
 
 import demo  # noqa: E402  pylint: disable=wrong-import-position
 
-DEFAULTS = ['--blocks', '8', '--steps', '10', '--step-s', '15', '--dwell', '4,8', '--control',
+DEFAULTS = ['--blocks', '8', '--steps', '10', '--step-s', '15', '--dwell', '4,8', '--control', '--float',
             '--out', os.path.join(ROOT, '.build', 'loop_on_guests')]
 
 

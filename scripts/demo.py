@@ -175,6 +175,16 @@ def static_pins(conn, names):
         dom.pinEmulator(every, libvirt.VIR_DOMAIN_AFFECT_LIVE)
 
 
+def float_pins(conn, names):
+    """Every vCPU and emulator thread on every host CPU: libvirt's default, the kernel balances them (the float blocks)."""
+    every = tuple(True for _c in range(conn.getInfo()[2]))
+    for name in names:
+        dom = conn.lookupByName(name)
+        for v in range(VCPUS):
+            dom.pinVcpuFlags(v, every, libvirt.VIR_DOMAIN_AFFECT_LIVE)
+        dom.pinEmulator(every, libvirt.VIR_DOMAIN_AFFECT_LIVE)
+
+
 def planned_moves(conn, names, topology, state_file, policy, seen, max_age=300):
     """The moves the planner would make now, from the newest forecasts (None: nothing new to judge).
 
@@ -212,8 +222,14 @@ def apply_direct(conn, moves):
     """
     ncpu = conn.getInfo()[2]
     for move in moves:
+        dom = conn.lookupByName(move['vm'])
+        if move['vcpu'] is None:        # placement: pool moves a whole VM: every vCPU onto its pool
+            cpumap = cpuset.to_cpumap(cpuset.parse(move['cpus']), ncpu)
+            for vcpu in range(dom.vcpusFlags(libvirt.VIR_DOMAIN_AFFECT_LIVE)):
+                dom.pinVcpuFlags(vcpu, cpumap, libvirt.VIR_DOMAIN_AFFECT_LIVE)
+            continue
         cpumap = cpuset.to_cpumap(cpuset.parse(move['to']), ncpu)
-        conn.lookupByName(move['vm']).pinVcpuFlags(int(move['vcpu']), cpumap, libvirt.VIR_DOMAIN_AFFECT_LIVE)
+        dom.pinVcpuFlags(int(move['vcpu']), cpumap, libvirt.VIR_DOMAIN_AFFECT_LIVE)
 
 
 def check_guests(sampler, start, end, work, phase):
@@ -253,7 +269,8 @@ class Loop(object):
         self.conn, self.names, self.state_file, self.args = conn, names, state_file, args
         self.preexec = preexec   # puts each playbook run in the idle cgroup
         self.topology = parse_capabilities(conn.getCapabilities(), conn.getCPUMap()[1])   # it does not change here
-        self.policy = {'capacity': args.capacity}   # the gate plans with exactly what rebalance.yml gets
+        # the gate plans with exactly what rebalance.yml gets
+        self.policy = {'capacity': args.capacity, 'placement': args.placement}
         self.rb_state = os.path.join(work, 'rebalance')
         self.extra = {'target_hosts': 'localhost', 'rebalance_forecasts_path': state_file,
                       'rebalance_forecast_max_age': max(30, 5 * args.predictor_step_s), 'rebalance_state_dir': self.rb_state,
@@ -317,11 +334,14 @@ class Loop(object):
 
 
 def sequences(args):
-    """[(sequence, condition)] per block: the loop's ABBA blocks, then (--control) as many with the loop off."""
+    """[(sequence, condition)] per block: the loop's ABBA blocks, then (--control) as many with the loop off,
+    then (--float) as many whose adaptive blocks float every vCPU over every host CPU, no loop."""
     order = demo_load.abba_order(args.blocks)
     out = [('loop', c) for c in order]
     if args.control:
         out += [('control', c) for c in order]
+    if args.float:
+        out += [('float', c) for c in order]
     return out
 
 
@@ -410,9 +430,12 @@ def run(args, work, cleanup):
         static_pins(conn, names)
         spill = max(0.0, time.time() - start)
         wait_until(start, sampler)
+        if seq == 'float' and cond == 'adaptive':
+            float_pins(conn, names)
         active = cond == 'adaptive' and seq == 'loop'
-        log('block %d/%d: %s%s' % (k + 1, len(plan), cond.upper(),
-                                   '' if seq == 'loop' else ' (control: the loop stays off)'))
+        log('block %d/%d: %s%s' % (k + 1, len(plan), cond.upper(), {
+            'loop': '', 'control': ' (control: the loop stays off)',
+            'float': ' (float: every vCPU on every host CPU, no loop)' if cond == 'adaptive' else ' (float pair)'}[seq]))
         checks, nruns = loop.checks, len(loop.runs)
         if active:
             loop.block(end, sampler)
@@ -438,7 +461,10 @@ def run(args, work, cleanup):
                                                ', %d run(s), %d move(s)' % (blocks[-1]['runs'], blocks[-1]['moves'])
                                                if active else ''))
 
-    rep = {'summary': demo_load.blocks_summary(blocks, random.Random(args.seed)), 'blocks': blocks,
+    summary = demo_load.blocks_summary(blocks, random.Random(args.seed))
+    if 'loop' in summary and 'float' in summary:
+        summary['loop_over_float'] = demo_load.cross_ratio(summary['loop'], summary['float'], random.Random(args.seed))
+    rep = {'summary': summary, 'blocks': blocks, 'placement': args.placement,
            'latency': latency(schedules, names, blocks, loop.runs, args.step_s, block_s),
            'apply_direct': args.apply_direct, 'seed': args.seed, 'steps': args.steps, 'step_s': args.step_s,
            'block_s': block_s, 'dwell_steps': list(args.dwell),
@@ -501,11 +527,19 @@ def print_report(rep):
         steal = '-' if b['steal_s'] is None else '%.1f' % b['steal_s']
         total = sum(b['delay_s'].values())
         print('%-6d %-8s %-9s %10.2f %8s %6d %6d' % (k + 1, b['sequence'], b['condition'], total, steal, b['runs'], b['moves']))
-    for seq, s in sorted(rep['summary'].items(), reverse=True):
+    for seq in ('loop', 'control', 'float'):
+        s = rep['summary'].get(seq)
+        if s is None:
+            continue
         print('%-7s adaptive/static vCPU delay per pair: %s' % (seq, ', '.join('%.3f' % r for r in s['pair_ratios'])))
         print('%-7s mean %s (95 %% bootstrap interval over %d pairs); totals static %.1f s, adaptive %.1f s%s' % (
             seq, _fmt_ci(s), len(s['pair_ratios']), s['static_delay_s'], s['adaptive_delay_s'],
-            '' if seq == 'loop' else ' (the loop was off: this is the noise)'))
+            {'loop': ' (placement %s)' % rep.get('placement'), 'control': ' (the loop was off: this is the noise)',
+             'float': ' (adaptive = floating over every host CPU, no loop)'}[seq]))
+    cross = rep['summary'].get('loop_over_float')
+    if cross:
+        print('loop/float: per pair (loop adaptive/static) / (float adaptive/static): %s; mean %s'
+              % (', '.join('%.3f' % r for r in cross['pair_ratios']), _fmt_ci(cross)))
     lat = rep['latency']
     print('loop latency: median %.1f s from a hot-vCPU switch to the run that moved it (%d of %d switches answered '
           'within their block); mean hot spell %.0f s; latency/hot spell = %.2f' % (
@@ -601,6 +635,12 @@ def main(argv=None):
                          'rebalance.yml (what the placement is worth without the cost of the Ansible run)')
     ap.add_argument('--control', action='store_true',
                     help='after the loop blocks, as many control blocks in which the loop stays off (A/A: the noise)')
+    ap.add_argument('--float', action='store_true',
+                    help='after those, as many blocks whose adaptive blocks float every vCPU over every host CPU '
+                         "(libvirt's default: the kernel balances them), no loop")
+    ap.add_argument('--placement', choices=('vcpu', 'pool'), default='vcpu',
+                    help="the planner's placement policy for the loop: each vCPU pinned to one CPU (vcpu, the default), "
+                         "or each VM floating over its NUMA node's shared CPUs (pool)")
     ap.add_argument('--json', default=None, help='also write the report (no samples) to this file')
     args = ap.parse_args(argv)
     try:

@@ -192,6 +192,18 @@ def pair_ratios(delays, order):
     return out
 
 
+def cross_ratio(first, second, rng):
+    """One sequence's per-pair ratios over another's, pair by pair, each already over its own static block.
+
+    first, second: blocks_summary entries (e.g. loop and float); pair k of one
+    is set against pair k of the other, so each ratio is (A/S of the first) /
+    (A/S of the second) with both static blocks cancelling the drift between them.
+    """
+    ratios = [a / b if b > 0 else float('nan') for a, b in zip(first['pair_ratios'], second['pair_ratios'])]
+    mean, low, high = bootstrap_mean_ci(ratios, rng)
+    return {'pair_ratios': ratios, 'mean_ratio': mean, 'ci95': [low, high]}
+
+
 def bootstrap_mean_ci(values, rng, resamples=10000, level=0.95):
     """(mean, low, high): percentile bootstrap interval of the mean, pairs resampled with replacement."""
     vals = [v for v in values if not math.isnan(v)]

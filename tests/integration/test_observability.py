@@ -134,7 +134,7 @@ def test_the_textfile_tells_what_real_rebalance_runs_did(libvirtd, make_domain, 
     assert by_label(metrics, 'intravm_rebalance_last_run_trigger', 'trigger') == {'hotspot_predicted': 1}
     kinds = [m['kind'] for m in report['moves']]
     assert by_label(metrics, 'intravm_rebalance_last_run_moves', 'kind') == dict(
-        (k, kinds.count(k)) for k in ('rebalance', 'placement', 'repair', 'node', 'other'))
+        (k, kinds.count(k)) for k in ('rebalance', 'placement', 'repair', 'node', 'pool', 'other'))
     assert by_label(metrics, 'intravm_rebalance_last_run_changed_domains', 'resource') == dict(
         (r, len(report['changed'][r])) for r in ('cpu', 'numa', 'memory', 'vcpus', 'network', 'gpu'))
     assert value(metrics, 'intravm_rebalance_last_run_failed_domains') == len(report['failed']) == 0
@@ -188,7 +188,7 @@ def test_the_textfile_counts_failed_and_superseded_domains_and_stays_off_without
     assert value(metrics, 'intravm_rebalance_last_run_failed_domains') == 2
     assert value(metrics, 'intravm_rebalance_last_run_superseded_domains') == 1
     assert by_label(metrics, 'intravm_rebalance_last_run_moves', 'kind') == {'rebalance': 2, 'placement': 0, 'repair': 1, 'node': 1,
-                                                                             'other': 1}
+                                                                             'pool': 0, 'other': 1}
     assert by_label(metrics, 'intravm_rebalance_last_run_changed_domains', 'resource') == {
         'cpu': 1, 'numa': 1, 'memory': 0, 'vcpus': 0, 'network': 0, 'gpu': 0}
     assert 2 <= value(metrics, 'intravm_rebalance_last_run_duration_seconds') < 120

@@ -16,7 +16,8 @@ is what the kernel cannot do and what reacting does late:
      the peak, when the relief beats moving the VM's memory by the
      hysteresis margin, best net gain first, within max_moves;
   4. each VM's vCPUs, emulator and iothreads get its node's shared CPUs (at
-     most max_cpus of them), its memory the node (numatune).
+     most max_cpus of them), its memory the node (numatune); a VM pinned
+     inside its node is let float over the pool (a move of kind `pool`).
 Pure functions, no I/O; plan() gives the result its shape.
 """
 
@@ -58,6 +59,16 @@ def place(state, planned, pins, current, pol, background):
     _relieve(state, floating, home, shared, room, load, pol, moves)
     hotspots = [{'node': n, 'load_before': hot_before[n], 'load_after': round(load[n], 4)} for n in sorted(hot_before)]
     targets = _pools(state, floating, home, shared, pins, pol)
+    moved = set(m['vm'] for m in moves)
+    for name in floating:
+        pool = frozenset(targets[name][0])
+        if name not in moved and any(cpus != pool for cpus in pins[name].values()):
+            moves.append(_move(name, home[name], home[name], 0.0, 0.0, 'pool',
+                               "vCPUs pinned within node(s) %s now float over its shared CPUs %s: the kernel balances "
+                               "them there" % (cpuset.format(home[name]), cpuset.format(pool))))
+        for move in moves:
+            if move['vm'] == name:
+                move['cpus'] = cpuset.format(targets[name][0])
     targets.update((name, [tuple(c) for c in cpus]) for name, cpus in dedicated_cpus.items())
     return targets, moves, hotspots
 
@@ -215,5 +226,6 @@ def _pools(state, floating, home, shared, pins, pol):
 
 
 def _move(name, src, dst, benefit, cost, kind, reason):
+    """A whole VM's move: from and to name nodes; `cpus` (added once the pools are known) is its new pool."""
     return {'vm': name, 'vcpu': None, 'from': cpuset.format(src) if src else '', 'to': cpuset.format(dst),
             'benefit': round(benefit, 4), 'cost': round(cost, 4), 'kind': kind, 'unit': 'node', 'reason': reason}

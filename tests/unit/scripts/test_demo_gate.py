@@ -52,3 +52,12 @@ def test_apply_direct_pins_the_planned_vcpu_live(libvirtd, make_domain):
     pins = dom.vcpuPinInfo(libvirt.VIR_DOMAIN_AFFECT_LIVE)
     assert [c for c, ok in enumerate(pins[1]) if ok] == [ncpu - 1]
     assert all(pins[0])                                   # the other vCPU untouched
+
+
+def test_float_blocks_follow_the_loop_and_control_blocks():
+    import argparse
+    args = argparse.Namespace(blocks=4, control=True, float=True)
+    plan = demo.sequences(args)
+    assert [q for q, _c in plan] == ['loop'] * 4 + ['control'] * 4 + ['float'] * 4
+    assert [c for q, c in plan if q == 'float'] == ['static', 'adaptive', 'adaptive', 'static']
+    assert [q for q, _c in demo.sequences(argparse.Namespace(blocks=2, control=False, float=False))] == ['loop', 'loop']

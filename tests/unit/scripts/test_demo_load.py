@@ -133,6 +133,14 @@ def test_blocks_summary_per_sequence():
     assert out['control']['mean_ratio'] == 1.0
 
 
+def test_cross_ratio_sets_one_sequence_against_another_pair_by_pair():
+    loop = {'pair_ratios': [0.6, 0.8, 0.7]}
+    flt = {'pair_ratios': [0.6, 0.4, float('nan')]}
+    cross = demo_load.cross_ratio(loop, flt, random.Random(1))
+    assert cross['pair_ratios'][:2] == [1.0, 2.0] and math.isnan(cross['pair_ratios'][2])
+    assert cross['mean_ratio'] == 1.5 and cross['ci95'][0] <= 1.5 <= cross['ci95'][1]
+
+
 def test_hot_switches_and_response_latencies():
     assert demo_load.hot_switch_offsets([[90, 10], [90, 10], [10, 90], [10, 90], [80, 5]]) == [2, 4]
     runs = [{'t': 100.0, 'duration_s': 15.0, 'moves': [{'vm': 'a'}]},

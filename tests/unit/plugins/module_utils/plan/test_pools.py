@@ -117,3 +117,11 @@ def test_placement_is_checked_and_a_dedicated_vm_that_cannot_fit_is_a_conflict()
         plan(topo(), {'a': on('0-7', 1)}, {'a': peak(1, 0.5)}, {'placement': 'node'})
     with pytest.raises(PlannerConflictError, match="dedicated VM 'db' needs 6 CPUs of one node"):
         plan(topo(), {'db': on('0-7', 6)}, {'db': peak(6, 0.5)}, dict(POOL, vms={'db': {'dedicated': True}}))
+
+
+def test_vcpus_pinned_inside_their_node_are_let_float_over_its_pool():
+    cur = {'a': {'vcpus': {'0': '0', '1': '1'}, 'emulator': '0-1', 'iothreads': {}, 'numatune': {'mode': 'strict', 'nodeset': '0'}}}
+    r = plan(topo(), cur, {'a': peak(2, 0.9)}, POOL)
+    assert [(m['kind'], m['vm'], m['vcpu'], m['from'], m['to'], m['cpus']) for m in r['moves']] == [
+        ('pool', 'a', None, '0', '0', '0-3')]
+    assert r['plan']['vcpu_pin'][0]['vcpus'] == {'0': '0-3', '1': '0-3'} and r['plan']['numa_memory'] == []
