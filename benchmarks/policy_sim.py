@@ -85,7 +85,11 @@ Model (all seeded by --seed, documented in docs/planner.md):
   i.e. how many vCPUs a host carries at the same service level; --json, --png (hourly
   unserved demand of the default run: period 1, or the first period listed, at the
   first overcommit) and --png-sweep (unserved demand against moves per VM-hour, every
-  policy and period, one panel per overcommit).
+  policy and period, one panel per overcommit). Each run also compares the better of
+  float and numad with the better reactive policy and pool_oracle with oracle, in unserved
+  demand above the floor (comparison_pools), and holds the pool policies at each
+  --float-cost-sweep cost (float_cost_sweep; the capacity figure too). Issue 6's per-step
+  targets are judged on the period-1 run only ("not run" without period 1).
 - Split: VMs with odd trace numbers and the first 7 days form the calibration set
   (used to pick forecaster and planner parameters); even-numbered VMs
   over days 8-30 are the evaluation set reported by default.
