@@ -167,6 +167,31 @@ def test_dry_run_apply_history_and_rollback(libvirtd, make_domain, tmp_path):
     assert 'no history entry nope' in out and 'first' in out and 'old-2' in out
 
 
+def test_rollback_never_takes_an_entry_dated_ahead_for_the_latest_and_refuses_a_malformed_one(
+        libvirtd, make_domain, tmp_path):
+    dom = make_domain('hist', vcpus=2)
+    libvirt_harness.pin_vcpus(dom, {0})
+    start = read_pins(dom, 'live')
+    state_dir, extra = setup(tmp_path, [dom.name()])[1:]
+    elsewhere = dict(start, vcpus={'0': '1', '1': '1'})
+    write_entry(state_dir, 'real', [recorded(dom, elsewhere)], 200)
+    write_entry(state_dir, 'copied', [recorded(dom, start)], -86400)     # its mtime a day ahead of the clock
+    out = play('rollback.yml', extra)
+    assert read_pins(dom, 'live')['vcpus'] == elsewhere['vcpus'], 'the entry written last, not the one dated ahead'
+    assert 'history entry copied is not used' in out
+
+    libvirt_harness.pin_vcpus(dom, {0})
+    bad = dict(entry(state_dir, 'real'), id='everything', changed='everything')
+    path = state_dir / 'history' / 'everything.json'
+    path.write_text(json.dumps(bad))
+    then = time.time() - 100
+    os.utime(str(path), (then, then))
+    out = play('rollback.yml', extra, rc=2)
+    assert 'history entry everything is malformed' in out and "changed 'everything'" in out
+    assert read_pins(dom, 'live') == start, 'a refused rollback restores nothing'
+    assert not (state_dir / 'rebalance.lock').exists(), 'and gives the lock back'
+
+
 def test_faults_between_plan_and_apply_are_reported_per_domain(libvirtd, make_domain, tmp_path):
     """Shut off, undefined and re-pinned after the plan: each named, the one healthy domain applied."""
     healthy, shut, repinned = (make_domain(label, vcpus=1) for label in ('ok', 'shut', 'repin'))

@@ -407,7 +407,7 @@ def _drip(port, clients, period_s, for_s):
     import socket
     request = b'GET /healthz HTTP/1.0\r\nX-Slow: ' + b'a' * 10000
     socks, since, sent, cut = [], {}, {}, {}
-    for _ in range(clients):
+    while len(socks) < clients:
         sock = socket.create_connection(('127.0.0.1', port))
         since[sock], sent[sock], cut[sock] = time.monotonic(), 1, None
         sock.send(request[:1])

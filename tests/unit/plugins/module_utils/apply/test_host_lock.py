@@ -214,6 +214,7 @@ def test_taking_over_never_follows_or_installs_something_planted_beside_the_lock
     lock.acquire('run-a', wait=0, ttl=60)
     clock.now += 61
     planted = '%s.%d.tmp' % (lock.path, os.getpid())
+    reader = None
     if plant == 'link to a victim':
         os.symlink(str(victim), planted)
     elif plant == 'dangling link':
@@ -224,7 +225,7 @@ def test_taking_over_never_follows_or_installs_something_planted_beside_the_lock
     try:
         got = lock.acquire('run-b', wait=0, ttl=600)
     finally:
-        if plant == 'fifo':
+        if reader is not None:
             os.close(reader)
     assert got['changed'] and got['took_over']['owner'] == 'run-a'
     assert victim.read_text() == 'precious\n' and not (tmp_path / 'created-by-root').exists()
