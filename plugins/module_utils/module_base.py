@@ -155,7 +155,9 @@ class IntravmModule(AnsibleModule):
         what only this module raises (NVML errors, sysfs OSErrors); IntravmError
         (the collection's one error family) and libvirt's own are handled here.
         A PartialApplyError reports what was rolled back and is `changed` only
-        when the rollback was incomplete.
+        when the rollback was incomplete; any other failure is not `changed`
+        unless the IntravmError's facts say it is (apply_plan interrupted after
+        it changed domains).
         """
         errors = errors or {}
         handled = handled_errors() + tuple(errors)
@@ -174,5 +176,5 @@ class IntravmModule(AnsibleModule):
             if isinstance(exc, kind):
                 msg, facts = formatter(exc, self.params)
                 self.fail_json(msg=self._named(msg), changed=False, **facts)
-        facts = exc.facts if isinstance(exc, IntravmError) else {}
-        self.fail_json(msg=self._named(error_text(exc)), changed=False, **facts)
+        facts = dict({'changed': False}, **exc.facts) if isinstance(exc, IntravmError) else {'changed': False}
+        self.fail_json(msg=self._named(error_text(exc)), **facts)

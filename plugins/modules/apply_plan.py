@@ -20,8 +20,13 @@ description:
     domain and kind; that is what a job across many hypervisors spends most of its time on.
   - A domain that fails, or whose pins another run changed since the plan (superseded), is
     reported in RV(failures) or RV(superseded) and the other domains still apply; its memory
-    placement is then left as it is. The module itself fails only on a plan that is not
-    allocation_plan's shape, before anything changes.
+    placement is then left as it is.
+  - The module itself fails on a plan that is not allocation_plan's shape (its lists, names and keys,
+    and the type and syntax of every value, such as vCPU indexes, cpusets, nodesets and modes), checked for every
+    entry before anything changes.
+  - It also fails on an unexpected error (a bug, not a refusal of one domain), trying no domain after it;
+    that failure is C(changed) when domains were changed before it, and names them in RV(changed_domains)
+    and RV(domains), so the caller can record and roll back what was applied.
 author:
   - adaptive.intravm contributors (@adaptive-intravm)
 options:
@@ -80,29 +85,30 @@ EXAMPLES = r'''
 RETURN = r'''
 domains:
   description: Per domain and kind (C(cpu), C(numa)), the result the single-domain module would have returned.
-  returned: always
+  returned: success, and failure on an unexpected error
   type: dict
   sample: {"web01": {"cpu": {"changed": true, "superseded": false, "changes": [], "pins": {}}}}
 changed_domains:
-  description: Domains changed, per kind.
-  returned: always
+  description: Domains changed, per kind (also when the module failed on an unexpected error after changing some).
+  returned: success, and failure on an unexpected error
   type: dict
   sample: {"cpu": ["web01"], "numa": []}
 failures:
   description:
     - Domains that could not be changed, with why (their own changes were rolled back).
     - The module does not fail for them; the caller decides (the rebalance role fails the run at its end).
-  returned: always
+    - When the module fails on an unexpected error, the domain it was applying is here, with the error.
+  returned: success, and failure on an unexpected error
   type: dict
   sample: {"db01": "db01: libvirt error: Requested operation is not valid: domain is not running"}
 superseded:
   description: Domains whose pins changed since the plan; nothing was changed for them.
-  returned: always
+  returned: success, and failure on an unexpected error
   type: dict
   sample: {}
 msg:
-  description: How many domains changed, failed and were superseded.
-  returned: when the plan had entries to apply
+  description: How many domains changed, failed and were superseded; on failure, why (after an unexpected error, also what was applied before it).
+  returned: when the plan had entries to apply, and on failure
   type: str
   sample: 2 domain(s) changed, 0 failed, 0 superseded
 '''

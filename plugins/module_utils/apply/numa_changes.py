@@ -24,19 +24,11 @@ class NumaRequestError(IntravmError, ValueError):
 
 def parse_request(mode, nodeset, memnodes, host_nodes, guest_cells):
     """Normalised {'mode', 'nodeset', 'memnodes': {cell(str): nodeset}}; raises NumaRequestError."""
-    if mode is None and nodeset is None and not memnodes:
-        raise NumaRequestError('give at least one of mode, nodeset or memnodes')
-    if mode is not None and mode not in MODES:
-        raise NumaRequestError('mode %r is not one of %s' % (mode, ', '.join(MODES)))
+    check_shape(mode, nodeset, memnodes)
     host = frozenset(host_nodes)
 
     def check(label, text):
-        try:
-            nodes = cpuset.parse(text)
-        except cpuset.CpusetError as exc:
-            raise NumaRequestError('%s: %s' % (label, str(exc).replace('cpuset', 'nodeset')))
-        if not nodes:
-            raise NumaRequestError('%s: empty nodeset' % label)
+        nodes = _nodes(label, text)
         unknown = nodes - host
         if unknown:
             raise NumaRequestError('%s: NUMA nodes %s do not exist on this host (nodes: %s)'
@@ -45,15 +37,57 @@ def parse_request(mode, nodeset, memnodes, host_nodes, guest_cells):
 
     request = {'mode': mode, 'nodeset': check('nodeset', nodeset) if nodeset is not None else None, 'memnodes': {}}
     for cell, text in (memnodes or {}).items():
-        try:
-            cell_id = cpuset.index(cell, 'key')
-        except cpuset.CpusetError as exc:
-            raise NumaRequestError('memnodes: %s' % exc)
+        cell_id = _cell(cell)
         if cell_id not in guest_cells:
             raise NumaRequestError('memnodes[%s]: the domain has no guest NUMA cell %d (cells: %s)'
                                    % (cell, cell_id, ', '.join(str(c) for c in guest_cells) or 'none'))
         request['memnodes'][str(cell_id)] = check('memnodes[%s]' % cell, text)
     return request
+
+
+def check_shape(mode, nodeset, memnodes):
+    """Refuse (NumaRequestError) a request whose values are not of the request's shape, without a host to check against.
+
+    mode: None or one of MODES; nodeset: None or a nodeset string; memnodes:
+    None or a mapping of guest cell (ASCII digits) to a nodeset string. What
+    parse_request checks later against the host and the domain (nodes and
+    cells they have) is left to it; this is what apply_plan checks of every
+    entry before it changes the first domain.
+    """
+    if mode is None and nodeset is None and not memnodes:
+        raise NumaRequestError('give at least one of mode, nodeset or memnodes')
+    if mode is not None and (not isinstance(mode, str) or mode not in MODES):
+        raise NumaRequestError('mode %s is not one of %s' % (_short(mode), ', '.join(MODES)))
+    if nodeset is not None:
+        _nodes('nodeset', nodeset)
+    if memnodes is not None and not isinstance(memnodes, dict):
+        raise NumaRequestError('memnodes must be a mapping of guest cell to nodeset (such as {"0": "1"}), got %s %s'
+                               % (type(memnodes).__name__, _short(memnodes)))
+    for cell, text in (memnodes or {}).items():
+        _cell(cell)
+        _nodes('memnodes[%s]' % cell, text)
+
+
+def _nodes(label, text):
+    try:
+        nodes = cpuset.parse(text)
+    except cpuset.CpusetError as exc:
+        raise NumaRequestError('%s: %s' % (label, str(exc).replace('cpuset', 'nodeset')))
+    if not nodes:
+        raise NumaRequestError('%s: empty nodeset' % label)
+    return nodes
+
+
+def _cell(cell):
+    try:
+        return cpuset.index(cell, 'key')
+    except cpuset.CpusetError as exc:
+        raise NumaRequestError('memnodes: %s' % exc)
+
+
+def _short(value):
+    text = repr(value)
+    return text if len(text) <= 60 else text[:57] + '...'
 
 
 def target(request, current):

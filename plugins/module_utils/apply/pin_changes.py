@@ -48,15 +48,36 @@ def parse_request(vcpus, emulator, iothreads, reserved_cpus, online_cpus):
         return cpuset.format(cpus)
 
     request = {'vcpus': {}, 'emulator': None, 'iothreads': {}}
-    for key, text in (vcpus or {}).items():
+    for key, text in _mapping('vcpus', vcpus):
         index = _index('vcpus', key)
         request['vcpus'][index] = check('vcpus[%s]' % key, text)
     if emulator is not None:
         request['emulator'] = check('emulator', emulator)
-    for key, text in (iothreads or {}).items():
+    for key, text in _mapping('iothreads', iothreads):
         tid = _index('iothreads', key)
         request['iothreads'][tid] = check('iothreads[%s]' % key, text)
     return request
+
+
+def check_shape(vcpus, emulator, iothreads, expect):
+    """Refuse (PinRequestError) a request whose values are not of the request's shape, without a host to check against.
+
+    vcpus, iothreads and expect: None or a mapping of index (ASCII digits) to a
+    cpuset string; emulator: None or a cpuset string. What parse_request and
+    changed_since check later against the host and the domain (online CPUs,
+    reserved CPUs, vCPUs the domain has) is left to them; this is what
+    apply_plan checks of every entry before it changes the first domain.
+    """
+    def nonempty(label, text):
+        if not _parse(label, text):
+            raise PinRequestError('%s: empty cpuset; give at least one CPU' % label)
+
+    for label, value in (('vcpus', vcpus), ('iothreads', iothreads), ('expect', expect)):
+        for key, text in _mapping(label, value):
+            _index(label, key)
+            nonempty('%s[%s]' % (label, key), text)
+    if emulator is not None:
+        nonempty('emulator', emulator)
 
 
 def plan_changes(request, current_by_side):
@@ -93,7 +114,7 @@ def changed_since(expect, current):
     the domain no longer has reads as None. Cpusets compare by CPUs, not text.
     """
     drift = []
-    for key, text in (expect or {}).items():
+    for key, text in _mapping('expect', expect):
         index = _index('expect', key)
         want = _parse('expect[%s]' % key, text)
         now = current['vcpus'].get(str(index))
@@ -117,6 +138,21 @@ def apply_to(pins, change, value):
     else:
         result['emulator'] = value
     return result
+
+
+def _mapping(label, value):
+    """The (key, value) pairs of an optional mapping option, or PinRequestError naming what it is instead."""
+    if value is None:
+        return []
+    if not isinstance(value, dict):
+        raise PinRequestError('%s must be a mapping of index to cpuset (such as {"0": "2-3"}), got %s %s'
+                              % (label, type(value).__name__, _short(value)))
+    return list(value.items())
+
+
+def _short(value):
+    text = repr(value)
+    return text if len(text) <= 60 else text[:57] + '...'
 
 
 def _parse(label, text):

@@ -15,20 +15,34 @@ what a fleet job spends most of its time on (benchmarks/fleet.py).
 from __future__ import absolute_import, division, print_function
 __metaclass__ = type
 
-from ansible_collections.adaptive.intravm.plugins.module_utils.apply import numa_apply, pin_apply
+import traceback
+
+from ansible_collections.adaptive.intravm.plugins.module_utils.apply import numa_apply, numa_changes, pin_apply, pin_changes
 from ansible_collections.adaptive.intravm.plugins.module_utils.errors import IntravmError
 
 KINDS = ('cpu', 'numa')
 PIN_KEYS = ('vcpus', 'emulator', 'iothreads', 'expect')
 NUMA_KEYS = ('mode', 'nodeset', 'memnodes')
 
+# What each list's entries must hold, checked for every entry before the first domain changes:
+# the single-domain module's own shape check (vcpu_pin's, numa_memory's), given the entry's values.
+SHAPES = {
+    'vcpu_pin': lambda entry: pin_changes.check_shape(*[entry.get(k) for k in PIN_KEYS]),
+    'numa_memory': lambda entry: numa_changes.check_shape(*[entry.get(k) for k in NUMA_KEYS]),
+}
+
 
 class PlanError(IntravmError):
     """A plan that is not allocation_plan's shape; nothing was applied."""
 
 
+class ApplyInterrupted(IntravmError):
+    """An unexpected error while applying; what changed before it is reported (facts), not lost."""
+
+
 def entries(plan, key, allowed):
-    """The plan's `key` list, each entry a dict with a domain name and only `allowed` keys besides; checked whole."""
+    """The plan's `key` list, each entry a dict with a domain name, only `allowed` keys besides and values
+    of the shape its module takes (SHAPES); checked whole, so a bad entry anywhere changes nothing."""
     found = plan.get(key) or []
     if not isinstance(found, list):
         raise PlanError('plan.%s must be a list, got %s' % (key, type(found).__name__))
@@ -42,6 +56,11 @@ def entries(plan, key, allowed):
         if entry['name'] in seen:
             raise PlanError('plan.%s names domain %r twice' % (key, entry['name']))
         seen.add(entry['name'])
+        if key in SHAPES:
+            try:
+                SHAPES[key](entry)
+            except IntravmError as exc:
+                raise PlanError('plan.%s[%d] (%s): %s; nothing was applied' % (key, i, entry['name'], exc))
     return found
 
 
@@ -57,18 +76,43 @@ def run(module):
         return outcome
     conn = module.connect()
     common = {'live': True, 'config': True}
-    for entry in pins:
-        view = dict(common, reserved_cpus=params['reserved_cpus'], **dict((k, entry.get(k)) for k in PIN_KEYS))
-        _apply(module, conn, outcome, 'cpu', entry['name'], pin_apply.run, view)
-    for entry in numa:
-        if entry['name'] in outcome['failures'] or entry['name'] in outcome['superseded']:
+    steps = [('cpu', entry['name'], pin_apply.run,
+              dict(common, reserved_cpus=params['reserved_cpus'], **dict((k, entry.get(k)) for k in PIN_KEYS)))
+             for entry in pins]
+    steps += [('numa', entry['name'], numa_apply.run,
+               dict(common, live_unsupported=params['live_unsupported'], **dict((k, entry.get(k)) for k in NUMA_KEYS)))
+              for entry in numa]
+    for kind, name, logic, view in steps:
+        if kind == 'numa' and (name in outcome['failures'] or name in outcome['superseded']):
             continue
-        view = dict(common, live_unsupported=params['live_unsupported'], **dict((k, entry.get(k)) for k in NUMA_KEYS))
-        _apply(module, conn, outcome, 'numa', entry['name'], numa_apply.run, view)
+        try:
+            _apply(module, conn, outcome, kind, name, logic, view)
+        except Exception as exc:  # pylint: disable=broad-except  # what changed before it must still be reported
+            raise interrupted(outcome, kind, name, exc)
     outcome['msg'] = '%d domain(s) changed, %d failed, %d superseded' % (
-        len(set(outcome['changed_domains']['cpu']) | set(outcome['changed_domains']['numa'])),
-        len(outcome['failures']), len(outcome['superseded']))
+        len(_changed(outcome)), len(outcome['failures']), len(outcome['superseded']))
     return outcome
+
+
+def _changed(outcome):
+    return sorted(set(outcome['changed_domains']['cpu']) | set(outcome['changed_domains']['numa']))
+
+
+def interrupted(outcome, kind, name, exc):
+    """ApplyInterrupted for an unexpected error at (kind, name): the module fails, reporting what changed before it.
+
+    Its facts are the outcome so far (changed, changed_domains, domains,
+    failures, superseded) with the interrupted domain among the failures, and
+    the traceback; the domains after it were not tried.
+    """
+    text = '%s: unexpected error while applying its %s part: %s: %s' % (name, kind, type(exc).__name__, exc)
+    outcome['failures'][name] = text
+    outcome['domains'].setdefault(name, {})[kind] = {'changed': None, 'failed': True, 'msg': text}
+    changed = _changed(outcome)
+    msg = ('%s; its state was not read back, check it; applied before it: %s; the domains after it were not tried'
+           % (text, ', '.join(changed) if changed else 'nothing'))
+    facts = dict((k, v) for k, v in outcome.items() if k != 'diff')
+    return ApplyInterrupted(msg, exception=traceback.format_exc(), **facts)
 
 
 def _apply(module, conn, outcome, kind, name, logic, params):

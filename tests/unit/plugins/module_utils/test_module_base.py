@@ -90,3 +90,12 @@ def test_connections_close_on_success_and_failure(capsys, monkeypatch):
     run(capsys, uses)
     run(capsys, fails)
     assert closed == [True, True]
+
+
+def test_a_failure_whose_facts_say_changed_is_reported_changed(capsys):
+    """apply_plan interrupted after it changed domains (probe 26 #2): the failure keeps changed: true."""
+    def interrupted(_module):
+        raise IntravmError('unexpected error', changed=True, changed_domains={'cpu': ['a'], 'numa': []})
+    out = run(capsys, interrupted)
+    assert out['failed'] and out['changed'] is True and out['changed_domains'] == {'cpu': ['a'], 'numa': []}
+
