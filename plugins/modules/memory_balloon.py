@@ -18,7 +18,9 @@ description:
     driver reports it; after a change the module waits up to O(wait) seconds for the guest to get there.
   - Refuses, changing nothing, a domain without a balloon device, a target above the domain's maximum,
     and a shrink below what the guest uses now plus O(min_free) (from the balloon's own statistics;
-    without them a shrink is refused).
+    without them a shrink is refused). That floor holds on both sides (the persistent config's current
+    memory is what the guest boots with), so a shrink of the config alone also needs the domain running
+    and reporting its statistics.
   - Sets the balloon's statistics period so the host can read the guest's memory statistics, and
     returns them.
   - If libvirt fails part-way, what was already changed is restored.
@@ -27,7 +29,8 @@ author:
 options:
   memory:
     description:
-      - The memory the domain should hold, in binary units (C(1536M), C(2G)); a plain number is MiB.
+      - The memory the domain should hold, in binary units (C(1536M), C(1.5G), C(2G)); a plain number is MiB.
+        ASCII digits, at most 8 EiB.
       - Rounded down to whole 4 KiB pages.
     type: str
     required: true

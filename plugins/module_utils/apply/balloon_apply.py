@@ -13,8 +13,10 @@ live value compared is the balloon's `actual` size, not the last request.
 from __future__ import absolute_import, division, print_function
 __metaclass__ = type
 
+import re
 import time
 import xml.etree.ElementTree as ET
+from fractions import Fraction
 
 from ansible.module_utils.common.text.formatters import human_to_bytes
 
@@ -24,6 +26,9 @@ from ansible_collections.adaptive.intravm.plugins.module_utils.host import libvi
 
 KIB = 1024
 PAGE = 4096          # the balloon moves whole guest pages
+MAX_SIZE = 1 << 63   # 8 EiB: above any memory libvirt can give a domain
+MAX_SIZE_TEXT = 64   # characters of a size as written: a few digits past the largest size, and a unit
+_SIZE = re.compile(r'([0-9]*)(?:\.([0-9]+))?[ \t]*([A-Za-z]*)\Z')
 
 # memoryStats() keys (KiB or counts) -> the names we report (bytes or counts).
 STATS = (
@@ -69,7 +74,9 @@ def plan_balloon(before, target, stats_period, floor):
 
     before: {side: read_side() of it}, the live side's memory_bytes being the
     balloon's actual size. floor: the least bytes the guest may keep (None:
-    unknown); it only limits a shrink below what the guest holds now.
+    unknown); it limits a shrink below what a side holds now, on each side:
+    the persistent currentMemory is what the guest boots with, so the config
+    side is held to the same floor, and refused a shrink without one.
     """
     changes = []
     for side, now in sorted(before.items()):
@@ -79,18 +86,24 @@ def plan_balloon(before, target, stats_period, floor):
         if target > now['max_bytes']:
             raise IntravmError('memory %d MiB is above the domain\'s maximum of %d MiB (%s); raising the maximum needs '
                                'a restart' % (target // 2 ** 20, now['max_bytes'] // 2 ** 20, side))
-        if side == 'live' and target < now['memory_bytes']:
+        if target < now['memory_bytes']:
             if floor is None:
-                raise IntravmError('cannot shrink: the guest reports no memory statistics, so how much it uses is '
-                                   'unknown (the guest needs the virtio-balloon driver and a stats_period > 0)')
+                raise IntravmError('cannot shrink (%s): the guest reports no memory statistics, so how much it uses is '
+                                   'unknown (a running guest reports them with the virtio-balloon driver and a '
+                                   'stats_period > 0)' % side)
             if target < floor:
-                raise IntravmError('memory %d MiB is below the floor of %d MiB (what the guest uses now plus min_free); '
-                                   'nothing changed' % (target // 2 ** 20, -(-floor // 2 ** 20)))
+                raise IntravmError('memory %s is below the floor of %d MiB (what the guest uses now plus min_free, %s); '
+                                   'nothing changed' % (_mib(target), -(-floor // 2 ** 20), side))
         if stats_period is not None and now['stats_period'] != stats_period:
             changes.append({'side': side, 'what': 'stats_period', 'before': now['stats_period'], 'after': stats_period})
         if now['memory_bytes'] != target:
             changes.append({'side': side, 'what': 'memory_bytes', 'before': now['memory_bytes'], 'after': target})
     return changes
+
+
+def _mib(value):
+    """'4 KiB' below a MiB, else whole MiB: a refused 4K target reads as what it is, not as 0 MiB."""
+    return '%d MiB' % (value // 2 ** 20) if value >= 2 ** 20 else '%d KiB' % (value // KIB)
 
 
 def applied(before, changes):
@@ -138,11 +151,39 @@ def guest_stats(dom, stats_period, wait):
 
 
 def size(value, option):
-    """Bytes from a size such as 1536M or 2G (binary units; a plain number is MiB)."""
+    """Bytes from a size such as 1536M, 1.5G or 2G (binary units; a plain number is MiB); IntravmError naming option.
+
+    The one size parser (memory_balloon's memory and min_free, allocation_plan's
+    resize bounds). The number is ASCII digits, with a fraction after a '.'
+    (float() also takes "\u0661" and "1_0"), worked out exactly, never
+    through a float (a 40,000-digit size was "cannot convert float infinity
+    to integer"); at most MAX_SIZE_TEXT characters and MAX_SIZE bytes. The
+    unit is what Ansible's human_to_bytes takes (K, KB, kilobyte, ...).
+    """
+    if isinstance(value, bool) or not isinstance(value, (str, int, float)):
+        raise IntravmError('%s: %s is not a size such as 1536M or 2G' % (option, _shown(value)))
+    text = str(value).strip(' \t\r\n')
+    if len(text) > MAX_SIZE_TEXT:
+        raise IntravmError('%s: %s is not a size: a size is at most %d characters (such as 1536M or 2G)'
+                           % (option, _shown(value), MAX_SIZE_TEXT))
+    match = _SIZE.match(text)
+    if match is None or not (match.group(1) or match.group(2)):
+        raise IntravmError('%s: %s is not a size such as 1536M or 2G (ASCII digits, a "." before a fraction, '
+                           'then a unit; a plain number is MiB)' % (option, _shown(value)))
+    whole, fraction, unit = match.group(1) or '0', match.group(2) or '', match.group(3)
     try:
-        return int(human_to_bytes(str(value), default_unit='M'))
+        scale = int(human_to_bytes('1' + unit, default_unit='M'))
     except ValueError as exc:
-        raise IntravmError('%s: %s' % (option, exc))
+        raise IntravmError('%s: %s has no unit a size can have (%s)' % (option, _shown(value), exc))
+    exact = Fraction(int(whole + fraction), 10 ** len(fraction)) * scale
+    if exact > MAX_SIZE:
+        raise IntravmError('%s: %s is above %d EiB, the largest size' % (option, _shown(value), MAX_SIZE >> 60))
+    return int(round(exact))
+
+
+def _shown(value):
+    text = repr(value)
+    return text if len(text) <= 40 else '%s... (%d characters)' % (text[:30], len(text))
 
 
 def run(module):
@@ -157,7 +198,10 @@ def run(module):
     before = read_state(dom, sides)
     journal = Journal(describe_error=libvirt_conn.error_text)
     stats = {}
-    if 'live' in sides:
+    if 'live' not in sides and dom.isActive():
+        # config only, of a running guest: its floor is still what it uses now plus min_free
+        stats = guest_stats(dom, period, wait=False)
+    elif 'live' in sides:
         live = before['live']
         if live['balloon'] and period and live['stats_period'] == 0 and target < live['memory_bytes'] \
                 and not module.check_mode:

@@ -9,8 +9,9 @@ __metaclass__ = type
 import pytest
 
 from ansible_collections.adaptive.intravm.plugins.module_utils.apply.balloon_apply import (
-    guest_used, plan_balloon, read_side, read_stats,
+    guest_used, plan_balloon, read_side, read_stats, size,
 )
+from ansible_collections.adaptive.intravm.plugins.module_utils.apply.balloon_apply import run as balloon_run
 from ansible_collections.adaptive.intravm.plugins.module_utils.apply.vcpu_apply import enabled_ids, plan_vcpus
 from ansible_collections.adaptive.intravm.plugins.module_utils.errors import IntravmError
 
@@ -58,8 +59,105 @@ def test_refusals_name_the_reason(before, target, floor, message):
         plan_balloon(before, target * MIB, 5, floor)
 
 
-def test_a_grow_needs_no_floor_and_the_config_side_never_checks_the_guest():
-    assert plan_balloon({'config': side(128)}, 64 * MIB, None, floor=None)[0]['after'] == 64 * MIB
+def test_a_grow_needs_no_floor_and_a_config_shrink_is_held_to_the_same_floor():
+    """Probe 26 #4: memory 4K with live: false set a 256 MiB domain's persistent currentMemory to 4 KiB."""
+    assert plan_balloon({'config': side(64)}, 128 * MIB, None, floor=None)[0]['after'] == 128 * MIB
+    assert plan_balloon({'config': side(256)}, 192 * MIB, None, floor=150 * MIB)[0]['after'] == 192 * MIB
+    for target in (4096, MIB):
+        with pytest.raises(IntravmError, match=r'memory %s is below the floor of 150 MiB .*config' % (
+                '4 KiB' if target == 4096 else '1 MiB')):
+            plan_balloon({'config': side(256)}, target, None, floor=150 * MIB)
+        with pytest.raises(IntravmError, match=r'cannot shrink \(config\): the guest reports no memory statistics'):
+            plan_balloon({'config': side(256)}, target, None, floor=None)
+    with pytest.raises(IntravmError, match='below the floor'):
+        plan_balloon({'live': side(256), 'config': side(256)}, MIB, None, floor=150 * MIB)
+
+
+class BalloonDomain(object):
+    """A running 256 MiB domain whose guest uses 100 MiB, as memory_balloon reads it."""
+
+    def __init__(self, active=True):
+        self.active = active
+        self.set = []
+
+    def XMLDesc(self, flags=0):  # pylint: disable=invalid-name,unused-argument
+        return ("<domain><memory unit='KiB'>262144</memory><currentMemory unit='KiB'>262144</currentMemory>"
+                "<devices><memballoon model='virtio'><stats period='5'/></memballoon></devices></domain>")
+
+    def isActive(self):  # pylint: disable=invalid-name
+        return self.active
+
+    def isPersistent(self):  # pylint: disable=invalid-name
+        return True
+
+    def info(self):
+        return [1, 262144, 262144, 1, 0]
+
+    def memoryStats(self):  # pylint: disable=invalid-name
+        return {'actual': 262144, 'available': 250000, 'usable': 250000 - 100 * 1024} if self.active else {}
+
+    def setMemoryFlags(self, kib, flags):  # pylint: disable=invalid-name
+        self.set.append((kib, flags))
+
+
+class BalloonModule(object):
+    def __init__(self, dom, **params):
+        self.dom, self.check_mode = dom, False
+        self.params = dict({'name': 'web01', 'min_free': '128M', 'stats_period': 5, 'wait': 0, 'live': False,
+                            'config': True}, **params)
+
+    def connect(self):
+        dom = self.dom
+
+        class Conn(object):
+            def lookupByName(self, name):  # pylint: disable=invalid-name,unused-argument
+                return dom
+        return Conn()
+
+    def sides(self, _dom):
+        return [s for s in ('live', 'config') if self.params[s]]
+
+    def warn(self, text):
+        raise AssertionError(text)
+
+
+@pytest.mark.parametrize('memory', ['4K', '1M', '200M'])
+def test_memory_balloon_refuses_a_config_only_shrink_below_the_running_guests_floor(memory):
+    """Probe 26 #4, through run(): the config-only floor is what the running guest uses plus min_free (228 MiB)."""
+    dom = BalloonDomain()
+    with pytest.raises(IntravmError, match='below the floor of 228 MiB'):
+        balloon_run(BalloonModule(dom, memory=memory))
+    assert dom.set == []
+    with pytest.raises(IntravmError, match='reports no memory statistics'):
+        balloon_run(BalloonModule(BalloonDomain(active=False), memory=memory))
+    out = balloon_run(BalloonModule(dom, memory='240M'))
+    assert out['changed'] and dom.set == [(240 * 1024, 2)]
+
+
+@pytest.mark.parametrize('value, says', [
+    ('9' * 40000, 'is not a size: a size is at most 64 characters'),
+    ('9' * 40000 + 'G', 'is not a size: a size is at most 64 characters'),
+    ('9' * 30, 'is above 8 EiB, the largest size'),
+    ('1' + '0' * 40 + 'K', 'is above 8 EiB'),
+    ('\u0661G', 'is not a size such as 1536M'),
+    ('1_0M', 'is not a size such as 1536M'),
+    ('1e3', 'is not a size such as 1536M'),
+    ('-1G', 'is not a size such as 1536M'),
+    ('1Mb', 'has no unit a size can have'),
+    (True, 'is not a size'),
+    (['1G'], 'is not a size'),
+])
+def test_the_one_size_parser_refuses_by_name(value, says):
+    """Probe 26 #9: a 40,000-digit size gave "cannot convert float infinity to integer"."""
+    with pytest.raises(IntravmError) as err:
+        size(value, 'min_free')
+    assert str(err.value).startswith('min_free: ') and says in str(err.value) and len(str(err.value)) < 200
+
+
+def test_the_one_size_parser_is_exact():
+    assert [size(v, 'memory') for v in ('1536M', '1.5G', '2g', ' 1 G ', '512', 1536, '4K', '1GB', '.5G', '8E')] == [
+        1536 * MIB, 1536 * MIB, 2048 * MIB, 1024 * MIB, 512 * MIB, 1536 * MIB, 4096, 1024 * MIB, 512 * MIB, 1 << 63]
+    assert size('123456789012345678B', 'memory') == 123456789012345678     # a float would round it
 
 
 def vside(current, maximum=4, ids=None):
