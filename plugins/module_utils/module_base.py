@@ -18,7 +18,7 @@ from ansible.module_utils.basic import AnsibleModule, missing_required_lib
 
 from ansible_collections.adaptive.intravm.plugins.module_utils.apply.rollback import PartialApplyError
 from ansible_collections.adaptive.intravm.plugins.module_utils.errors import IntravmError
-from ansible_collections.adaptive.intravm.plugins.module_utils.host import libvirt_conn
+from ansible_collections.adaptive.intravm.plugins.module_utils.host import cpuset, libvirt_conn
 
 URI_SPEC = dict(uri=dict(type='str', default=libvirt_conn.DEFAULT_URI))
 SIDES_SPEC = dict(live=dict(type='bool', default=True), config=dict(type='bool', default=True))
@@ -54,6 +54,65 @@ def domain_sides(params, dom):
                                % name)
         sides.append('config')
     return sides
+
+
+def integer_text_ok(value):
+    """True when value is an integer option the one grammar takes: an int (not a bool), or its ASCII digits.
+
+    The digits are cpuset's (1 to 12 ASCII digits, ASCII spaces around),
+    after an optional '-' so that a negative value gets the option's own
+    range error. Ansible's type='int' also takes "\u0663" (ARABIC-INDIC DIGIT
+    THREE), "\u00b2", "1_0", "1e3", "3.0", true and 3.0; none of them is an
+    integer here. An int's magnitude is held to the same 12 digits.
+    """
+    if isinstance(value, bool):
+        return False
+    if isinstance(value, int):
+        return abs(value) < 10 ** 12
+    if not isinstance(value, str):
+        return False
+    text = value.strip(' \t\r\n')
+    return cpuset.is_number(text[1:] if text.startswith('-') else text)
+
+
+def integer_option_errors(spec, params, where='', blank=False):
+    """A message for each type='int' option (or elements='int' item) in params that integer_text_ok refuses.
+
+    Walks sub-options (dicts and lists of dicts) as Ansible does; params are
+    the module's arguments as given, before Ansible converts them. blank: set
+    each refused value to 0 in params, so Ansible's own handling of the
+    arguments (it logs them) never meets it; the module then fails with these
+    messages.
+    """
+    errors = []
+    if not isinstance(params, dict):
+        return errors
+    for name, option in spec.items():
+        for key in [name] + list(option.get('aliases') or ()):
+            if params.get(key) is None:
+                continue
+            value, label = params[key], where + key
+            if option.get('type') == 'int' and not integer_text_ok(value):
+                errors.append(_integer_refusal(label, value))
+                if blank:
+                    params[key] = 0
+            elif option.get('type') == 'list' and option.get('elements') == 'int' and isinstance(value, list):
+                for i, item in enumerate(value):
+                    if item is not None and not integer_text_ok(item):
+                        errors.append(_integer_refusal('%s[%d]' % (label, i), item))
+                        if blank:
+                            value[i] = 0
+            if option.get('options'):
+                for i, sub in enumerate(value if isinstance(value, list) else [value]):
+                    prefix = '%s[%d].' % (label, i) if isinstance(value, list) else label + '.'
+                    errors.extend(integer_option_errors(option['options'], sub, prefix, blank))
+    return errors
+
+
+def _integer_refusal(label, value):
+    shown = repr(value) if len(repr(value)) <= 40 else '%s... (%d characters)' % (repr(value)[:30], len(repr(value)))
+    return ('argument %r is %s: an integer must be an int or ASCII digits 0-9 (at most 12, a "-" before them '
+            'allowed)' % (label, shown))
 
 
 def handled_errors():
@@ -112,11 +171,21 @@ class IntravmModule(AnsibleModule):
             spec.update(SIDES_SPEC)
         spec.update(argument_spec)
         kwargs.setdefault('supports_check_mode', True)
+        self._integer_errors = []
         super(IntravmModule, self).__init__(argument_spec=spec, **kwargs)
         self._connections = []
+        if self._integer_errors:
+            self.fail_json(msg='; '.join(self._integer_errors))
         for importable, name, trace in requires:
             if not importable:
                 self.fail_json(msg=missing_required_lib(name), exception=trace)
+
+    def _load_params(self):
+        # The arguments as given, before Ansible's type='int' turns "\u0663" into 3: every integer option
+        # goes through the one grammar (integer_text_ok). The module fails once AnsibleModule is set up
+        # (it knows then which values it must not echo), with the value blanked meanwhile.
+        super(IntravmModule, self)._load_params()
+        self._integer_errors = integer_option_errors(self.argument_spec, self.params, blank=True)
 
     def connect(self):
         """A libvirt connection to O(uri); closed when the module exits."""

@@ -139,6 +139,7 @@ from ansible_collections.adaptive.intravm.plugins.module_utils.regular_file impo
 
 SHM_DIR = '/dev/shm'
 NAME_RE = re.compile(r'^[A-Za-z0-9_.][A-Za-z0-9_.-]{0,127}$')
+OCTAL_MODE_RE = re.compile(r'(0o)?[0-7]{1,4}\Z')
 UNIT_MIB = {'b': 1.0 / (1 << 20), 'bytes': 1.0 / (1 << 20), 'k': 1.0 / 1024, 'kib': 1.0 / 1024,
             'm': 1, 'mib': 1, 'g': 1024, 'gib': 1024}
 
@@ -155,10 +156,9 @@ def validate(params):
     size = params['size_mib']
     if size < 1 or size > 1024 or size & (size - 1):
         raise ChannelError('size_mib %r must be a power of two between 1 and 1024' % size)
-    try:
-        mode = int(params['region_mode'], 8)
-    except ValueError:
-        mode = -1
+    # ASCII octal digits only: int(text, 8) also takes "\u0666\u0660\u0660" and "6_00"
+    text = params['region_mode'].strip(' \t\r\n')
+    mode = int(text, 8) if OCTAL_MODE_RE.match(text) else -1
     if not 0 <= mode <= 0o777:
         raise ChannelError('region_mode %r is not an octal file mode' % params['region_mode'])
     try:

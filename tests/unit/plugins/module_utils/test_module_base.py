@@ -13,7 +13,9 @@ from ansible.module_utils.testing import patch_module_args
 
 from ansible_collections.adaptive.intravm.plugins.module_utils.apply.rollback import Journal, PartialApplyError
 from ansible_collections.adaptive.intravm.plugins.module_utils.errors import IntravmError
-from ansible_collections.adaptive.intravm.plugins.module_utils.module_base import IntravmModule, diff_policy
+from ansible_collections.adaptive.intravm.plugins.module_utils.module_base import (
+    IntravmModule, diff_policy, integer_option_errors, integer_text_ok,
+)
 
 RESULT = {'changed': True, 'pins': {'0': '2'}, 'diff': {'before': {'0': '0-3'}, 'after': {'0': '2'}, 'extra': 1}}
 
@@ -99,3 +101,49 @@ def test_a_failure_whose_facts_say_changed_is_reported_changed(capsys):
     out = run(capsys, interrupted)
     assert out['failed'] and out['changed'] is True and out['changed_domains'] == {'cpu': ['a'], 'numa': []}
 
+
+MODULES = 'ansible_collections.adaptive.intravm.plugins.modules.'
+
+
+@pytest.mark.parametrize('module, args, option', [
+    ('vcpu_count', {'name': 'web01', 'count': '\u0663'}, 'count'),
+    ('vcpu_count', {'name': 'web01', 'count': 2, 'wait': '\u00b2'}, 'wait'),
+    ('host_lock', {'owner': 'run1', 'wait': '\u0663'}, 'wait'),
+    ('host_lock', {'owner': 'run1', 'ttl': '\u0661\u0660'}, 'ttl'),
+    ('host_lock', {'owner': 'run1', 'ttl': '1_0'}, 'ttl'),
+    ('host_lock', {'owner': 'run1', 'ttl': '1e3'}, 'ttl'),
+    ('host_lock', {'owner': 'run1', 'ttl': True}, 'ttl'),
+    ('host_lock', {'owner': 'run1', 'ttl': 60.0}, 'ttl'),
+    ('host_lock', {'owner': 'run1', 'ttl': '9' * 40000}, 'ttl'),
+    ('memory_balloon', {'name': 'web01', 'memory': '1G', 'stats_period': '\u0665'}, 'stats_period'),
+    ('allocation_plan', {'forecasts': {}, 'max_age': '\u0663\u0660\u0660'}, 'max_age'),
+    ('vf_bandwidth', {'name': 'web01', 'max_tx_rate': '\uff11'}, 'max_tx_rate'),
+])
+def test_every_integer_option_takes_ascii_digits_only(capsys, module, args, option):
+    """Probe 26 #8: Ansible's type='int' took "\u0663" as 3; every module's integer options go through one grammar."""
+    import importlib
+    main = importlib.import_module(MODULES + module).main
+    with patch_module_args(args):
+        with pytest.raises(SystemExit):
+            main()
+    out = json.loads(capsys.readouterr().out)
+    assert out['failed'] and "argument '%s' is " % option in out['msg'] and 'ASCII digits' in out['msg'], out['msg']
+    assert len(out['msg']) < 300
+
+
+@pytest.mark.parametrize('value, ok', [
+    (3, True), ('3', True), (' 30 ', True), ('-1', True), (-5, True), ('0', True), ('999999999999', True),
+    ('\u0663', False), ('\u00b2', False), ('1_0', False), ('+3', False), ('3.0', False), ('', False), ('-', False),
+    (True, False), (3.0, False), (None, False), ('9999999999999', False), (10 ** 12, False), ('3\n\u2003', False),
+])
+def test_the_integer_grammar(value, ok):
+    assert integer_text_ok(value) is ok
+
+
+def test_sub_options_and_int_lists_are_walked():
+    spec = {'rates': {'type': 'dict', 'options': {'max': {'type': 'int'}}},
+            'vfs': {'type': 'list', 'elements': 'dict', 'options': {'vf': {'type': 'int', 'aliases': ['index']}}},
+            'ids': {'type': 'list', 'elements': 'int'}}
+    params = {'rates': {'max': '\u0663'}, 'vfs': [{'vf': 1}, {'index': '\u0661'}], 'ids': [1, '\u0662']}
+    assert [e.split(' is ')[0] for e in integer_option_errors(spec, params)] == [
+        "argument 'rates.max'", "argument 'vfs[1].index'", "argument 'ids[1]'"]

@@ -31,6 +31,8 @@ def test_validate_defaults():
 @pytest.mark.parametrize('kw, text', [
     ({'shm_name': '../x'}, "'../x'"), ({'shm_name': 'a/b'}, "'a/b'"), ({'size_mib': 3}, 'size_mib 3'),
     ({'size_mib': 2048}, 'size_mib 2048'), ({'region_mode': '999'}, "'999'"),
+    ({'region_mode': '\u0666\u0660\u0660'}, 'not an octal file mode'), ({'region_mode': '6_00'}, "'6_00'"),
+    ({'region_mode': '600\u2003'}, 'not an octal file mode'),
     ({'region_owner': 'no-such-user-intravm'}, 'no-such-user-intravm'),
     ({'region_group': 'no-such-group-intravm'}, 'no-such-group-intravm'),
 ])

@@ -93,3 +93,11 @@ def test_opted_in_vms_without_what_sizing_needs_are_reported():
     assert out['memory_balloon'] == [] and 'no balloon device' in out['skipped'][0]['reason']
     with pytest.raises(PlannerInputError, match='unknown key'):
         plan_resize({}, {}, {'web': {'max_mem': 1}}, FREE)
+
+
+@pytest.mark.parametrize('key, value', [('min_vcpus', '\u0661'), ('max_vcpus', '2'), ('min_memory', '1G'),
+                                        ('max_memory', 2.5e9), ('min_vcpus', True), ('min_vcpus', -1)])
+def test_bounds_are_whole_numbers_parsed_before_they_get_here(key, value):
+    """Probe 26 #8: bounds are numbers (allocation_plan parses them with the one grammar), never text taken as one."""
+    with pytest.raises(PlannerInputError, match='resize bounds for .web.: %s is .*a whole number >= 0' % key):
+        plan_resize({'web': forecast(1000)}, {'web': size()}, {'web': dict(BOUNDS, **{key: value})}, FREE)
