@@ -18,8 +18,10 @@ counts what must stay zero:
 Surfaces: the ring reader, the cpuset grammar, forecast documents from an
 endpoint, the event source's round on odd documents, fetches that drip, fail
 or redirect out of http(s) (past_deadline: refusals that came later than the
-timeout plus one read), the forecast `memory` block through plan_resize, and
-checkpoints. It also prints polls/cases, the most bytes one poll copied and
+timeout plus one read), the forecast `memory` block through plan_resize, the
+QEMU hook's rewrite of domain XML, apply_plan's plans (refused_after_connect:
+refusals that came after it reached libvirt, which must stay 0: a refusal
+changes nothing), lock records, and checkpoints. It also prints polls/cases, the most bytes one poll copied and
 the peak traced memory. `make test` runs a short campaign (tests/unit/test_fuzz_campaign.py);
 this runs a long one:
 
@@ -596,6 +598,136 @@ def _qemu_hook():
     return intravm_qemu_hook
 
 
+def _good_plan(rng):
+    """An allocation_plan result's plan as apply_plan takes it: 1 to 3 domains, pins and memory."""
+    plan = {'vcpu_pin': [], 'numa_memory': []}
+    for i in range(rng.randint(1, 3)):
+        name = 'vm%d' % i
+        vcpus = dict((str(v), rng.choice(['0', '1', '0-3', '2,5'])) for v in range(rng.randint(1, 3)))
+        plan['vcpu_pin'].append({'name': name, 'vcpus': vcpus, 'emulator': '0-3', 'iothreads': {'1': '0-1'}, 'expect': dict(vcpus)})
+        plan['numa_memory'].append({'name': name, 'mode': 'strict', 'nodeset': rng.choice(['0', '1', '0-1'])})
+    return plan
+
+
+def _cpuset_text_ok(text):
+    """A cpuset string, or a CPU id as a whole number (YAML's `emulator: 0`, which Ansible gives the modules as '0')."""
+    if isinstance(text, int) and not isinstance(text, bool):
+        return 0 <= text <= cpuset.MAX_CPU_ID
+    if not isinstance(text, str):
+        return False
+    try:
+        return bool(cpuset.parse(text))
+    except cpuset.CpusetError:
+        return False
+
+
+def _index_map_ok(value):
+    return value is None or (isinstance(value, dict) and all(isinstance(k, str) and k.isascii() and k.isdigit()
+                                                             and _cpuset_text_ok(v) for k, v in value.items()))
+
+
+def _plan_entry_ok(key, entry):
+    """The fuzzer's own reading of what apply_plan may take into a domain: the shapes vcpu_pin and numa_memory take."""
+    if key == 'vcpu_pin':
+        return (all(_index_map_ok(entry.get(k)) for k in ('vcpus', 'iothreads', 'expect'))
+                and (entry.get('emulator') is None or _cpuset_text_ok(entry['emulator'])))
+    return ((entry.get('mode') is None or entry['mode'] in ('strict', 'preferred', 'interleave', 'restrictive'))
+            and (entry.get('nodeset') is None or _cpuset_text_ok(entry['nodeset'])) and _index_map_ok(entry.get('memnodes'))
+            and any(entry.get(k) is not None for k in ('mode', 'nodeset', 'memnodes')))
+
+
+class _NoHost(object):
+    """apply_plan's module seen by a plan that must be refused: connecting to libvirt is already a change of state."""
+
+    def __init__(self, plan):
+        self.params = {'plan': plan, 'kinds': ['cpu', 'numa'], 'reserved_cpus': '', 'live_unsupported': 'fail'}
+        self.connected = 0
+
+    def connect(self):
+        self.connected += 1
+        raise _Reached()
+
+
+class _Reached(Exception):
+    """The plan was accepted whole and apply_plan went on to the host."""
+
+
+def fuzz_apply_plan(cases, seed):
+    """Plans with odd values in any entry (the probe's vcpus: ["0"], expect: "forged", iothreads: "x", memnodes: [1]):
+    refused whole before apply_plan connects to libvirt, or every entry of the shapes the single-domain modules take."""
+    from ansible_collections.adaptive.intravm.plugins.module_utils.apply import plan_apply  # pylint: disable=import-outside-toplevel
+    rng = random.Random(seed)
+    out = dict(_figures(), refused_after_connect=0)
+    for _case in range(cases):
+        plan = _good_plan(rng)
+        _mutate_doc(rng, plan)
+        module = _NoHost(plan)
+        try:
+            plan_apply.run(module)
+        except _Reached:
+            ok = all(isinstance(e, dict) and _plan_entry_ok(key, e) for key in ('vcpu_pin', 'numa_memory')
+                     for e in plan.get(key) or [])
+            _tally(out, 'accepted' if ok else 'accepted_bad')
+            continue
+        except plan_apply.PlanError:
+            _tally(out, 'refused')
+            out['refused_after_connect'] += module.connected
+            continue
+        except Exception:  # pylint: disable=broad-except
+            _tally(out, 'escapes')
+            continue
+        _tally(out, 'accepted')     # nothing to apply: returned before connecting
+    return out
+
+
+def _lock_body(rng):
+    """A lock file's bytes: a record as HostLock writes it with odd values, junk, deep nesting or a JSON that is no record."""
+    record = {'owner': 'run-1', 'acquired_at': 1.7e9, 'since': '2026-12-08T00:00:00Z', 'ttl': 1800, 'host': 'hv1', 'note': 'x'}
+    kind = rng.randrange(6)
+    if kind == 0:
+        return bytes(rng.getrandbits(8) for _n in range(rng.randint(0, 64)))
+    if kind == 1:
+        return ('[' * rng.choice([10, 1000, 70000])).encode()
+    if kind == 2:
+        return json.dumps(_json_value(rng)).encode()
+    if kind == 3:
+        return b'{"owner": "run-1", "acquired_at": ' + rng.choice([b'NaN', b'Infinity', b'-1e300', b'1e300', b'1' * 500]) + b'}'
+    return json.dumps(_mutate_doc(rng, record)).encode()
+
+
+def fuzz_lock_records(cases, seed):
+    """Lock files with odd records read by HostLock: a record of HostLock's shape, or unreadable and so stale; never a crash."""
+    from ansible_collections.adaptive.intravm.plugins.module_utils.apply import host_lock  # pylint: disable=import-outside-toplevel
+    rng = random.Random(seed)
+    out = _figures()
+    folder = tempfile.mkdtemp(prefix='intravm-fuzz-lock-')
+    path = os.path.join(folder, 'rebalance.lock')
+    try:
+        for _case in range(cases):
+            with open(path, 'wb') as handle:
+                handle.write(_lock_body(rng))
+            lock = host_lock.HostLock(path, clock=lambda: 1.7e9 + 60)
+            try:
+                record = lock.read()
+                stale = host_lock.is_stale(record, 1.7e9 + 60, 1800)
+                host_lock.describe(record, 1.7e9 + 60)
+            except Exception:  # pylint: disable=broad-except
+                _tally(out, 'escapes')
+                continue
+            if record.get('unreadable'):
+                _tally(out, 'refused' if stale else 'accepted_bad')
+                continue
+            when = record['acquired_at']
+            ok = (isinstance(record.get('owner'), str) and record['owner'] and not isinstance(when, bool)
+                  and isinstance(when, (int, float)) and math.isfinite(when)
+                  and (record.get('ttl') is None or 0 < record['ttl'] < float('inf')))
+            _tally(out, 'accepted' if ok else 'accepted_bad')
+    finally:
+        import shutil  # pylint: disable=import-outside-toplevel
+        shutil.rmtree(folder, ignore_errors=True)
+    return out
+
+
 def _event_source():
     """The EDA event source module (a plugin file, not a package)."""
     import importlib.util  # pylint: disable=import-outside-toplevel
@@ -697,6 +829,8 @@ def campaign(cases=2000, seed=1, race_s=2.0):
     results['fetches'] = fuzz_fetches(max(1, cases // 4), seed)
     results['memory'] = fuzz_memory(max(1, cases // 4), seed)
     results['hook'] = fuzz_hook(max(1, cases // 4), seed)
+    results['apply_plan'] = fuzz_apply_plan(max(1, cases // 4), seed)
+    results['lock_records'] = fuzz_lock_records(max(1, cases // 4), seed)
     peak = tracemalloc.get_traced_memory()[1]
     tracemalloc.stop()
     results['checkpoints'] = fuzz_checkpoints(max(1, cases // 10), seed)

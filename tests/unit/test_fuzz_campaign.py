@@ -11,13 +11,15 @@ from ansible_collections.adaptive.intravm.benchmarks import fuzz
 
 def test_bounded_fuzz_campaign_finds_nothing():
     results = fuzz.campaign(cases=400, seed=20261129, race_s=1.5)
-    for target in ('channel', 'cpuset', 'forecasts', 'event_source', 'fetches', 'memory', 'hook', 'checkpoints'):
+    for target in ('channel', 'cpuset', 'forecasts', 'event_source', 'fetches', 'memory', 'hook', 'apply_plan', 'lock_records',
+                   'checkpoints'):
         figures = results[target]
         assert figures['escapes'] == 0, (target, figures)
         assert figures['accepted_bad'] == 0, (target, figures)
-    for target in ('forecasts', 'event_source', 'fetches', 'memory', 'hook'):     # both sides were reached
+    for target in ('forecasts', 'event_source', 'fetches', 'memory', 'hook', 'apply_plan', 'lock_records'):   # both sides reached
         assert results[target]['refused'] > 0 and results[target]['accepted'] > 0, (target, results[target])
     assert results['fetches']['past_deadline'] == 0, results['fetches']
+    assert results['apply_plan']['refused_after_connect'] == 0, results['apply_plan']   # a refusal changes nothing
     assert results['channel']['max_copied_bytes'] <= results['meta']['read_budget_bytes']
     race = results['channel_race']
     assert race['accepted'] > 0 and race['false_alarms'] == 0, race
