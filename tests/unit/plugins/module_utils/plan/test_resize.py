@@ -101,3 +101,24 @@ def test_bounds_are_whole_numbers_parsed_before_they_get_here(key, value):
     """Probe 26 #8: bounds are numbers (allocation_plan parses them with the one grammar), never text taken as one."""
     with pytest.raises(PlannerInputError, match='resize bounds for .web.: %s is .*a whole number >= 0' % key):
         plan_resize({'web': forecast(1000)}, {'web': size()}, {'web': dict(BOUNDS, **{key: value})}, FREE)
+
+
+@pytest.mark.parametrize('block, value, message', [
+    ('peak_bytes', {'p50': ['1G'] * 2, 'p90': ['1G'] * 2}, r"peak_bytes\.p50\[0\] is '1G'"),   # was a raw TypeError
+    ('peak_bytes', {'p50': [GIB] * 2, 'p90': [10 ** 400] * 2}, r'peak_bytes\.p90\[0\] is 1000'),   # int too large to convert
+    ('peak_bytes', {'p50': [-GIB] * 2, 'p90': [-GIB] * 2}, r'peak_bytes\.p50\[0\] is -1073741824'),   # was a planned shrink
+    ('floor_bytes', '1G', r"floor_bytes is '1G'"),                                   # was silently ignored
+])
+def test_an_odd_memory_forecast_is_refused_by_name_and_nothing_is_planned(block, value, message):
+    """Issue 26, defect 5: the memory block goes through the forecast document's one check."""
+    fc = forecast(1024)
+    fc['memory'][block] = value
+    with pytest.raises(PlannerInputError, match=message):
+        plan_resize({'web': fc}, {'web': size()}, {'web': BOUNDS}, FREE)
+
+
+def test_a_cpu_forecast_beyond_a_floats_range_is_refused_before_vcpus_are_sized():
+    fc = forecast(1024)
+    fc['cpu'] = {'p50': [0.1] * 2, 'p90': [10 ** 400] * 2}
+    with pytest.raises(PlannerInputError, match=r'cpu\.p90\[0\] is 1000'):
+        plan_resize({'web': fc}, {'web': size()}, {'web': BOUNDS}, FREE)
