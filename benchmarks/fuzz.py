@@ -395,16 +395,21 @@ def fuzz_forecasts(cases, seed, max_bytes=1 << 19):
             import io  # pylint: disable=import-outside-toplevel
             return io.BytesIO(body)
 
-        try:
-            doc = forecast_doc.load(url='http://127.0.0.1/forecasts', opener=opener, max_bytes=max_bytes)
-        except forecast_doc.ForecastDocError:
-            _tally(out, 'refused')
-            continue
-        except Exception:  # pylint: disable=broad-except
-            _tally(out, 'escapes')
-            continue
-        _tally(out, 'accepted' if _doc_ok(doc) else 'accepted_bad')
+        doc = _checked(out, forecast_doc.load, url='http://127.0.0.1/forecasts', opener=opener, max_bytes=max_bytes)
+        if doc is not None:
+            _tally(out, 'accepted' if _doc_ok(doc) else 'accepted_bad')
     return out
+
+
+def _checked(out, read, *args, **kwargs):
+    """read(...)'s document, or None with the case counted: a ForecastDocError is a refusal, anything else an escape."""
+    try:
+        return read(*args, **kwargs)
+    except forecast_doc.ForecastDocError:
+        _tally(out, 'refused')
+    except Exception:  # pylint: disable=broad-except
+        _tally(out, 'escapes')
+    return None
 
 
 def fuzz_event_source(cases, seed):
@@ -414,14 +419,8 @@ def fuzz_event_source(cases, seed):
     out = _figures()
     debouncer = source.Debouncer(1)
     for _case in range(cases):
-        doc = _mutate_doc(rng, _good_doc(rng))
-        try:
-            checked = forecast_doc.check(doc, 'fuzz')
-        except forecast_doc.ForecastDocError:
-            _tally(out, 'refused')
-            continue
-        except Exception:  # pylint: disable=broad-except
-            _tally(out, 'escapes')
+        checked = _checked(out, forecast_doc.check, _mutate_doc(rng, _good_doc(rng)), 'fuzz')
+        if checked is None:
             continue
         try:
             held = source.conditions(checked, rng.randint(0, 3), rng.choice([0.1, 0.9]), rng.choice([None, 2]))

@@ -11,10 +11,11 @@ that the role does not copy fails here instead of on a hypervisor.
 from __future__ import absolute_import, division, print_function
 __metaclass__ = type
 
-import ast
 import glob
 import os
 import re
+
+from ansible_collections.adaptive.intravm.tests.unit.plugins.module_utils.test_layering import imports_of
 
 REPO = os.path.normpath(os.path.join(os.path.dirname(os.path.abspath(__file__)), '..', '..'))
 PREFIX = 'ansible_collections.adaptive.intravm.'
@@ -32,18 +33,6 @@ def _module_file(dotted):
     return None
 
 
-def _imports(path):
-    tree = ast.parse(open(os.path.join(REPO, path)).read())
-    for node in ast.walk(tree):
-        if isinstance(node, ast.Import):
-            for alias in node.names:
-                yield alias.name
-        elif isinstance(node, ast.ImportFrom) and node.module:
-            yield node.module
-            for alias in node.names:
-                yield '%s.%s' % (node.module, alias.name)
-
-
 def closure(start):
     """Every collection file reachable by import from the files in start, with the packages' __init__.py they need."""
     seen, todo = set(), list(start)
@@ -58,7 +47,7 @@ def closure(start):
             if os.path.isfile(os.path.join(REPO, init)):
                 todo.append(init)
             folder = os.path.dirname(folder)
-        for dotted in _imports(path):
+        for dotted in imports_of(os.path.join(REPO, path)):
             found = _module_file(dotted)
             if found:
                 todo.append(found)

@@ -186,16 +186,21 @@ def _short(value):
     return text if len(text) <= 80 else '%s...' % text[:77]
 
 
+def _seconds_list(values, most, where, what):
+    """values when it is a list of 1 to most positive numbers of seconds (horizons, windows)."""
+    if not isinstance(values, list) or not 0 < len(values) <= most:
+        _fail(where, ' must be a list of 1 to %d %s', most, what)
+    for i, v in enumerate(values):
+        if not number(v) or v <= 0:
+            _fail(where, '[%d] is %s: a positive number of seconds is required', i, _short(v))
+    return values
+
+
 def _check_peak(block, where):
     """A cpu_peak block: windows_s, then P50 <= P90 per window, VM-wide and per vCPU."""
     if not isinstance(block, dict):
         _fail(where, ' must be an object')
-    windows = block.get('windows_s')
-    if not isinstance(windows, list) or not 0 < len(windows) <= MAX_WINDOWS:
-        _fail(where, '.windows_s must be a list of 1 to %d windows', MAX_WINDOWS)
-    for i, w in enumerate(windows):
-        if not number(w) or w <= 0:
-            _fail(where, '.windows_s[%d] is %s: a positive number of seconds is required', i, _short(w))
+    windows = _seconds_list(block.get('windows_s'), MAX_WINDOWS, where + '.windows_s', 'windows')
     models = block.get('models')
     if models is not None and not (isinstance(models, list) and len(models) == len(windows) and
                                    all(_text(m, MAX_NAME) for m in models)):
@@ -240,13 +245,7 @@ def check_vm(entry, where):
         _fail(where, '.actual must be an object of numbers >= 0, got %s', _short(actual))
     n = 0
     if any(key in entry for key in QUANTILE_BLOCKS + ('vcpu', 'memory')) or 'horizons_s' in entry:
-        horizons = entry.get('horizons_s')
-        if not isinstance(horizons, list) or not 0 < len(horizons) <= MAX_HORIZONS:
-            _fail(where, '.horizons_s must be a list of 1 to %d horizons', MAX_HORIZONS)
-        for i, h in enumerate(horizons):
-            if not number(h) or h <= 0:
-                _fail(where, '.horizons_s[%d] is %s: a positive number of seconds is required', i, _short(h))
-        n = len(horizons)
+        n = len(_seconds_list(entry.get('horizons_s'), MAX_HORIZONS, where + '.horizons_s', 'horizons'))
     for key in QUANTILE_BLOCKS:
         if entry.get(key) is not None:
             _quantiles(entry[key], n, '%s.%s' % (where, key))
