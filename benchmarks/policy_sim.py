@@ -65,6 +65,23 @@ Model (all seeded by --seed, documented in docs/planner.md):
   node counts its vCPUs as moves. numad never spans a VM over nodes: one with more vCPUs
   than a node has CPUs is held to that node's CPUs (never at the default 8 vCPUs and
   16-CPU nodes; on the small hosts of the unit tests, yes).
+- The product in pool mode (issue 25, 4): reactive_pool and predictive_pool are the
+  planner itself (planner.plan, the pinning policies' planner policy with placement:
+  pool) fed what reactive_peak and predictive are fed (with --forecaster lstm the
+  predictor's cpu_peak, one batch shared with predictive), so reactive_pool isolates
+  what the forecasts add. Each VM floats in its node's pool as in numad (the same
+  first node, the same pool accounting, serve_spans); every K steps the planner gets
+  each VM as it runs (its nodeset's CPUs, its numatune) and its
+  allocations[vm]['numa']['nodeset'] becomes the VM's node(s). A VM it spans over
+  several nodes (one no node can hold) runs on each in proportion to its CPUs with its
+  memory interleaved over them, as float and the pinning policies' interleave do
+  (never at the defaults; the run prints the share of VM-steps spanning). A nodeset
+  change costs what numad's does (its vCPUs counted as moves, --move-penalty, the
+  memory migration); the pool must be whole nodes' CPUs (the planner makes smaller
+  ones only for max_cpus or dedicated VMs, which the sim has not). The run compares
+  predictive_pool with the best of float, numad, reactive_peak and reactive_pool,
+  with pool_oracle and with reactive_pool (comparison_product), and prints the
+  planner's moves by kind and its time per plan (planner_pools).
 - Costs of a move. Cache: a vCPU needs --move-penalty (0.10) more CPU in the step its pin
   changes (cold caches). Memory (--memory follow, the default: the role applies the
   plan's numatune): a VM's memory lies evenly over its nodeset (one node, strict, or
@@ -120,11 +137,14 @@ from ansible_collections.adaptive.intravm.plugins.module_utils.host import cpuse
 
 STEPS_PER_DAY = 288
 PINNED_POLICIES = ('static', 'reactive', 'reactive_peak', 'predictive', 'oracle')   # one CPU per vCPU
-POOL_POLICIES = ('float', 'numad', 'pool_oracle')   # vCPUs floating in a pool of CPUs (issue 25, 2)
+PLANNER_POOLS = ('reactive_pool', 'predictive_pool')   # the product's planner with placement: pool (issue 25, 4)
+POOL_FEED = {'reactive_pool': 'reactive_peak', 'predictive_pool': 'predictive'}   # fed what these pinning policies are
+POOL_POLICIES = ('float', 'numad', 'pool_oracle') + PLANNER_POOLS   # vCPUs floating in a pool of CPUs (issue 25, 2, 4)
 POLICIES = PINNED_POLICIES + POOL_POLICIES
 UNPLANNED = ('static', 'float')   # never re-placed: their results do not depend on the period
 LEGACY_POLICIES = ('static', 'reactive', 'predictive', 'oracle')   # the per-step targets of issue 6
 PLANNED = ('reactive', 'reactive_peak', 'predictive', 'oracle')
+FED_PREDICTIVE = ('predictive', 'predictive_pool')   # the policies fed the product's forecasts
 OVERCOMMIT_LEVELS = (1.0, 1.25, 1.5, 1.75, 2.0, 2.5, 3.0, 4.0)   # vCPUs per host CPU, tried in order
 STATIC_UNSERVED_MIN = 0.05    # the issue: pack where static pinning leaves >= 5 % unserved
 CAPACITY_UNSERVED_MAX = 0.01  # the capacity figure: highest overcommit at which unserved <= 1 %
@@ -413,6 +433,189 @@ def run_pools(policy, demand, nvs, starts, vm_home, args, period):
             'vm_hours': t_len * len(nvs) / 12.0, 'host_hours': t_len / 12.0}
 
 
+def serve_spans(demand, share, node_cpus, remote, extra, args):
+    """serve_pools for vCPUs that may float over several nodes' pools: (served, remote-served) per vCPU.
+
+    share: (vCPUs, nodes), the part of each vCPU's time on each node (rows sum
+    to 1): one-hot for a VM in one node's pool (then this is serve_pools with a
+    pool per node), and each node's share of the span's CPUs for a VM the
+    planner spans over several (the kernel spreads it like float spreads a VM
+    over the host). A node serves min(what is there, its CPUs), each vCPU capped
+    at one CPU; a vCPU gets the time-weighted fraction of its nodes.
+    """
+    need = demand * (1.0 + args.remote_penalty * remote) * extra * (1.0 + args.float_cost)
+    capped = np.minimum(need, 1.0)
+    load = capped.dot(share)
+    frac = np.where(load > node_cpus, node_cpus / np.maximum(load, 1e-12), 1.0)
+    served = demand * share.dot(frac) * np.where(need > 1.0, 1.0 / np.maximum(need, 1e-12), 1.0)
+    return served, served * remote
+
+
+def pool_planner_policy(args):
+    """The planner policy of the pinning policies (planner_policy), with placement: pool."""
+    pol = planner_policy(args)
+    pol['placement'] = 'pool'
+    return pol
+
+
+def node_shares(nodesets, node_cpus):
+    """(VMs, nodes): each VM's time on each node of its nodeset, in proportion to the nodes' CPUs."""
+    out = np.zeros((len(nodesets), len(node_cpus)))
+    for v, nodes in enumerate(nodesets):
+        nodes = list(nodes)
+        out[v, nodes] = node_cpus[nodes] / node_cpus[nodes].sum()
+    return out
+
+
+def pool_plan_needed(p90, vcpu_share, node_cpus, nodesets, nvs):
+    """Whether the planner could change anything: a node forecast over its CPUs, or a VM that spans or overfills one.
+
+    Without either, plan() with placement: pool keeps every VM on its node (it
+    fits, and no node is hot even at the p90, which bounds the auto demand) and
+    its pool is already that node's CPUs: no move, so the call is skipped.
+    """
+    if (np.minimum(p90, 1.0).dot(vcpu_share) > node_cpus + 1e-9).any():
+        return True
+    return any(len(nodes) > 1 or nv > node_cpus[nodes[0]] for nodes, nv in zip(nodesets, nvs))
+
+
+def pool_plan_step(topo, names, nodesets, numatunes, p50, p90, pol, vcpu_slices, node_cpuset):
+    """(nodeset per VM, {move kind: count}) from the product's planner with placement: pool.
+
+    Each VM is handed to plan() as it runs: every vCPU (and the emulator) on its
+    nodeset's CPUs, numatune as its memory lies. The plan's
+    allocations[vm]['numa']['nodeset'] is the VM's new node(s); its pool
+    (allocations[vm]['vcpus']) must be those nodes' CPUs, all of them (the
+    sim has no pools below a node: the planner makes none without max_cpus or
+    dedicated VMs, which this policy has not).
+    """
+    current, forecasts, text = {}, {}, {}
+    for v, name in enumerate(names):
+        nodes = nodesets[v]
+        if nodes not in text:
+            text[nodes] = cpuset.format(sorted(c for n in nodes for c in node_cpuset[n]))
+        sl = vcpu_slices[v]
+        current[name] = {'vcpus': dict((str(i), text[nodes]) for i in range(sl.stop - sl.start)),
+                         'emulator': text[nodes], 'iothreads': {}, 'numatune': numatunes[v]}
+        forecasts[name] = {'horizons_s': [300], 'vcpu': dict(
+            (str(i), {'p50': [float(a)], 'p90': [float(b)]}) for i, (a, b) in enumerate(zip(p50[sl], p90[sl])))}
+    result = planner.plan(topo, current, forecasts, pol)
+    new, pools = [], {}
+    for name in names:
+        alloc = result['allocations'][name]
+        nodes = tuple(sorted(cpuset.parse(alloc['numa']['nodeset'])))
+        want = frozenset(c for n in nodes for c in node_cpuset[n])
+        for cpus in alloc['vcpus'].values():
+            if cpus not in pools:
+                pools[cpus] = cpuset.parse(cpus)
+            if pools[cpus] != want:
+                raise ValueError('policy_sim: the planner gave VM %s the pool %s, not all CPUs of its node(s) %s: '
+                                 'the sim models pools of whole nodes only' % (name, cpus, cpuset.format(nodes)))
+        new.append(nodes)
+    kinds = {}
+    for move in result['moves']:
+        kinds[move['kind']] = kinds.get(move['kind'], 0) + 1
+    return new, kinds
+
+
+def run_planner_pools(demand, nvs, starts, names, vm_home, args, period, feed, topo):
+    """One host's figures for reactive_pool or predictive_pool (issue 25, 4), as run_pools' for numad.
+
+    Every K steps the product's planner (planner.plan, placement: pool) is fed
+    the feed (p50, p90) per vCPU: reactive_peak's for reactive_pool, predictive's
+    for predictive_pool. Each VM floats in its nodeset's pool, as numad's VMs in
+    their node (the same start: each VM's first node), served by the same pool
+    accounting (serve_spans: serve_pools with a pool per node); a VM the planner
+    spans over several nodes runs on each in proportion to its CPUs with its
+    memory interleaved over them (1/2 of it remote on 2 nodes, as the pinning
+    policies' interleave). A plan applies after --apply-delay; a VM whose
+    nodeset changes counts its vCPUs as moves, pays --move-penalty in that step
+    and its memory migrates as numad's (with --memory follow). Also returned:
+    the planner's moves by kind, the VM-steps spent spanning, and the planner's
+    time.
+    """
+    t_len, n_v = demand.shape
+    nodes = args.nodes
+    per = args.host_cpus // nodes
+    node_cpus = np.full(nodes, float(per))
+    node_cpuset = [list(range(n * per, (n + 1) * per)) for n in range(nodes)]
+    vm_of = np.repeat(np.arange(len(nvs)), nvs)
+    nvs_a = np.array(nvs)
+    slices = [slice(int(s), int(s) + n) for s, n in zip(starts, nvs)]
+    vm_dem = np.add.reduceat(demand, starts, axis=1)   # (T, VMs)
+    mem = Memory(vm_home, nodes, args.migrate_steps)
+    no_extra = np.ones(n_v)
+    follow = args.memory == 'follow'
+    delay_steps = int(math.floor(args.apply_delay))
+    delay_frac = args.apply_delay - delay_steps
+    pol = pool_planner_policy(args)
+    p50, p90 = feed
+    nodesets = [(int(h),) for h in vm_home]
+    share = node_shares(nodesets, node_cpus)[vm_of]   # (vCPUs, nodes)
+
+    def step(t, share, moved):
+        place, migrating = mem.at(t)
+        remote = 1.0 - (share * place[vm_of]).sum(axis=1)
+        extra = no_extra if moved is None else 1.0 + args.move_penalty * moved
+        if migrating.any():
+            extra = extra * (1.0 + args.migrate_penalty * migrating[vm_of])
+        return serve_spans(demand[t], share, node_cpus, remote, extra, args)
+
+    unserved = np.zeros(t_len)
+    remote_all = served_all = planner_s = 0.0
+    slo_bad = moves = migrations = plans = span_steps = 0
+    change_steps, kinds = [], {}
+    pending = None
+    for t in range(t_len):
+        if t > 0 and t % period == 0 and pool_plan_needed(np.maximum(p50[t], p90[t]), share, node_cpus, nodesets, nvs):
+            plans += 1
+            tunes = [mem.numatune(v) for v in range(len(names))]
+            began = time.time()
+            new, got = pool_plan_step(topo, names, nodesets, tunes, p50[t], p90[t], pol, slices, node_cpuset)
+            planner_s += time.time() - began
+            for kind, n in got.items():
+                kinds[kind] = kinds.get(kind, 0) + n
+            changed = [v for v in range(len(names)) if new[v] != nodesets[v]]
+            if changed:
+                moves += int(nvs_a[changed].sum())
+                numa = {}
+                if follow:
+                    for v in changed:
+                        row = np.zeros(nodes)
+                        row[list(new[v])] = 1.0 / len(new[v])
+                        numa[v] = row
+                pending = (t + delay_steps, new, numa)
+        if pending is not None and pending[0] == t:
+            _when, new, numa = pending
+            pending = None
+            if delay_frac > 0:
+                old_served, old_rem = step(t, share, None)
+            moved_vm = np.array([new[v] != nodesets[v] for v in range(len(names))])
+            moved = moved_vm[vm_of]
+            if moved.any():
+                change_steps.append(t)
+            nodesets = new
+            share = node_shares(nodesets, node_cpus)[vm_of]
+            migrations += mem.apply(t, numa)
+            served, rem = step(t, share, moved)
+            if delay_frac > 0:
+                served = delay_frac * old_served + (1.0 - delay_frac) * served
+                rem = delay_frac * old_rem + (1.0 - delay_frac) * rem
+        else:
+            served, rem = step(t, share, None)
+        span_steps += sum(1 for n in nodesets if len(n) > 1)
+        unserved[t] = demand[t].sum() - served.sum()
+        remote_all += rem.sum()
+        served_all += served.sum()
+        vm_srv = np.add.reduceat(served, starts)
+        slo_bad += int(np.sum(vm_srv < 0.9 * vm_dem[t] - 1e-9))
+    return {'unserved': unserved, 'total': demand.sum(axis=1), 'remote': remote_all, 'served': served_all,
+            'slo_bad': slo_bad, 'moves': moves, 'migrations': migrations, 'plans': plans,
+            'change_steps': change_steps, 'vm_steps': t_len * len(nvs),
+            'vm_hours': t_len * len(nvs) / 12.0, 'host_hours': t_len / 12.0,
+            'planner_moves': kinds, 'span_vm_steps': span_steps, 'planner_s': planner_s}
+
+
 class Memory(object):
     """Each VM's memory placement: the share of its memory on each node, and its migration.
 
@@ -688,7 +891,9 @@ def run_host(host, args, forecaster, topo, policies=POLICIES, period=1, predicti
     vm_of = np.repeat(np.arange(len(names)), nvs)
     cpu_node = np.arange(args.host_cpus) // (args.host_cpus // args.nodes)
     t_len = demand.shape[0]
-    feeds = feeds_for(demand, period, forecaster, [p for p in policies if p in PLANNED], predictive)
+    wanted = [p for p in policies if p in PLANNED]
+    wanted += [POOL_FEED[p] for p in policies if p in POOL_FEED and POOL_FEED[p] not in wanted]
+    feeds = feeds_for(demand, period, forecaster, wanted, predictive)
     pol = planner_policy(args)
     delay_steps = int(math.floor(args.apply_delay))
     delay_frac = args.apply_delay - delay_steps
@@ -699,6 +904,10 @@ def run_host(host, args, forecaster, topo, policies=POLICIES, period=1, predicti
     out = {'_floor': (np.maximum(demand.sum(axis=1) - args.host_cpus, 0.0).sum(), demand.sum())}
 
     for policy in policies:
+        if policy in PLANNER_POOLS:
+            out[policy] = run_planner_pools(demand, nvs, starts, names, vm_home, args, period,
+                                            feeds[POOL_FEED[policy]], topo)
+            continue
         if policy in POOL_POLICIES:
             out[policy] = run_pools(policy, demand, nvs, starts, vm_home, args, period)
             continue
@@ -765,7 +974,7 @@ _JOB = {}
 def _run_task(task):
     """One (host, policy) of the job in _JOB (forked workers inherit it)."""
     i, policy = task
-    made = _JOB['predictive'][i] if _JOB.get('predictive') and policy == 'predictive' else None
+    made = _JOB['predictive'][i] if _JOB.get('predictive') and policy in FED_PREDICTIVE else None
     return i, policy, run_host(_JOB['work'][i], _JOB['args'], _JOB['forecaster'], _JOB['topo'], (policy,),
                                _JOB['period'], made)[policy]
 
@@ -780,6 +989,7 @@ class Sweep(object):
         self.vms, self.args, self.topo, self.forecaster = vms, args, topo, forecaster
         self.work = {}
         self.results = {}
+        self.made = {}   # (overcommit, period): the LSTM's per-host feeds (Sweep.predictive_feeds), made once
         self.t0 = time.time()
 
     def workload(self, level):
@@ -795,8 +1005,10 @@ class Sweep(object):
         if todo:
             _JOB.update(work=work, args=self.args, forecaster=self.forecaster, topo=self.topo, period=period,
                         predictive=None)
-            if getattr(self.forecaster, 'windows', False) and any(p == 'predictive' for _i, p in todo):
-                _JOB['predictive'] = self.predictive_feeds(work, period)
+            if getattr(self.forecaster, 'windows', False) and any(p in FED_PREDICTIVE for _i, p in todo):
+                if (level, period) not in self.made:   # predictive and predictive_pool share one batch
+                    self.made[(level, period)] = self.predictive_feeds(work, period)
+                _JOB['predictive'] = self.made[(level, period)]
             jobs = self.args.jobs
             if jobs > 1 and len(todo) > 1:
                 pool = multiprocessing.get_context('fork').Pool(min(jobs, len(todo)))
@@ -894,7 +1106,48 @@ def describe_run(per_host, level, setting, period):
     }
     run['comparison'] = compare(res)
     run['comparison_pools'] = compare_pools(run['unserved_above_floor_frac'])
+    product = compare_product(run['unserved_above_floor_frac'])
+    if product:
+        run['comparison_product'] = product
+    planned = {}
+    for p in [p for p in res if p in PLANNER_POOLS]:
+        kinds = {}
+        for a in agg[p]:
+            for kind, n in a['planner_moves'].items():
+                kinds[kind] = kinds.get(kind, 0) + n
+        plans = sum(a['plans'] for a in agg[p])
+        planned[p] = {'planner_moves': kinds, 'plans': plans,
+                      'span_vm_step_frac': round(sum(a['span_vm_steps'] for a in agg[p])
+                                                 / float(sum(a['vm_steps'] for a in agg[p])), 5),
+                      'planner_ms_per_plan': round(1000.0 * sum(a['planner_s'] for a in agg[p]) / max(1, plans), 2)}
+    if planned:
+        run['planner_pools'] = planned
     return run
+
+
+def compare_product(above):
+    """predictive_pool (the product: its planner, placement pool, its forecasts) against the others, above the floor.
+
+    The issue's bar: below the best of float, numad, reactive_peak and
+    reactive_pool; near pool_oracle; and what the forecasts add over
+    reactive_pool (the same planner fed the last period's peak).
+    """
+    if 'predictive_pool' not in above:
+        return {}
+    mine = above['predictive_pool']
+    out = {}
+    others = [p for p in ('float', 'numad', 'reactive_peak', 'reactive_pool') if p in above]
+    if others:
+        best = min(others, key=lambda p: (above[p], p))
+        out.update(best_other=best, predictive_pool_below_best_other=mine < above[best],
+                   predictive_pool_vs_best_other=round(mine / above[best], 4) if above[best] > 0 else None)
+    if 'pool_oracle' in above:
+        out['predictive_pool_vs_pool_oracle'] = (round(mine / above['pool_oracle'], 4) if above['pool_oracle'] > 0
+                                                 else None)
+    if 'reactive_pool' in above:
+        out['predictive_pool_cut_vs_reactive_pool'] = (round(1.0 - mine / above['reactive_pool'], 4)
+                                                       if above['reactive_pool'] > 0 else None)
+    return out
 
 
 def compare_pools(above):
@@ -1017,7 +1270,7 @@ def plot_sweep(runs, path, label):
         if run['overcommit'] not in levels:
             levels.append(run['overcommit'])
     fig, axes = plt.subplots(1, len(levels), figsize=(6.2 * len(levels), 4.8), squeeze=False)
-    markers = dict(zip(POLICIES, 'sov^DPX*'))
+    markers = dict(zip(POLICIES, 'sov^DPX*hd'))
     for ax, level in zip(axes[0], levels):
         mine = sorted([r for r in runs if r['overcommit'] == level], key=lambda r: r['period'])
         for policy in POLICIES:
@@ -1127,6 +1380,7 @@ def sweep_float_costs(args, runs, cap, sweep, pool_policies):
         other.float_cost = cost
         at = Sweep(sweep.vms, other, sweep.topo, sweep.forecaster)
         at.work = sweep.work   # the same packings
+        at.made = sweep.made   # and the same forecasts
         for run in runs:
             res = summarize(at.run(run['overcommit'], run['period'], pool_policies))
             run.setdefault('float_cost_sweep', {})[key] = dict(
@@ -1167,6 +1421,23 @@ def print_run(run):
             line += '; pool_oracle %.4f vs oracle %.4f: %s' % (above['pool_oracle'], above['oracle'],
                                                               'n/a' if ratio is None else 'x%.3f' % ratio)
         print(line)
+    c = run.get('comparison_product')
+    if c:
+        line = '  product (predictive_pool, above the floor) %.4f' % above['predictive_pool']
+        if 'best_other' in c:
+            ratio = c['predictive_pool_vs_best_other']
+            line += (' vs the best of float, numad, reactive_peak, reactive_pool: %s %.4f, %s (%s)'
+                     % (c['best_other'], above[c['best_other']], 'below' if c['predictive_pool_below_best_other']
+                        else 'NOT below', 'n/a' if ratio is None else 'x%.3f' % ratio))
+        for key, other, fmt in (('predictive_pool_vs_pool_oracle', 'pool_oracle', 'x%.3f'),
+                                ('predictive_pool_cut_vs_reactive_pool', 'reactive_pool', 'cut %.3f')):
+            if key in c:
+                line += '; vs %s %.4f: %s' % (other, above[other], 'n/a' if c[key] is None else fmt % c[key])
+        print(line)
+    for p, f in sorted(run.get('planner_pools', {}).items()):
+        print('  %s: %d plans, %.2f ms a plan; planner moves %s; VM-steps spanning nodes %.4f'
+              % (p, f['plans'], f['planner_ms_per_plan'], json.dumps(f['planner_moves'], sort_keys=True),
+                 f['span_vm_step_frac']))
     for cost, figures in sorted(run.get('float_cost_sweep', {}).items(), key=lambda kv: float(kv[0])):
         print('  --float-cost %-7s above the floor: %s' % (cost, ', '.join(
             '%s %.4f' % (p, f['unserved_above_floor_frac']) for p, f in figures.items())))

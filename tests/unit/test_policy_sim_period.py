@@ -15,7 +15,8 @@ import sys
 ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 SIM = os.path.join(ROOT, 'benchmarks', 'policy_sim.py')
 EXCERPT = os.path.join(ROOT, 'data', 'traces')
-POLICIES = {'static', 'reactive', 'reactive_peak', 'predictive', 'oracle', 'float', 'numad', 'pool_oracle'}
+POLICIES = {'static', 'reactive', 'reactive_peak', 'predictive', 'oracle', 'float', 'numad', 'pool_oracle',
+            'reactive_pool', 'predictive_pool'}
 METRICS = {'unserved_frac', 'slo_violation_frac', 'moves_per_vm_hour', 'numa_remote_frac'}
 
 
