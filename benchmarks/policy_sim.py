@@ -1419,7 +1419,7 @@ def print_run(run):
         if 'pool_oracle_vs_oracle' in c:
             ratio = c['pool_oracle_vs_oracle']
             line += '; pool_oracle %.4f vs oracle %.4f: %s' % (above['pool_oracle'], above['oracle'],
-                                                              'n/a' if ratio is None else 'x%.3f' % ratio)
+                                                               'n/a' if ratio is None else 'x%.3f' % ratio)
         print(line)
     c = run.get('comparison_product')
     if c:
@@ -1532,7 +1532,7 @@ def main(argv=None):
         print('  unserved by overcommit: %s' % json.dumps(cap['unserved_by_overcommit'], sort_keys=True))
         for cost, figures in sorted(cap.get('float_cost_sweep', {}).items(), key=lambda kv: float(kv[0])):
             print('  --float-cost %-7s %s' % (cost, ', '.join('%s %s' % (p, 'none' if v is None else v)
-                                                          for p, v in figures['overcommit'].items())))
+                                                           for p, v in figures['overcommit'].items())))
     meta['seconds'] = round(time.time() - t0, 1)
     print('(%.1f s)' % meta['seconds'])
     if args.png:

@@ -74,10 +74,10 @@ def test_archive(tmp_path):
 
 def test_state_document_shape(tmp_path):
     peak = forecast_format.peak_block([900, 3600], ['lstm', 'last_period_peak'], ([0.25, 0.3], [0.5, 0.7]),
-                                vcpu={0: ([0.2, 0.3], [0.4, 0.6])})
+                                      vcpu={0: ([0.2, 0.3], [0.4, 0.6])})
     entry = forecast_format.vm_entry('u-1', 2, 'lstm', [300, 900], ([0.1, 0.2], [0.3, 0.4]),
-                               vcpu={1: ([0.1, 0.1], [0.2, 0.2])}, net=([10.0, 11.0], [20.0, 21.0]), actual_cpu=0.15,
-                               cpu_peak=peak)
+                                     vcpu={1: ([0.1, 0.1], [0.2, 0.2])}, net=([10.0, 11.0], [20.0, 21.0]), actual_cpu=0.15,
+                                     cpu_peak=peak)
     doc = forecast_format.document('h', 12.5, 300, {'vm1': entry})
     path = str(tmp_path / 'f.json')
     state_file.write_atomic(path, doc)
