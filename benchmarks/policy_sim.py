@@ -1531,8 +1531,8 @@ def main(argv=None):
                 print('  %-14s %s (%d vCPUs%s)' % (p, level, cap['vcpus_per_host'][p], ratio))
         print('  unserved by overcommit: %s' % json.dumps(cap['unserved_by_overcommit'], sort_keys=True))
         for cost, figures in sorted(cap.get('float_cost_sweep', {}).items(), key=lambda kv: float(kv[0])):
-            print('  --float-cost %-7s %s' % (cost, ', '.join('%s %s' % (p, 'none' if v is None else v)
-                                                           for p, v in figures['overcommit'].items())))
+            listed = ', '.join('%s %s' % (p, 'none' if v is None else v) for p, v in figures['overcommit'].items())
+            print('  --float-cost %-7s %s' % (cost, listed))
     meta['seconds'] = round(time.time() - t0, 1)
     print('(%.1f s)' % meta['seconds'])
     if args.png:
