@@ -451,10 +451,12 @@ def serve_spans(demand, share, node_cpus, remote, extra, args):
     return served, served * remote
 
 
-def pool_planner_policy(args):
-    """The planner policy of the pinning policies (planner_policy), with placement: pool."""
+def pool_planner_policy(args, period):
+    """The planner policy of the pinning policies (planner_policy), with placement: pool and the loop's period
+    as lookahead_s (what the rebalance role sets from rebalance_period_s): a move's relief counts for the period."""
     pol = planner_policy(args)
     pol['placement'] = 'pool'
+    pol['lookahead_s'] = period * 300
     return pol
 
 
@@ -548,7 +550,7 @@ def run_planner_pools(demand, nvs, starts, names, vm_home, args, period, feed, t
     follow = args.memory == 'follow'
     delay_steps = int(math.floor(args.apply_delay))
     delay_frac = args.apply_delay - delay_steps
-    pol = pool_planner_policy(args)
+    pol = pool_planner_policy(args, period)
     p50, p90 = feed
     nodesets = [(int(h),) for h in vm_home]
     share = node_shares(nodesets, node_cpus)[vm_of]   # (vCPUs, nodes)

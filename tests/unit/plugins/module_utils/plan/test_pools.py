@@ -89,8 +89,28 @@ def test_a_vm_that_cannot_fit_one_node_spans_the_nearest_with_interleaved_memory
     r = plan(topo(), {'big': on('0-7', 6)}, {'big': peak(6, 0.9)}, POOL)                 # 5.4 CPUs > 4 per node
     alloc = r['allocations']['big']
     assert alloc['vcpus']['0'] == '0-7' and alloc['numa'] == {'mode': 'interleave', 'nodeset': '0-1'}
-    again = plan(topo(), {'big': on('0-7', 6, 0)}, {'big': peak(6, 0.9)}, POOL)
+    spanned = dict(on('0-7', 6), numatune={'mode': 'interleave', 'nodeset': '0-1'})
+    again = plan(topo(), {'big': spanned}, {'big': peak(6, 0.9)}, POOL)
     assert again['moves'] == [] and again['plan']['vcpu_pin'] == []                     # a needed span stays
+
+
+def test_a_span_comes_home_only_when_the_remote_share_won_back_pays_for_the_move():
+    """The second probe of pools (issue 25): a VM at 4.1, 3.9, 4.1 ... CPUs on 4-CPU nodes flipped every plan."""
+    spanned = {'big': dict(on('0-7', 5), numatune={'mode': 'interleave', 'nodeset': '0-1'})}
+    short = plan(topo(), spanned, {'big': peak(5, 3.9 / 5)}, dict(POOL, lookahead_s=300))
+    assert short['moves'] == [] and short['allocations']['big']['numa']['nodeset'] == '0-1'   # 5 min: not worth it
+    long = plan(topo(), spanned, {'big': peak(5, 3.9 / 5)}, dict(POOL, lookahead_s=3600))
+    assert [(m['kind'], m['from'], m['to']) for m in long['moves']] == [('node', '0-1', '0')]  # an hour: it pays
+    assert long['allocations']['big']['numa'] == {'mode': 'strict', 'nodeset': '0'}
+    assert plan(topo(), spanned, {'big': peak(5, 3.9 / 5)}, dict(POOL, lookahead_s=3600, max_moves=0))['moves'] == []
+
+
+def test_relief_is_counted_once_whatever_the_period():
+    """A peak does not last the period: 0.2 CPU over at the peak never pays for moving 1.2 CPUs' caches and memory."""
+    cur = {'a': on('0-3', 2, 0), 'b': on('0-3', 3, 0), 'd': on('4-7', 1, 1)}
+    over = {'a': peak(2, 0.6), 'b': peak(3, 1.0), 'd': peak(1, 0.5)}                     # node 0: 4.2 of 4
+    for lookahead in (300, 3600):
+        assert [m for m in plan(topo(), cur, over, dict(POOL, lookahead_s=lookahead))['moves'] if m['kind'] == 'node'] == []
 
 
 def test_dedicated_vms_take_exclusive_cpus_out_of_the_pools():
