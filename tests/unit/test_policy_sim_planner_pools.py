@@ -6,28 +6,14 @@
 from __future__ import absolute_import, division, print_function
 __metaclass__ = type
 
-import importlib.util
 import json
-import os
 import subprocess
 import sys
 
 import numpy as np
 import pytest
 
-ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
-SIM = os.path.join(ROOT, 'benchmarks', 'policy_sim.py')
-EXCERPT = os.path.join(ROOT, 'data', 'traces')
-
-
-def load_sim():
-    spec = importlib.util.spec_from_file_location('policy_sim_planner_pools_under_test', SIM)
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
-
-
-SIM_MODULE = load_sim()
+from ansible_collections.adaptive.intravm.tests.unit.test_policy_sim_pools import EXCERPT, SIM, SIM_MODULE
 
 
 def args_for(*extra):
