@@ -763,7 +763,7 @@ def make_forecaster(args, pretrain=None):
     if args.forecaster == 'predictor-baseline':
         return PredictorBaselineForecaster(args.predictor_baseline)
     import torch  # pylint: disable=import-outside-toplevel
-    from ansible_collections.adaptive.intravm.services.predictor import sim_adapter  # pylint: disable=import-outside-toplevel
+    from ansible_collections.adaptive.intravm.benchmarks import sim_adapter  # pylint: disable=import-outside-toplevel
     # One torch thread: its idle pool threads spin beside the Python planning loop and the
     # workers; with the default (2 here) a calibration run took over 25 min, with 1 about 9.
     torch.set_num_threads(1)

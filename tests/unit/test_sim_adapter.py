@@ -11,7 +11,7 @@ import pytest
 
 pytest.importorskip('torch')
 
-from ansible_collections.adaptive.intravm.services.predictor import sim_adapter  # noqa: E402
+from ansible_collections.adaptive.intravm.benchmarks import sim_adapter  # noqa: E402
 
 
 def demand(n, v=3, seed=0):
