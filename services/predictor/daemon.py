@@ -570,7 +570,7 @@ class Predictor(object):
         for track in self.vms.values():
             if track not in fresh and track.last_forecast is not None:
                 vms[track.name] = track.last_forecast
-        doc = forecast_format.document(socket.gethostname(), now, self.cfg['step_s'], vms)
+        doc = forecast_format.document(socket.gethostname(), now, self.cfg['step_s'], publishable(vms))
         body = json.dumps(doc, sort_keys=True).encode()
         self._write('state', self.cfg['state_file'], state_file.write_atomic, doc)
         with self.lock:
@@ -711,6 +711,22 @@ class Predictor(object):
 
 def _nan(value):
     return float('nan') if value is None else float(value)
+
+
+def publishable(vms):
+    """vms without the entries the readers' one check (forecast_format.check_vm) would refuse, each logged.
+
+    Readers refuse a whole document for one bad value, so a VM whose forecast
+    went wrong (a value not finite, say) must cost only its own entry, never
+    the host's document.
+    """
+    out = {}
+    for name, entry in vms.items():
+        try:
+            out[name] = forecast_format.check_vm(entry, 'vms[%r]' % name)
+        except forecast_format.ForecastFormatError as exc:
+            LOG.warning('forecast of %s not published: %s', name, exc)
+    return out
 
 
 def _vcpu_split(track, p50, p90):

@@ -418,3 +418,12 @@ def test_fuzz_helper_sees_both_outcomes(tmp_path):
     assert fuzz_checkpoint(pred, 'good', good) == 'restored'
     bad = dict(good, extra=dict(_valid_extra(), history=torch.zeros(5, 3, dtype=torch.float64), steps=-4))
     assert fuzz_checkpoint(pred, 'bad', bad) == 'set aside'
+
+
+def test_a_vm_whose_forecast_went_wrong_costs_only_its_own_entry(caplog):
+    """Readers refuse a whole document for one bad value: the daemon publishes the others without it."""
+    good = {'horizons_s': [300], 'vcpus': 1, 'cpu': {'p50': [0.1], 'p90': [0.2]}}
+    bad = {'horizons_s': [300], 'vcpus': 1, 'cpu': {'p50': [float('nan')], 'p90': [0.2]}}
+    out = daemon.publishable({'a': good, 'b': bad})
+    assert out == {'a': good}
+    assert any("forecast of b not published" in r.getMessage() and 'nan' in r.getMessage() for r in caplog.records)
