@@ -6,14 +6,11 @@
 from __future__ import absolute_import, division, print_function
 __metaclass__ = type
 
-import json
-import subprocess
-import sys
 
 import numpy as np
 import pytest
 
-from ansible_collections.adaptive.intravm.tests.unit.test_policy_sim_pools import EXCERPT, SIM, SIM_MODULE
+from ansible_collections.adaptive.intravm.tests.unit.test_policy_sim_pools import SIM_MODULE, run_sim
 
 
 def args_for(*extra):
@@ -186,15 +183,7 @@ def test_skipped_plans_would_change_nothing(monkeypatch):
 
 
 def test_planner_pools_in_a_run(tmp_path):
-    out = tmp_path / 'planner_pools.json'
-    proc = subprocess.run([sys.executable, SIM, '--traces', EXCERPT, '--split', 'all', '--days', '1', '--host-cpus', '8',
-                           '--periods', '3', '--overcommits', '3.0', '--capacity-period', '0', '--float-cost', '0.01',
-                           '--float-cost-sweep', '0', '--policies', 'reactive_peak,numad,reactive_pool,predictive_pool',
-                           '--json', str(out)],
-                          stdout=subprocess.PIPE, stderr=subprocess.STDOUT, universal_newlines=True, timeout=300,
-                          check=False)
-    assert proc.returncode == 0, proc.stdout[-4000:]
-    result = json.loads(out.read_text())
+    stdout, result = run_sim(tmp_path, '0', 'reactive_peak,numad,reactive_pool,predictive_pool')
     (run,) = result['runs']
     assert set(run['policies']) == {'static', 'reactive_peak', 'numad', 'reactive_pool', 'predictive_pool'}
     assert set(run['float_cost_sweep']['0']) == {'numad', 'reactive_pool', 'predictive_pool'}
@@ -204,4 +193,4 @@ def test_planner_pools_in_a_run(tmp_path):
         assert set(run['planner_pools'][p]['planner_moves']) <= {'node', 'placement', 'pool'}
     assert run['comparison_product']['best_other'] in ('numad', 'reactive_peak', 'reactive_pool')
     assert 'predictive_pool_cut_vs_reactive_pool' in run['comparison_product']
-    assert 'product (predictive_pool, above the floor)' in proc.stdout
+    assert 'product (predictive_pool, above the floor)' in stdout

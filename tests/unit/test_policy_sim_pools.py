@@ -162,16 +162,20 @@ def test_choose_nodes():
     assert moved == []
 
 
-def test_pool_policies_in_a_run(tmp_path):
-    out = tmp_path / 'pools.json'
+def run_sim(tmp_path, sweep, policies):
+    """(stdout, JSON result) of a seconds-long policy_sim run on the excerpt: one period, one overcommit."""
+    out = tmp_path / 'sim.json'
     proc = subprocess.run([sys.executable, SIM, '--traces', EXCERPT, '--split', 'all', '--days', '1', '--host-cpus', '8',
                            '--periods', '3', '--overcommits', '3.0', '--capacity-period', '0', '--float-cost', '0.01',
-                           '--float-cost-sweep', '0,0.02', '--policies', 'reactive_peak,oracle,float,numad,pool_oracle',
-                           '--json', str(out)],
+                           '--float-cost-sweep', sweep, '--policies', policies, '--json', str(out)],
                           stdout=subprocess.PIPE, stderr=subprocess.STDOUT, universal_newlines=True, timeout=300,
                           check=False)
     assert proc.returncode == 0, proc.stdout[-4000:]
-    result = json.loads(out.read_text())
+    return proc.stdout, json.loads(out.read_text())
+
+
+def test_pool_policies_in_a_run(tmp_path):
+    stdout, result = run_sim(tmp_path, '0,0.02', 'reactive_peak,oracle,float,numad,pool_oracle')
     (run,) = result['runs']
     assert set(run['policies']) == {'static', 'reactive_peak', 'oracle', 'float', 'numad', 'pool_oracle'}
     assert run['policies']['float']['moves_per_vm_hour'] == 0.0 and run['numa_migrations_per_vm_hour']['float'] == 0.0
@@ -187,4 +191,4 @@ def test_pool_policies_in_a_run(tmp_path):
         assert low <= run['policies'][p]['unserved_frac'] <= high, (p, low, high)
     assert set(run['comparison_pools']) == {'better_pool', 'better_reactive', 'better_pool_vs_better_reactive',
                                             'pool_oracle_vs_oracle'}
-    assert '--float-cost 0.02' in proc.stdout and 'pools (above the floor)' in proc.stdout
+    assert '--float-cost 0.02' in stdout and 'pools (above the floor)' in stdout
