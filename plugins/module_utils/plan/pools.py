@@ -64,16 +64,21 @@ def place(state, planned, pins, current, pol, background):
     _relieve(state, floating, home, shared, room, load, pol, moves, budget)
     hotspots = [{'node': n, 'load_before': hot_before[n], 'load_after': round(load[n], 4)} for n in sorted(hot_before)]
     targets = _pools(state, floating, home, shared, pins, pol)
-    moved = set(m['vm'] for m in moves)
+    by_vm, texts = {}, {}
+    for move in moves:
+        by_vm.setdefault(move['vm'], []).append(move)
     for name in floating:
-        pool = frozenset(targets[name][0])
-        if name not in moved and any(cpus != pool for cpus in pins[name].values()):
-            moves.append(_move(name, home[name], home[name], 0.0, 0.0, 'pool',
-                               "vCPUs pinned within node(s) %s now float over its shared CPUs %s: the kernel balances "
-                               "them there" % (cpuset.format(home[name]), cpuset.format(pool))))
-        for move in moves:
-            if move['vm'] == name:
-                move['cpus'] = cpuset.format(targets[name][0])
+        pool = targets[name][0]
+        if id(pool) not in texts:       # one text and set per pool tuple, as plan()'s _targets keeps them
+            texts[id(pool)] = cpuset.format(pool), frozenset(pool)
+        text, members = texts[id(pool)]
+        if name not in by_vm and any(cpus != members for cpus in pins[name].values()):
+            by_vm[name] = [_move(name, home[name], home[name], 0.0, 0.0, 'pool',
+                                 "vCPUs pinned within node(s) %s now float over its shared CPUs %s: the kernel balances "
+                                 "them there" % (cpuset.format(home[name]), text))]
+            moves.append(by_vm[name][0])
+        for move in by_vm.get(name, ()):
+            move['cpus'] = text
     targets.update((name, [tuple(c) for c in cpus]) for name, cpus in dedicated_cpus.items())
     return targets, moves, hotspots
 
