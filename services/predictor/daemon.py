@@ -564,13 +564,14 @@ class Predictor(object):
             y_now[track.row] = rates['cpu'] / track.scale
             fresh.append(track)
         pred = self.bank.step(x, y_now) if fresh else None
-        vms = {}
+        vms = publishable(dict((track.name, self._publish_vm(track, pred[track.row] * track.scale)) for track in fresh))
         for track in fresh:
-            vms[track.name] = self._publish_vm(track, pred[track.row] * track.scale)
+            if track.name not in vms:
+                track.last_forecast = None     # never republished later as the VM's last good forecast
         for track in self.vms.values():
             if track not in fresh and track.last_forecast is not None:
-                vms[track.name] = track.last_forecast
-        doc = forecast_format.document(socket.gethostname(), now, self.cfg['step_s'], publishable(vms))
+                vms[track.name] = track.last_forecast       # checked when it was made
+        doc = forecast_format.document(socket.gethostname(), now, self.cfg['step_s'], vms)
         body = json.dumps(doc, sort_keys=True).encode()
         self._write('state', self.cfg['state_file'], state_file.write_atomic, doc)
         with self.lock:
