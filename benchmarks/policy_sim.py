@@ -386,9 +386,8 @@ def run_pools(policy, demand, nvs, starts, vm_home, args, period):
             extra = extra * (1.0 + args.migrate_penalty * migrating[vm_of])
         return serve_pools(demand[t], here, pool_cpus, remote, extra, args)
 
-    unserved = np.zeros(t_len)
-    remote_all = served_all = 0.0
-    slo_bad = moves = migrations = plans = 0
+    tally = Tally(demand, starts, vm_dem)
+    moves = migrations = plans = 0
     change_steps = []
     pending = None
     for t in range(t_len):
@@ -422,15 +421,9 @@ def run_pools(policy, demand, nvs, starts, vm_home, args, period):
                 rem = delay_frac * old_rem + (1.0 - delay_frac) * rem
         else:
             served, rem = step(t, node_of, None)
-        unserved[t] = demand[t].sum() - served.sum()
-        remote_all += rem.sum()
-        served_all += served.sum()
-        vm_srv = np.add.reduceat(served, starts)
-        slo_bad += int(np.sum(vm_srv < 0.9 * vm_dem[t] - 1e-9))
-    return {'unserved': unserved, 'total': demand.sum(axis=1), 'remote': remote_all, 'served': served_all,
-            'slo_bad': slo_bad, 'moves': moves, 'migrations': migrations, 'plans': plans,
-            'change_steps': change_steps, 'vm_steps': t_len * len(nvs),
-            'vm_hours': t_len * len(nvs) / 12.0, 'host_hours': t_len / 12.0}
+        tally.step(t, served, rem)
+    return dict(tally.figures(), moves=moves, migrations=migrations, plans=plans, change_steps=change_steps,
+                vm_steps=t_len * len(nvs), vm_hours=t_len * len(nvs) / 12.0, host_hours=t_len / 12.0)
 
 
 def serve_spans(demand, share, node_cpus, remote, extra, args):
@@ -458,6 +451,27 @@ def pool_planner_policy(args, period):
     pol['placement'] = 'pool'
     pol['lookahead_s'] = period * 300
     return pol
+
+
+class Tally(object):
+    """What every policy's loop counts each step, the same way: demand unserved, remote and served CPU, SLO misses."""
+
+    def __init__(self, demand, starts, vm_dem):
+        self.demand, self.starts, self.vm_dem = demand, starts, vm_dem
+        self.unserved = np.zeros(demand.shape[0])
+        self.remote = self.served = 0.0
+        self.slo_bad = 0        # VM-steps served below 90 % of their demand
+
+    def step(self, t, served, rem):
+        self.unserved[t] = self.demand[t].sum() - served.sum()
+        self.remote += rem.sum()
+        self.served += served.sum()
+        vm_srv = np.add.reduceat(served, self.starts)
+        self.slo_bad += int(np.sum(vm_srv < 0.9 * self.vm_dem[t] - 1e-9))
+
+    def figures(self):
+        return {'unserved': self.unserved, 'total': self.demand.sum(axis=1), 'remote': self.remote, 'served': self.served,
+                'slo_bad': self.slo_bad}
 
 
 def node_shares(nodesets, node_cpus):
@@ -563,9 +577,9 @@ def run_planner_pools(demand, nvs, starts, names, vm_home, args, period, feed, t
             extra = extra * (1.0 + args.migrate_penalty * migrating[vm_of])
         return serve_spans(demand[t], share, node_cpus, remote, extra, args)
 
-    unserved = np.zeros(t_len)
-    remote_all = served_all = planner_s = 0.0
-    slo_bad = moves = migrations = plans = span_steps = 0
+    tally = Tally(demand, starts, vm_dem)
+    planner_s = 0.0
+    moves = migrations = plans = span_steps = 0
     change_steps, kinds = [], {}
     pending = None
     for t in range(t_len):
@@ -606,16 +620,10 @@ def run_planner_pools(demand, nvs, starts, names, vm_home, args, period, feed, t
         else:
             served, rem = step(t, share, None)
         span_steps += sum(1 for n in nodesets if len(n) > 1)
-        unserved[t] = demand[t].sum() - served.sum()
-        remote_all += rem.sum()
-        served_all += served.sum()
-        vm_srv = np.add.reduceat(served, starts)
-        slo_bad += int(np.sum(vm_srv < 0.9 * vm_dem[t] - 1e-9))
-    return {'unserved': unserved, 'total': demand.sum(axis=1), 'remote': remote_all, 'served': served_all,
-            'slo_bad': slo_bad, 'moves': moves, 'migrations': migrations, 'plans': plans,
-            'change_steps': change_steps, 'vm_steps': t_len * len(nvs),
-            'vm_hours': t_len * len(nvs) / 12.0, 'host_hours': t_len / 12.0,
-            'planner_moves': kinds, 'span_vm_steps': span_steps, 'planner_s': planner_s}
+        tally.step(t, served, rem)
+    return dict(tally.figures(), moves=moves, migrations=migrations, plans=plans, change_steps=change_steps,
+                vm_steps=t_len * len(nvs), vm_hours=t_len * len(nvs) / 12.0, host_hours=t_len / 12.0,
+                planner_moves=kinds, span_vm_steps=span_steps, planner_s=planner_s)
 
 
 class Memory(object):
@@ -924,9 +932,8 @@ def run_host(host, args, forecaster, topo, policies=POLICIES, period=1, predicti
                 extra = extra * (1.0 + args.migrate_penalty * migrating[vm_of])
             return serve(demand[t], pins, remote, extra, args, args.host_cpus)
 
-        unserved = np.zeros(t_len)
-        remote_all = served_all = 0.0
-        slo_bad = moves = migrations = plans = 0
+        tally = Tally(demand, starts, vm_dem)
+        moves = migrations = plans = 0
         change_steps = []
         pending = None
         for t in range(t_len):
@@ -958,15 +965,9 @@ def run_host(host, args, forecaster, topo, policies=POLICIES, period=1, predicti
                     rem = delay_frac * old_rem + (1.0 - delay_frac) * rem
             else:
                 served, rem = step(t, pins, None)
-            unserved[t] = demand[t].sum() - served.sum()
-            remote_all += rem.sum()
-            served_all += served.sum()
-            vm_srv = np.add.reduceat(served, starts)
-            slo_bad += int(np.sum(vm_srv < 0.9 * vm_dem[t] - 1e-9))
-        out[policy] = {'unserved': unserved, 'total': demand.sum(axis=1), 'remote': remote_all, 'served': served_all,
-                       'slo_bad': slo_bad, 'moves': moves, 'migrations': migrations, 'plans': plans,
-                       'change_steps': change_steps, 'vm_steps': t_len * len(names),
-                       'vm_hours': t_len * len(names) / 12.0, 'host_hours': t_len / 12.0}
+            tally.step(t, served, rem)
+        out[policy] = dict(tally.figures(), moves=moves, migrations=migrations, plans=plans, change_steps=change_steps,
+                           vm_steps=t_len * len(names), vm_hours=t_len * len(names) / 12.0, host_hours=t_len / 12.0)
     return out
 
 
